@@ -1,0 +1,529 @@
+"""The FastAGI server: accepts Asterisk's connections and runs one handler per session.
+
+Each connection is an `asyncio.Protocol` (`_AgiConnection`) feeding a sans-IO
+`AgiStreamParser`; once the environment block is in, a task runs the handler
+registered for the script, inside an exception boundary. One watchdog timer
+per connection enforces the read timeout (a reply or the environment is
+overdue) and the idle timeout (the handler sends nothing for too long).
+
+Results counted in `hotline_agi_requests_total{script,result}`:
+ok, hangup, error, timeout, refused, unknown_script, protocol_error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Mapping
+from typing import Final, Protocol
+
+from prometheus_client import Counter, Histogram
+
+from hotline_pbx.agi.errors import (
+    AgiConnectionLost,
+    AgiError,
+    AgiHangup,
+    AgiProtocolError,
+    AgiStateError,
+    AgiTimeout,
+)
+from hotline_pbx.agi.protocol import (
+    DEFAULT_LINE_LIMIT,
+    AgiEnvironment,
+    AgiReply,
+    AgiStreamParser,
+)
+from hotline_pbx.agi.session import AgiChannel, AgiSession
+from hotline_pbx.metrics import AGI_REQUEST_SECONDS, AGI_REQUESTS
+
+log = logging.getLogger(__name__)
+
+OK: Final = "ok"
+HANGUP_RESULT: Final = "hangup"
+ERROR: Final = "error"
+TIMEOUT: Final = "timeout"
+REFUSED: Final = "refused"
+UNKNOWN_SCRIPT: Final = "unknown_script"
+PROTOCOL_ERROR: Final = "protocol_error"
+#: The `script` label of sessions with no handler: label values must stay bounded.
+UNKNOWN_LABEL: Final = "unknown"
+
+# More queued replies than this means the peer talks without being asked.
+_MAX_QUEUED_REPLIES: Final = 64
+# How often a repeated warning (refusals, unknown scripts, bad peers) may be logged.
+_WARNING_INTERVAL: Final = 10.0
+# After the drain deadline, how long cancelled handlers get to unwind.
+_UNWIND_SECONDS: Final = 1.0
+
+
+class AgiHandler(Protocol):
+    """Handles the sessions of one script. Returning normally ends the session."""
+
+    async def handle(self, session: AgiSession, channel: AgiChannel) -> None: ...
+
+
+class FastAgiServer:
+    """A FastAGI server dispatching scripts to handler objects.
+
+    `handlers` maps script names (`route` for `agi://host/route?x=1`) to
+    handlers; it is read once, here. Beyond `max_sessions` concurrent sessions
+    new connections are closed at once. `read_timeout` bounds every wait for
+    Asterisk (environment block, each reply); `idle_timeout` bounds how long a
+    handler may go without sending a command. `line_limit` bounds one line.
+    """
+
+    def __init__(
+        self,
+        handlers: Mapping[str, AgiHandler],
+        *,
+        host: str,
+        port: int,
+        max_sessions: int,
+        read_timeout: float,
+        idle_timeout: float,
+        backlog: int = 1024,
+        line_limit: int = DEFAULT_LINE_LIMIT,
+    ) -> None:
+        for script, handler in handlers.items():
+            if not callable(getattr(handler, "handle", None)):
+                raise TypeError(f"handler for script {script!r} has no handle() method")
+        if max_sessions < 1 or backlog < 1 or read_timeout <= 0 or idle_timeout <= 0:
+            raise ValueError("max_sessions, backlog and the timeouts must be positive")
+        AgiStreamParser(line_limit=line_limit)  # validates line_limit now, not per connection
+        self._handlers: dict[str, AgiHandler] = dict(handlers)
+        self._host = host
+        self._requested_port = port
+        self._max_sessions = max_sessions
+        self.read_timeout = read_timeout
+        self.idle_timeout = idle_timeout
+        self._backlog = backlog
+        self.line_limit = line_limit
+        self._server: asyncio.Server | None = None
+        self._connections: set[_AgiConnection] = set()
+        self._closing = False
+        self._drained: asyncio.Future[None] | None = None
+        self._metrics = _Metrics(AGI_REQUESTS, AGI_REQUEST_SECONDS)
+        self._refusal_log = _RateLimitedLog(_WARNING_INTERVAL)
+        self._unknown_log = _RateLimitedLog(_WARNING_INTERVAL)
+        self.protocol_log = _RateLimitedLog(_WARNING_INTERVAL)
+
+    # -- lifecycle
+
+    async def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("FastAgiServer already started")
+        loop = asyncio.get_running_loop()
+        self._closing = False
+        self._server = await loop.create_server(
+            lambda: _AgiConnection(self, loop),
+            self._host,
+            self._requested_port,
+            backlog=self._backlog,
+            reuse_address=True,
+        )
+        log.info("FastAGI server listening on %s:%d", self._host, self.port)
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with `port=0`)."""
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("FastAgiServer is not listening")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def active_sessions(self) -> int:
+        return len(self._connections)
+
+    async def stop(self, drain_deadline: float) -> None:
+        """Stop accepting, give sessions in flight `drain_deadline` seconds, close the rest."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._closing = True
+        server.close()
+        if self._connections and not await self._wait_drained(drain_deadline):
+            log.warning(
+                "FastAGI: %d session(s) still open after %.1fs drain; closing them",
+                len(self._connections),
+                drain_deadline,
+            )
+            for connection in list(self._connections):
+                connection.cut("shutdown")
+            await self._wait_drained(_UNWIND_SECONDS)
+        await server.wait_closed()
+        log.info("FastAGI server stopped")
+
+    async def _wait_drained(self, seconds: float) -> bool:
+        if not self._connections:
+            return True
+        drained = self._drained = asyncio.get_running_loop().create_future()
+        await asyncio.wait({drained}, timeout=max(seconds, 0.0))
+        self._drained = None
+        return not self._connections
+
+    # -- called by connections
+
+    def admit(self, connection: _AgiConnection) -> bool:
+        if self._closing or len(self._connections) >= self._max_sessions:
+            self._metrics.count(UNKNOWN_LABEL, REFUSED)
+            self._refusal_log.warning(
+                log,
+                "FastAGI: refused a connection (%d/%d sessions%s)",
+                len(self._connections),
+                self._max_sessions,
+                ", shutting down" if self._closing else "",
+            )
+            return False
+        self._connections.add(connection)
+        return True
+
+    def release(self, connection: _AgiConnection) -> None:
+        self._connections.discard(connection)
+        if not self._connections and self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    def record(self, script: str, result: str, seconds: float | None = None) -> None:
+        self._metrics.count(script, result)
+        if seconds is not None:
+            self._metrics.observe(script, seconds)
+
+    async def serve(self, connection: _AgiConnection, environment: AgiEnvironment) -> None:
+        """Run one session: the exception boundary around a handler."""
+        loop = connection.loop
+        started = loop.time()
+        session = AgiSession.from_environment(environment, peer=connection.peer)
+        handler = self._handlers.get(session.script)
+        label = session.script if handler is not None else UNKNOWN_LABEL
+        channel = AgiChannel(connection, read_timeout=self.read_timeout)
+        result = ERROR
+        try:
+            if handler is None:
+                result = await self._reject_unknown(session, channel)
+            else:
+                await handler.handle(session, channel)
+                result = connection.result_after_return()
+        except AgiHangup as exc:
+            result = HANGUP_RESULT
+            log.info("FastAGI %s %s: caller gone (%s)", label, _who(session), exc)
+        except AgiTimeout as exc:
+            result = TIMEOUT
+            log.warning("FastAGI %s %s: %s", label, _who(session), exc)
+        except AgiProtocolError as exc:
+            result = PROTOCOL_ERROR
+            self.protocol_log.warning(log, "FastAGI %s %s: %s", label, _who(session), exc)
+        except asyncio.CancelledError:
+            if connection.cut_reason is None:
+                raise  # not ours: the loop is shutting down
+            result = TIMEOUT
+            log.warning("FastAGI %s %s: closed (%s)", label, _who(session), connection.cut_reason)
+        except Exception:
+            log.exception("FastAGI %s %s: handler failed", label, _who(session))
+        finally:
+            connection.end_session(graceful=result in (OK, HANGUP_RESULT, ERROR, UNKNOWN_SCRIPT))
+            self.record(label, result, loop.time() - started)
+        if result == OK and log.isEnabledFor(logging.DEBUG):
+            log.debug("FastAGI %s %s: done", label, _who(session))
+
+    async def _reject_unknown(self, session: AgiSession, channel: AgiChannel) -> str:
+        self._unknown_log.warning(
+            log, "FastAGI: no handler for script %r %s", session.script, _who(session)
+        )
+        # Leave a trace in the Asterisk log too; the dialplan goes on when we close.
+        message = f"hotline-pbx: no FastAGI handler for script {session.script[:80]!r}"
+        with contextlib.suppress(AgiError):
+            await channel.verbose(message, level=1)
+        return UNKNOWN_SCRIPT
+
+
+def _who(session: AgiSession) -> str:
+    return f"[{session.uniqueid or '?'} {session.channel or '?'} from {session.peer}]"
+
+
+class _AgiConnection(asyncio.Protocol):
+    """One Asterisk connection: bytes in, events out, and the `ReplyStream` of its channel.
+
+    Every way a connection can end (EOF, reset, timeout, our own close) goes
+    through `connection_lost`; the session is released once both the socket
+    is closed and the handler task (if any) has finished.
+    """
+
+    def __init__(self, server: FastAgiServer, loop: asyncio.AbstractEventLoop) -> None:
+        self._server = server
+        self.loop = loop
+        self._transport: asyncio.Transport | None = None
+        self._parser = AgiStreamParser(line_limit=server.line_limit)
+        self._replies: collections.deque[tuple[AgiReply, bool]] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._hung_up = False
+        self._failure: AgiError | None = None  # why the connection can no longer be used
+        self.cut_reason: str | None = None  # set when we cancel the handler ourselves
+        self._lost = False
+        self._task_running = False
+        self._released = False
+        self._received_any = False
+        self._early_recorded = False  # a result counted before any handler ran
+        self._env_deadline = 0.0
+        self._read_deadline: float | None = None
+        self._last_activity = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
+        self.peer = "?"
+
+    # -- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        if not self._server.admit(self):
+            self._released = True
+            transport.close()
+            return
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self.peer = f"{peer[0]}:{peer[1]}"
+        now = self.loop.time()
+        self._last_activity = now
+        self._env_deadline = now + self._server.read_timeout
+        self._arm(self._env_deadline)
+
+    def data_received(self, data: bytes) -> None:
+        if self._released or self._failure is not None:
+            return
+        self._received_any = True
+        self._last_activity = self.loop.time()
+        try:
+            events = self._parser.feed(data)
+            for event in events:
+                if isinstance(event, AgiReply):
+                    self._queue_reply(event)
+                elif isinstance(event, AgiEnvironment):
+                    self._start_session(event)
+                else:
+                    self._hung_up = True  # the unsolicited HANGUP line
+        except AgiProtocolError as exc:
+            self._fail(exc)
+            return
+        waiter = self._waiter
+        if self._replies and waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def eof_received(self) -> bool | None:
+        return None  # let the transport close; connection_lost does the rest
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        if self._failure is None:
+            reason = f": {exc}" if exc else ""
+            self._failure = AgiConnectionLost(f"Asterisk closed the connection{reason}")
+        self._wake_with_failure()
+        if self._task is None and not self._released:
+            self._end_before_session(exc)
+        self._maybe_release()
+
+    # -- ReplyStream (used by AgiChannel)
+
+    @property
+    def hung_up(self) -> bool:
+        return self._hung_up
+
+    def send(self, data: bytes) -> None:
+        transport = self._transport
+        if self._failure is not None or transport is None or transport.is_closing():
+            raise self._failure or AgiConnectionLost("connection already closed")
+        transport.write(data)
+        self._last_activity = self.loop.time()
+
+    def finish_sending(self) -> None:
+        transport = self._transport
+        if transport is not None and not transport.is_closing() and transport.can_write_eof():
+            transport.write_eof()
+
+    async def next_reply(self, timeout: float | None) -> tuple[AgiReply, bool]:
+        replies = self._replies
+        if not replies:
+            if self._failure is not None:
+                raise self._failure
+            if self._waiter is not None:
+                raise AgiStateError("one command at a time: a reply is already awaited")
+            waiter = self._waiter = self.loop.create_future()
+            if timeout is None:
+                self._read_deadline = None
+            else:
+                self._read_deadline = self.loop.time() + timeout
+                self._arm(self._read_deadline)
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+                self._arm(self._last_activity + self._server.idle_timeout)
+        return replies.popleft()
+
+    # -- session lifecycle
+
+    def _start_session(self, environment: AgiEnvironment) -> None:
+        self._task_running = True
+        self._arm(self._last_activity + self._server.idle_timeout)
+        self._task = self.loop.create_task(self._server.serve(self, environment))
+
+    def result_after_return(self) -> str:
+        """The result of a session whose handler returned normally."""
+        if isinstance(self._failure, AgiTimeout):
+            return TIMEOUT
+        if isinstance(self._failure, AgiProtocolError):
+            return PROTOCOL_ERROR
+        return HANGUP_RESULT if self._hung_up else OK
+
+    def end_session(self, *, graceful: bool) -> None:
+        self._task_running = False
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            if graceful:
+                transport.close()
+            else:
+                transport.abort()
+        self._maybe_release()
+
+    def cut(self, reason: str) -> None:
+        """Close now, whatever the session is doing (idle timeout, shutdown)."""
+        self.cut_reason = reason
+        if self._failure is None:
+            self._failure = AgiTimeout(f"session closed: {reason}")
+        if self._task is not None and self._task_running:
+            self._task.cancel()
+        elif self._task is None and not self._released:
+            self._record_early(TIMEOUT)
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _end_before_session(self, exc: Exception | None) -> None:
+        """The connection ended before the environment block was complete."""
+        if self._early_recorded:
+            return
+        if not self._received_any:
+            log.debug("FastAGI: %s closed without a request", self.peer)
+            self._record_early(HANGUP_RESULT)
+        else:
+            log.info("FastAGI: %s closed before the end of the request (%s)", self.peer, exc)
+            self._record_early(PROTOCOL_ERROR)
+
+    def _record_early(self, result: str) -> None:
+        if not self._early_recorded:
+            self._early_recorded = True
+            self._server.record(UNKNOWN_LABEL, result)
+
+    def _maybe_release(self) -> None:
+        if self._released or not self._lost or self._task_running:
+            return
+        self._released = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._server.release(self)
+
+    # -- failures and timeouts
+
+    def _queue_reply(self, reply: AgiReply) -> None:
+        if len(self._replies) >= _MAX_QUEUED_REPLIES:
+            raise AgiProtocolError("Asterisk sent replies nobody asked for")
+        self._replies.append((reply, self._hung_up))
+
+    def _fail(self, exc: AgiError) -> None:
+        """The connection is unusable: wake the handler with `exc` and close."""
+        if self._failure is None:
+            self._failure = exc
+        if self._task is None and not self._early_recorded:
+            if isinstance(exc, AgiProtocolError):
+                self._server.protocol_log.warning(log, "FastAGI: %s: %s", self.peer, exc)
+                self._record_early(PROTOCOL_ERROR)
+            else:
+                log.info("FastAGI: %s: %s", self.peer, exc)
+                self._record_early(TIMEOUT)
+        self._wake_with_failure()
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _wake_with_failure(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done() and not self._replies:
+            assert self._failure is not None
+            waiter.set_exception(self._failure)
+
+    def _arm(self, deadline: float) -> None:
+        """Make sure the watchdog fires no later than `deadline` (it re-checks when it does)."""
+        if deadline < self._timer_at and not self._released:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+            self._timer_at = deadline
+
+    def _on_timer(self) -> None:
+        self._timer, self._timer_at = None, math.inf
+        if self._released:
+            return
+        deadline, what = self._current_deadline()
+        if deadline is None:
+            return
+        if self.loop.time() < deadline:
+            self._arm(deadline)
+        elif what == "idle":
+            self.cut(f"no command for {self._server.idle_timeout:g}s")
+        elif what == "read":
+            self._fail(AgiTimeout(f"no reply within {self._server.read_timeout:g}s"))
+        else:
+            self._fail(AgiTimeout(f"no request within {self._server.read_timeout:g}s"))
+
+    def _current_deadline(self) -> tuple[float | None, str]:
+        if self._task is None:
+            return (None if self._lost else self._env_deadline), "request"
+        if self._waiter is not None:
+            return self._read_deadline, "read"
+        if self._task_running:
+            return self._last_activity + self._server.idle_timeout, "idle"
+        return None, ""
+
+
+class _Metrics:
+    """Label children looked up once: `labels()` takes a lock and builds a tuple."""
+
+    def __init__(self, requests: Counter, seconds: Histogram) -> None:
+        self._requests = requests
+        self._seconds = seconds
+        self._counters: dict[tuple[str, str], Counter] = {}
+        self._histograms: dict[str, Histogram] = {}
+
+    def count(self, script: str, result: str) -> None:
+        child = self._counters.get((script, result))
+        if child is None:
+            child = self._counters[(script, result)] = self._requests.labels(script, result)
+        child.inc()
+
+    def observe(self, script: str, seconds: float) -> None:
+        child = self._histograms.get(script)
+        if child is None:
+            child = self._histograms[script] = self._seconds.labels(script)
+        child.observe(seconds)
+
+
+class _RateLimitedLog:
+    """At most one warning per interval; the next one says how many were dropped."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._next_at = 0.0
+        self._suppressed = 0
+
+    def warning(self, logger: logging.Logger, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now < self._next_at:
+            self._suppressed += 1
+            return
+        if self._suppressed:
+            message += f" ({self._suppressed} similar message(s) suppressed)"
+        self._suppressed = 0
+        self._next_at = now + self._interval
+        logger.warning(message, *args)

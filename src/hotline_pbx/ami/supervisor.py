@@ -1,0 +1,197 @@
+"""The AMI connection, supervised.
+
+panoramisk 1.4 parses the protocol; this module owns everything around it,
+because panoramisk alone never checks that a Ping was answered, reconnects on
+its own schedule, and drops the connection when a callback raises:
+
+* one connection attempt at a time, with a login timeout and backoff;
+* a Ping watchdog: no reply within ``ping_timeout`` → close and reconnect;
+* every event is copied into our own bounded queue by a callback that cannot
+  raise; when the queue is full the event is dropped, counted and logged
+  (the call tracker reconciles from CoreShowChannels after a gap);
+* ``hotline_ami_connected`` shows every gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from panoramisk import Manager
+from panoramisk.message import Message
+
+from hotline_pbx.config import AmiSettings
+from hotline_pbx.metrics import AMI_CONNECTED, AMI_EVENTS
+
+log = logging.getLogger(__name__)
+
+AmiEvent = dict[str, str]
+OnConnected = Callable[["AmiSupervisor"], Awaitable[None]]
+
+BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 15.0
+
+
+class AmiUnavailable(RuntimeError):
+    """No logged-in AMI connection right now."""
+
+
+class _Manager(Manager):  # type: ignore[misc]
+    """panoramisk's Manager minus its own reconnect and ping timers: we own both."""
+
+    def __init__(self, on_lost: Callable[[Any], None], **config: Any) -> None:
+        super().__init__(**config)
+        self._on_lost = on_lost
+
+    def ping(self) -> None:  # our watchdog pings; panoramisk's timer must not
+        self.pinger = None
+
+    def connection_made(self, f: asyncio.Future[Any]) -> None:
+        super().connection_made(f)
+        if self.pinger is not None:
+            self.pinger.cancel()
+            self.pinger = None
+
+    def login(self, future: asyncio.Future[Any]) -> bool:
+        result = bool(super().login(future))
+        if self.pinger is not None:
+            self.pinger.cancel()
+            self.pinger = None
+        return result
+
+    def connection_lost(self, exc: Any) -> None:
+        self._connected = False
+        self._on_lost(exc)
+
+
+class AmiSupervisor:
+    def __init__(self, settings: AmiSettings, *, queue_size: int = 10_000,
+                 on_connected: OnConnected | None = None) -> None:
+        self.settings = settings
+        self.events: asyncio.Queue[AmiEvent] = asyncio.Queue(maxsize=queue_size)
+        self.dropped = 0
+        self.connected = asyncio.Event()
+        self._on_connected = on_connected
+        self._manager: _Manager | None = None
+        self._lost: asyncio.Event = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last_drop_log = 0.0
+        AMI_CONNECTED.set(0)
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="ami-supervisor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._close()
+
+    async def _run(self) -> None:
+        backoff = BACKOFF_FIRST
+        while True:
+            try:
+                await self._connect_and_login()
+                backoff = BACKOFF_FIRST
+                await self._watch()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # every failure ends in a reconnect, never a crash
+                log.warning("AMI connection to %s:%s failed: %s", self.settings.host,
+                            self.settings.port, exc or type(exc).__name__)
+            self._close()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX)
+
+    async def _connect_and_login(self) -> None:
+        s = self.settings
+        self._lost = asyncio.Event()
+        manager = _Manager(
+            on_lost=self._connection_lost,
+            loop=asyncio.get_running_loop(), host=s.host, port=s.port,
+            username=s.username, secret=str(s.secret), events="on",
+            ping_delay=s.ping_interval, ping_interval=s.ping_interval,
+            on_connect=lambda _m: None, on_login=lambda _m: None,
+            on_disconnect=lambda _m, _e: None,
+        )
+        manager.register_event("*", self._on_event)
+        self._manager = manager
+        async with asyncio.timeout(s.connect_timeout):
+            await manager.connect()
+            if manager.authenticated_future is None:
+                raise AmiUnavailable("connection refused")
+            reply = await manager.authenticated_future
+        if not getattr(reply, "success", False):
+            message = reply.get("Message", "login refused") if reply else "login refused"
+            raise AmiUnavailable(f"login as {s.username!r} refused: {message}")
+        log.info("AMI connected to %s:%s as %s", s.host, s.port, s.username)
+        AMI_CONNECTED.set(1)
+        self.connected.set()
+        if self._on_connected is not None:
+            try:
+                await self._on_connected(self)
+            except Exception:
+                log.exception("AMI on-connect hook failed")
+
+    async def _watch(self) -> None:
+        """Ping every interval; a missing reply or a lost connection ends the session."""
+        s = self.settings
+        while not self._lost.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(s.ping_interval):
+                    await self._lost.wait()
+            if self._lost.is_set():
+                break
+            try:
+                await self.action({"Action": "Ping"}, timeout=s.ping_timeout)
+            except TimeoutError:
+                raise AmiUnavailable(f"no Ping reply within {s.ping_timeout}s") from None
+        raise AmiUnavailable("connection lost")
+
+    def _connection_lost(self, exc: Any) -> None:
+        self._lost.set()
+
+    def _close(self) -> None:
+        if self.connected.is_set():
+            log.warning("AMI disconnected")
+        self.connected.clear()
+        AMI_CONNECTED.set(0)
+        manager, self._manager = self._manager, None
+        if manager is not None:
+            with contextlib.suppress(Exception):
+                manager.close()
+
+    # -- traffic ----------------------------------------------------------------
+
+    def _on_event(self, _manager: Any, message: Message) -> None:
+        """panoramisk's callback: copy into our queue; must never raise."""
+        try:
+            AMI_EVENTS.inc()
+            event: AmiEvent = {str(k): str(v) for k, v in message.items()}
+            self.events.put_nowait(event)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            now = time.monotonic()
+            if now - self._last_drop_log > 10:
+                self._last_drop_log = now
+                log.error("AMI event queue full (%d); %d events dropped so far",
+                          self.events.maxsize, self.dropped)
+        except Exception:
+            log.exception("could not queue an AMI event")
+
+    async def action(self, action: Mapping[str, str], *, timeout: float = 5.0,
+                     as_list: bool | None = None) -> Any:
+        """Send one action and wait for its response (a list for event-list actions)."""
+        manager = self._manager
+        if manager is None or not self.connected.is_set():
+            raise AmiUnavailable("AMI is not connected")
+        async with asyncio.timeout(timeout):
+            return await manager.send_action(dict(action), as_list=as_list)

@@ -1,0 +1,205 @@
+"""Wiring and lifecycle: the one place that knows every part.
+
+Start order: PostgreSQL (fail fast) → schema check → routing snapshot →
+config listener → FastAGI listener → HTTP (API, health, metrics) → AMI.
+If any step fails, what was started is stopped again and :class:`StartupError`
+says which step and why: nothing is left half-started.
+
+Stop (SIGTERM/SIGINT): stop accepting AGI sessions and let in-flight ones
+finish within ``daemon.drain_seconds``, stop AMI, flush pending records,
+close HTTP and the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from hotline_pbx.agi.route_handler import RouteHandler
+from hotline_pbx.agi.server import FastAgiServer
+from hotline_pbx.ami.supervisor import AmiSupervisor
+from hotline_pbx.api.health import add_health_routes
+from hotline_pbx.config import Settings
+from hotline_pbx.store.config_repo import RoutingState
+from hotline_pbx.store.database import Database, DatabaseUnavailable, open_database
+from hotline_pbx.store.migrate import current_revision, head_revision, migrate
+from hotline_pbx.store.notify import ConfigListener
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    """The daemon could not start; the message names the component and the cause."""
+
+
+@dataclass
+class Daemon:
+    settings: Settings
+    db: Database | None = None
+    routing: RoutingState | None = None
+    listener: ConfigListener | None = None
+    agi: FastAgiServer | None = None
+    http: web.AppRunner | None = None
+    http_port: int | None = None
+    ami: AmiSupervisor | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        try:
+            await self._start_database()
+            await self._start_routing()
+            await self._start_agi()
+            await self._start_http()
+            self._start_ami()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start_database(self) -> None:
+        s = self.settings
+        try:
+            self.db = await open_database(s.database, s.data_dir)
+        except DatabaseUnavailable as exc:
+            raise StartupError(str(exc)) from None
+        self._cleanups.append(self.db.close)
+        log.info("database: %s", self.db.description)
+        if self.db.embedded is not None:
+            before, after = await migrate(self.db)
+            if before != after:
+                log.info("embedded database migrated %s → %s", before or "empty", after)
+        elif await current_revision(self.db) != head_revision():
+            raise StartupError(f"the schema of {self.db.description} is not current; "
+                               "run `hotline-pbx migrate` first")
+
+    async def _start_routing(self) -> None:
+        assert self.db is not None
+        self.routing = RoutingState(self.db.engine, self.settings)
+        await self.routing.reload()
+        self.listener = ConfigListener(self.db.dsn, self.routing.reload,
+                                       connect_timeout=self.settings.database.connect_timeout)
+        self.listener.start()
+        self._cleanups.append(self.listener.stop)
+
+    async def _start_agi(self) -> None:
+        assert self.routing is not None
+        s = self.settings.agi
+        self.agi = FastAgiServer(
+            {"route": RouteHandler(self.routing)},
+            host=s.host, port=s.port, max_sessions=s.max_sessions,
+            read_timeout=s.read_timeout, idle_timeout=s.idle_timeout,
+        )
+        try:
+            await self.agi.start()
+        except OSError as exc:
+            self.agi = None
+            raise StartupError(_bind_failure("agi", s.host, s.port, exc)) from None
+        log.info("FastAGI listening on %s:%s", s.host, self.agi.port)
+
+    async def _start_http(self) -> None:
+        s = self.settings.http
+        app = web.Application(client_max_size=s.max_body_bytes)
+        add_health_routes(app, {"database": self._db_ready, "ami": self._ami_ready,
+                                "agi": self._agi_ready})
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, s.host, s.port, backlog=512)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise StartupError(_bind_failure("http", s.host, s.port, exc)) from None
+        self.http = runner
+        self.http_port = runner.addresses[0][1]
+        self._cleanups.append(runner.cleanup)
+        log.info("HTTP (API, /healthz, /metrics) on http://%s:%s", s.host, self.http_port)
+
+    def _start_ami(self) -> None:
+        if not self.settings.ami.enabled:
+            log.warning("AMI disabled (ami.enabled = false): no call tracking")
+            return
+        self.ami = AmiSupervisor(self.settings.ami)
+        self.ami.start()
+        self._tasks.append(asyncio.create_task(self._consume_ami_events(), name="ami-events"))
+
+    async def _consume_ami_events(self) -> None:
+        assert self.ami is not None
+        while True:
+            event = await self.ami.events.get()
+            log.debug("AMI event %s", event.get("Event"))
+
+    async def stop(self) -> None:
+        deadline = self.settings.daemon.drain_seconds
+        started = time.monotonic()
+        if self.agi is not None:
+            await self.agi.stop(drain_deadline=deadline)
+            self.agi = None
+        if self.ami is not None:
+            await self.ami.stop()
+            self.ami = None
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        while self._cleanups:
+            cleanup = self._cleanups.pop()
+            try:
+                await cleanup()
+            except Exception:
+                log.exception("error while stopping")
+        log.info("stopped in %.1fs", time.monotonic() - started)
+
+    # -- readiness --------------------------------------------------------------
+
+    async def _db_ready(self) -> tuple[bool, str]:
+        if self.db is None:
+            return False, "not started"
+        async with asyncio.timeout(self.settings.database.connect_timeout):
+            async with self.db.engine.connect() as conn:
+                await conn.exec_driver_sql("SELECT 1")
+        return True, self.db.description
+
+    async def _ami_ready(self) -> tuple[bool, str]:
+        if not self.settings.ami.enabled:
+            return True, "disabled"
+        if self.ami is not None and self.ami.connected.is_set():
+            return True, f"connected to {self.settings.ami.host}:{self.settings.ami.port}"
+        return False, "not connected"
+
+    async def _agi_ready(self) -> tuple[bool, str]:
+        if self.agi is None:
+            return False, "not listening"
+        return True, f"listening on port {self.agi.port}, {self.agi.active_sessions} sessions"
+
+
+def _bind_failure(section: str, host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (f"{host}:{port} is already in use ({section}.port); stop the other process "
+                f"or choose another port")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{host} is not an address of this machine ({section}.host)"
+    return f"cannot listen on {host}:{port} ({section}): {exc.strerror}"
+
+
+async def run_daemon(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT, then drain and stop."""
+    daemon = Daemon(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await daemon.start()
+    log.info("hotline-pbx running")
+    await stop.wait()
+    log.info("stopping: draining AGI sessions (up to %ss)", settings.daemon.drain_seconds)
+    await daemon.stop()

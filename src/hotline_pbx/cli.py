@@ -1,0 +1,105 @@
+"""The ``hotline-pbx`` command line.
+
+Exit status: 0 success, 1 runtime failure (PostgreSQL unreachable, a port in
+use…), 2 bad configuration or usage. Every failure is one line a person can
+act on; tracebacks only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from hotline_pbx import __version__
+from hotline_pbx.config import ConfigError, Settings, load_settings, redacted
+from hotline_pbx.logs import setup_logging
+
+log = logging.getLogger("hotline_pbx")
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+
+
+class CommandFailed(RuntimeError):
+    """A command could not do its job; the message says why (exit status 1)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hotline-pbx", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", help="TOML configuration file (or HOTLINE_CONFIG)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action="version", version=f"hotline-pbx {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("run", help="run the daemon (FastAGI, AMI, REST API, metrics)")
+    sub.add_parser("migrate", help="create or upgrade the database schema (idempotent)")
+    sub.add_parser("check-config", help="validate and print the effective configuration")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"hotline-pbx: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    setup_logging(settings.daemon.log_format, "debug" if args.debug else settings.daemon.log_level)
+    try:
+        if args.command == "check-config":
+            return check_config(settings)
+        if args.command == "migrate":
+            return asyncio.run(migrate_command(settings))
+        if args.command == "run":
+            return run_command(settings)
+    except CommandFailed as exc:
+        print(f"hotline-pbx: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"hotline-pbx: {args.command} failed: {exc} (--debug shows where)", file=sys.stderr)
+        return EXIT_FAILURE
+    parser.error(f"unknown command {args.command}")  # pragma: no cover - argparse checked it
+    return EXIT_CONFIG  # pragma: no cover
+
+
+def check_config(settings: Settings) -> int:
+    print(json.dumps({"source": settings.source, **redacted(settings)}, indent=2))
+    return EXIT_OK
+
+
+async def migrate_command(settings: Settings) -> int:
+    from hotline_pbx.store.database import DatabaseUnavailable, open_database
+    from hotline_pbx.store.migrate import migrate
+
+    try:
+        db = await open_database(settings.database, settings.data_dir)
+    except DatabaseUnavailable as exc:
+        raise CommandFailed(str(exc)) from None
+    try:
+        before, after = await migrate(db)
+    finally:
+        await db.close()
+    if before == after:
+        print(f"{db.description}: schema already at {after}, nothing to do")
+    else:
+        print(f"{db.description}: schema migrated {before or 'empty'} → {after}")
+    return EXIT_OK
+
+
+def run_command(settings: Settings) -> int:
+    from hotline_pbx.app import StartupError, run_daemon
+
+    try:
+        asyncio.run(run_daemon(settings))
+    except StartupError as exc:
+        raise CommandFailed(f"not started: {exc}") from None
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,386 @@
+"""Configuration: one TOML file plus ``HOTLINE_*`` environment overrides.
+
+Everything is validated before anything starts. A bad value gives one line
+naming the key and how to fix it (:class:`ConfigError`); the CLI turns that
+into exit status 2. Secrets (AMI/ARI passwords, the database DSN) come from
+the environment or from files named by ``*_FILE`` variables, are kept in
+:class:`Secret` and never printed.
+
+Environment overrides are ``HOTLINE_<SECTION>_<KEY>`` (``HOTLINE_AGI_PORT=4574``),
+and ``HOTLINE_<SECTION>_<KEY>_FILE`` reads the value from a file (for secrets).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ConfigError(ValueError):
+    """One invalid setting: ``key`` names it, the message says how to fix it."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+
+
+class Secret(str):
+    """A string that never shows itself in repr, logs or check-config output."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self else "Secret('')"
+
+    def redacted(self) -> str:
+        return "***" if self else ""
+
+
+NO_SECRET = Secret("")
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    log_format: str = "text"  # text | json
+    log_level: str = "info"
+    drain_seconds: float = 10.0
+    data_dir: str = "~/.local/share/hotline-pbx"
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    dsn: Secret = NO_SECRET  # empty: start the embedded PostgreSQL in data_dir
+    connect_timeout: float = 5.0
+    command_timeout: float = 10.0
+    pool_size: int = 5
+
+
+@dataclass(frozen=True)
+class AgiSettings:
+    host: str = "127.0.0.1"
+    port: int = 4573
+    max_sessions: int = 2000
+    read_timeout: float = 5.0
+    idle_timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class AmiSettings:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "hotline"
+    secret: Secret = NO_SECRET
+    ping_interval: float = 10.0
+    ping_timeout: float = 5.0
+    connect_timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class AriSettings:
+    enabled: bool = False
+    url: str = "http://127.0.0.1:8088"
+    username: str = "hotline"
+    password: Secret = NO_SECRET
+    app: str = "hotline"
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 65536
+
+
+@dataclass(frozen=True)
+class RoutingSettings:
+    timezone: str = "Asia/Shanghai"
+    queue: str = "hotline"
+    dial_template: str = "PJSIP/{number}@general-trunk"
+    ring_timeout: int = 20
+    queue_timeout: int = 120
+    use_statutory_calendar: bool = True
+
+
+@dataclass(frozen=True)
+class TrunkSettings:
+    hotline: str = "carrier"  # the inbound-only 400 trunk (PJSIP endpoint)
+    general: str = "general-trunk"  # outbound: failover to mobiles, callbacks
+
+
+@dataclass(frozen=True)
+class KpiSettings:
+    short_abandon_seconds: float = 5.0
+    service_level_seconds: float = 20.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    agi: AgiSettings = field(default_factory=AgiSettings)
+    ami: AmiSettings = field(default_factory=AmiSettings)
+    ari: AriSettings = field(default_factory=AriSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
+    trunks: TrunkSettings = field(default_factory=TrunkSettings)
+    kpi: KpiSettings = field(default_factory=KpiSettings)
+    source: str = "defaults"
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.daemon.data_dir).expanduser()
+
+
+# -- loading -----------------------------------------------------------------
+
+
+def load_settings(path: str | Path | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the TOML file (if any), apply ``HOTLINE_*`` overrides, validate."""
+    env = os.environ if environ is None else environ
+    path = path or env.get("HOTLINE_CONFIG") or None
+    raw: dict[str, Any] = {}
+    source = "defaults"
+    if path:
+        raw = _read_toml(Path(path))
+        source = str(path)
+    _apply_environment(raw, env)
+    settings = _build(raw)
+    settings = dataclasses.replace(settings, source=source)
+    validate(settings)
+    return settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("--config", f"file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError("--config", f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError("--config", f"{path} is not UTF-8 text") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("--config", f"{path} is not valid TOML ({exc})") from None
+
+
+def _sections() -> dict[str, type[Any]]:
+    hints = typing.get_type_hints(Settings)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Settings) if f.name != "source"}
+
+
+def _apply_environment(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    for section, cls in _sections().items():
+        for fld in dataclasses.fields(cls):
+            name = f"HOTLINE_{section}_{fld.name}".upper()
+            value: str | None = env.get(name)
+            file_name = env.get(f"{name}_FILE")
+            if file_name:
+                try:
+                    value = Path(file_name).read_text(encoding="utf-8").strip()
+                except OSError as exc:
+                    raise ConfigError(f"{name}_FILE",
+                                      f"cannot read {file_name}: {exc.strerror}") from None
+            if value is not None:
+                raw.setdefault(section, {})[fld.name] = value
+
+
+def _build(raw: Mapping[str, Any]) -> Settings:
+    sections = _sections()
+    for unknown in sorted(set(raw) - set(sections)):
+        raise ConfigError(unknown, f"unknown section; known sections: {', '.join(sections)}")
+    built: dict[str, Any] = {}
+    for section, cls in sections.items():
+        values = raw.get(section, {})
+        if not isinstance(values, Mapping):
+            raise ConfigError(section, "must be a table, e.g. [" + section + "]")
+        built[section] = _build_section(section, cls, values)
+    return Settings(**built)
+
+
+def _build_section(section: str, cls: type[Any], values: Mapping[str, Any]) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for unknown in sorted(set(values) - known):
+        raise ConfigError(f"{section}.{unknown}",
+                          f"unknown key; known keys: {', '.join(sorted(known))}")
+    kwargs = {name: _coerce(f"{section}.{name}", hints[name], value)
+              for name, value in values.items()}
+    return cls(**kwargs)
+
+
+def _coerce(key: str, kind: Any, value: Any) -> Any:
+    """Turn a TOML or environment value into the field's type, or say why not."""
+    if isinstance(kind, types.UnionType):
+        kind = next(k for k in typing.get_args(kind) if k is not type(None))
+    from_env = isinstance(value, str)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if from_env and value.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if from_env and value.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(key, f"must be true or false, not {value!r}")
+    if kind in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(key, f"must be a number, not {value!r}")
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise ConfigError(key, f"must be a {kind.__name__}, not {value!r}") from None
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ConfigError(key, f"must be a whole number, not {value!r}")
+        return number
+    if kind in (str, Secret):
+        if not isinstance(value, str):
+            raise ConfigError(key, f"must be a string, not {value!r}")
+        return kind(value)
+    raise ConfigError(key, f"unsupported setting type {kind!r}")  # pragma: no cover
+
+
+# -- validation ----------------------------------------------------------------
+
+
+def validate(settings: Settings) -> None:
+    """Every cross-field and format rule, each failing with the key named."""
+    d = settings.daemon
+    _one_of("daemon.log_format", d.log_format, ("text", "json"))
+    _one_of("daemon.log_level", d.log_level, ("debug", "info", "warning", "error"))
+    _positive("daemon.drain_seconds", d.drain_seconds)
+    if settings.database.dsn:
+        _check_dsn(settings.database.dsn)
+    _positive("database.connect_timeout", settings.database.connect_timeout)
+    _positive("database.command_timeout", settings.database.command_timeout)
+    _range("database.pool_size", settings.database.pool_size, 1, 100)
+    _address("agi.host", settings.agi.host)
+    _port("agi.port", settings.agi.port)
+    _range("agi.max_sessions", settings.agi.max_sessions, 1, 100_000)
+    _positive("agi.read_timeout", settings.agi.read_timeout)
+    _positive("agi.idle_timeout", settings.agi.idle_timeout)
+    _address("ami.host", settings.ami.host)
+    _port("ami.port", settings.ami.port)
+    _positive("ami.ping_interval", settings.ami.ping_interval)
+    _positive("ami.ping_timeout", settings.ami.ping_timeout)
+    _positive("ami.connect_timeout", settings.ami.connect_timeout)
+    if settings.ami.enabled and not settings.ami.secret:
+        raise ConfigError("ami.secret", "the AMI password is missing; set HOTLINE_AMI_SECRET "
+                          "or HOTLINE_AMI_SECRET_FILE (or ami.enabled = false)")
+    if settings.ari.enabled:
+        _url("ari.url", settings.ari.url)
+        if not settings.ari.password:
+            raise ConfigError("ari.password", "the ARI password is missing; set "
+                              "HOTLINE_ARI_PASSWORD or HOTLINE_ARI_PASSWORD_FILE")
+    _address("http.host", settings.http.host)
+    _port("http.port", settings.http.port)
+    _range("http.max_body_bytes", settings.http.max_body_bytes, 1024, 10_000_000)
+    _timezone("routing.timezone", settings.routing.timezone)
+    if "{number}" not in settings.routing.dial_template:
+        raise ConfigError("routing.dial_template", "must contain {number}, "
+                          "e.g. PJSIP/{number}@general-trunk")
+    _range("routing.ring_timeout", settings.routing.ring_timeout, 5, 300)
+    _range("routing.queue_timeout", settings.routing.queue_timeout, 5, 3600)
+    _check_trunks(settings)
+    _range("kpi.short_abandon_seconds", settings.kpi.short_abandon_seconds, 0, 60)
+    _range("kpi.service_level_seconds", settings.kpi.service_level_seconds, 1, 600)
+
+
+def _check_trunks(settings: Settings) -> None:
+    trunks = settings.trunks
+    for key, name in (("trunks.hotline", trunks.hotline), ("trunks.general", trunks.general)):
+        if not name or any(c in name for c in "/@ ,"):
+            raise ConfigError(key, f"must be a PJSIP endpoint name such as general-trunk, "
+                              f"not {name!r}")
+    if trunks.hotline == trunks.general:
+        raise ConfigError("trunks.general", "must differ from trunks.hotline: the 400 trunk "
+                          "is inbound only and can never carry outbound calls")
+    template = settings.routing.dial_template
+    if f"@{trunks.hotline}" in template or f"/{trunks.hotline}/" in template:
+        raise ConfigError("routing.dial_template", f"dials out on the inbound-only 400 trunk "
+                          f"{trunks.hotline!r}; use the general trunk, e.g. "
+                          f"PJSIP/{{number}}@{trunks.general}")
+
+
+def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(key, f"must be one of {', '.join(allowed)}, not {value!r}")
+
+
+def _positive(key: str, value: float) -> None:
+    if not value > 0:
+        raise ConfigError(key, f"must be greater than 0, not {value!r}")
+
+
+def _range(key: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise ConfigError(key, f"must be between {low} and {high}, not {value!r}")
+
+
+def _port(key: str, value: int) -> None:
+    if not 0 <= value <= 65535:
+        raise ConfigError(key, f"must be a TCP port 1-65535 (0 picks a free one), not {value}")
+
+
+def _address(key: str, value: str) -> None:
+    if value == "localhost":
+        return
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ConfigError(key, f"must be an IP address such as 127.0.0.1, not {value!r}") from None
+
+
+def _url(key: str, value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(key, f"must be an http(s) URL such as http://127.0.0.1:8088, "
+                          f"not {value!r}")
+
+
+def _timezone(key: str, value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(key, f"unknown time zone {value!r}; use an IANA name such as "
+                          "Asia/Shanghai") from None
+
+
+def _check_dsn(dsn: str) -> None:
+    example = "postgresql://user:password@127.0.0.1:5432/hotline"
+    try:
+        parts = urlsplit(dsn)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ConfigError("database.dsn", f"is malformed; expected {example}") from None
+    if parts.scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
+        raise ConfigError("database.dsn", f"must start with postgresql://, e.g. {example}")
+    if not parts.path.strip("/"):
+        raise ConfigError("database.dsn", f"names no database; expected {example}")
+    if not parts.hostname and "host=" not in parts.query:
+        raise ConfigError("database.dsn", f"names no host; expected {example}")
+
+
+# -- display -------------------------------------------------------------------
+
+
+def redacted(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The effective configuration with every secret replaced by ``***``."""
+    out: dict[str, dict[str, Any]] = {}
+    for section in _sections():
+        values = dataclasses.asdict(getattr(settings, section))
+        for key, value in values.items():
+            if isinstance(value, Secret) or key in ("secret", "password", "dsn"):
+                values[key] = Secret(value).redacted()
+        out[section] = values
+    return out

@@ -1,0 +1,223 @@
+"""Helpers that check JSON-like values (what ``json.loads`` returns) field by field.
+
+Private to the domain package. Every helper raises :class:`ValidationError`
+with the field path it was given; callers use an :class:`ErrorCollector` to
+report every problem of one body at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date, datetime
+from enum import StrEnum
+from typing import TypeVar
+
+from .errors import ErrorCollector, ValidationError
+
+MINUTES_PER_DAY = 24 * 60
+
+_HHMM = re.compile(r"(\d{1,2}):(\d{2})")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+E = TypeVar("E", bound=StrEnum)
+
+MIN_YEAR = 2000
+MAX_YEAR = 2100
+
+
+def type_name(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__
+
+
+def expect_mapping(value: object, field: str, example: str) -> Mapping[str, object]:
+    if not isinstance(value, Mapping):
+        raise ValidationError(field, f"must be an object, not {type_name(value)}", example)
+    for key in value:
+        if not isinstance(key, str):
+            raise ValidationError(field, "object keys must be strings", example)
+    return value
+
+
+def check_keys(
+    data: Mapping[str, object],
+    allowed: Collection[str],
+    required: Collection[str],
+    errors: ErrorCollector,
+    examples: Mapping[str, str],
+) -> None:
+    """Record an error for every unknown key and every missing required key."""
+    allowed_text = ", ".join(allowed)
+    for key in data:
+        if key not in allowed:
+            errors.add(key, f"unknown field; the allowed fields are: {allowed_text}", allowed_text)
+    for key in required:
+        if key not in data:
+            errors.add(key, "is required", examples.get(key, ""))
+
+
+def expect_str(
+    value: object,
+    field: str,
+    example: str,
+    *,
+    max_length: int,
+    allow_empty: bool = False,
+) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(field, f"must be a string, not {type_name(value)}", example)
+    return check_text(value, field, example, max_length=max_length, allow_empty=allow_empty)
+
+
+def check_text(
+    value: str, field: str, example: str, *, max_length: int, allow_empty: bool = False
+) -> str:
+    if not allow_empty and not value.strip():
+        raise ValidationError(field, "must not be empty", example)
+    if len(value) > max_length:
+        raise ValidationError(
+            field, f"is too long ({len(value)} characters; at most {max_length})", example
+        )
+    if _CONTROL.search(value):
+        raise ValidationError(
+            field, "must not contain control characters such as line breaks or tabs", example
+        )
+    return value
+
+
+def expect_int(value: object, field: str, example: str, *, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(field, f"must be a whole number, not {type_name(value)}", example)
+    if not low <= value <= high:
+        raise ValidationError(field, f"must be between {low} and {high}, not {value}", example)
+    return value
+
+
+def expect_list(value: object, field: str, example: str, *, max_items: int) -> Sequence[object]:
+    if not isinstance(value, list | tuple):
+        raise ValidationError(field, f"must be a list, not {type_name(value)}", example)
+    if len(value) > max_items:
+        raise ValidationError(
+            field, f"has too many entries ({len(value)}; at most {max_items})", example
+        )
+    return value
+
+
+def format_hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def parse_hhmm(value: object, field: str, example: str, *, is_end: bool) -> int:
+    """Parse ``"HH:MM"`` into minutes since midnight. ``"24:00"`` only as an end."""
+    if not isinstance(value, str):
+        raise ValidationError(
+            field, f'must be a time of day as a string "HH:MM", not {type_name(value)}', example
+        )
+    match = _HHMM.fullmatch(value)
+    if match is None:
+        raise ValidationError(
+            field, f"{value!r} is not a time of day; write it as HH:MM (24-hour clock)", example
+        )
+    hours, minutes = int(match.group(1)), int(match.group(2))
+    if minutes > 59:
+        raise ValidationError(
+            field, f"{value!r} is not a time of day: minutes run from 00 to 59", example
+        )
+    if hours == 24 and minutes == 0:
+        if not is_end:
+            raise ValidationError(
+                field,
+                "a period cannot start at 24:00; start it at 00:00 of the next day",
+                example,
+            )
+        return MINUTES_PER_DAY
+    if hours > 23:
+        reason = f"{value!r} is not a time of day: hours run from 00 to 23"
+        if is_end:
+            reason += " (24:00 is allowed as an end, meaning midnight at the end of the day)"
+        raise ValidationError(field, reason, example)
+    return hours * 60 + minutes
+
+
+def parse_date(value: object, field: str, example: str) -> date:
+    if not isinstance(value, str):
+        raise ValidationError(
+            field, f'must be a date as a string "YYYY-MM-DD", not {type_name(value)}', example
+        )
+    if _ISO_DATE.fullmatch(value) is None:
+        raise ValidationError(
+            field, f"{value!r} is not a date; write it as YYYY-MM-DD with the year", example
+        )
+    try:
+        parsed = date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(
+            field, f"{value!r} is not a date that exists in the calendar", example
+        ) from None
+    check_year(parsed.year, field, example)
+    return parsed
+
+
+def check_year(year: int, field: str, example: str) -> None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValidationError(
+            field, f"year {year} is out of range; use a year from {MIN_YEAR} to {MAX_YEAR}", example
+        )
+
+
+def parse_aware_datetime(value: object, field: str, example: str) -> datetime:
+    if not isinstance(value, str):
+        raise ValidationError(
+            field,
+            f"must be a date and time as an ISO 8601 string, not {type_name(value)}",
+            example,
+        )
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(
+            field,
+            f"{value!r} is not an ISO 8601 date and time such as {example}",
+            example,
+        ) from None
+    check_aware(parsed, field, example)
+    check_year(parsed.year, field, example)
+    return parsed
+
+
+def check_aware(value: datetime, field: str, example: str) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(
+            field,
+            "must include a UTC offset (for example +08:00 or Z) so the instant is unambiguous",
+            example,
+        )
+
+
+def format_datetime(value: datetime) -> str:
+    return value.isoformat()
+
+
+def expect_enum(enum: type[E], value: object, field: str, example: str) -> E:
+    allowed = ", ".join(member.value for member in enum)
+    if not isinstance(value, str):
+        raise ValidationError(
+            field, f"must be one of {allowed} as a string, not {type_name(value)}", example
+        )
+    for member in enum:
+        if member.value == value:
+            return member
+    raise ValidationError(field, f"{value!r} is not one of {allowed}", example)

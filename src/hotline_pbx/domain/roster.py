@@ -1,0 +1,449 @@
+"""Who takes the hotline's calls outside business hours.
+
+The roster names the on-duty customer-service **supervisor**, an ordered list
+of **deputies** and **absences** (leave, resigned, no signal, other), each
+for a half-open span of time ``[from, to)`` (``to`` may be null: until further
+notice). :meth:`Roster.failover_chain` gives, for an instant, the people to
+ring in order: the supervisor unless absent, then the deputies in their order,
+skipping absent ones. An empty roster is valid and yields an empty chain
+(routing then takes the closed path).
+
+Mobiles are stored exactly as dialled: digits with an optional leading ``+``,
+5-20 digits, no spaces or dashes. Nothing else can reach a dial string.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from ._parse import (
+    check_aware,
+    check_keys,
+    expect_enum,
+    expect_list,
+    expect_mapping,
+    expect_str,
+    format_datetime,
+    parse_aware_datetime,
+)
+from .errors import ErrorCollector, ValidationError, raise_errors
+
+__all__ = [
+    "Absence",
+    "AbsenceReason",
+    "Person",
+    "Role",
+    "Roster",
+    "absence_from_dict",
+    "absence_to_dict",
+    "person_from_dict",
+    "person_to_dict",
+    "roster_from_dict",
+    "roster_to_dict",
+]
+
+MAX_DEPUTIES = 50
+MAX_ABSENCES = 1000
+MAX_NAME_LENGTH = 100
+MAX_NOTE_LENGTH = 500
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_MOBILE = re.compile(r"\+?[0-9]{5,20}")
+
+_EXAMPLE_ID = "zhang.wei"
+_EXAMPLE_NAME = "Zhang Wei"
+_EXAMPLE_MOBILE = "+8613800138000"
+_EXAMPLE_DATETIME = "2026-10-01T08:30:00+08:00"
+_EXAMPLE_PERSON = '{"id": "zhang.wei", "name": "Zhang Wei", "mobile": "+8613800138000"}'
+
+
+class Role(StrEnum):
+    SUPERVISOR = "supervisor"
+    DEPUTY = "deputy"
+
+
+class AbsenceReason(StrEnum):
+    LEAVE = "leave"
+    RESIGNED = "resigned"
+    NO_SIGNAL = "no_signal"
+    OTHER = "other"
+
+
+def check_mobile(mobile: str, field_name: str = "mobile") -> str:
+    """A dialable number: optional leading ``+`` then 5-20 digits, nothing else."""
+    if _MOBILE.fullmatch(mobile) is None:
+        raise ValidationError(
+            field_name,
+            f"{mobile!r} is not a dialable number; write digits only, optionally with a "
+            "leading + (5 to 20 digits, no spaces, dashes or letters)",
+            _EXAMPLE_MOBILE,
+        )
+    return mobile
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Someone who can take forwarded calls: an id, a display name and a mobile."""
+
+    id: str
+    name: str
+    mobile: str
+
+    def __post_init__(self) -> None:
+        errors = ErrorCollector()
+        if not isinstance(self.id, str) or _ID.fullmatch(self.id) is None:
+            errors.add(
+                "id",
+                f"{self.id!r} is not a valid id; use 1-64 letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit",
+                _EXAMPLE_ID,
+            )
+        errors.attempt("name", _check_name, self.name)
+        if not isinstance(self.mobile, str):
+            errors.add("mobile", "must be a string", _EXAMPLE_MOBILE)
+        else:
+            errors.attempt("", check_mobile, self.mobile)
+        errors.raise_if_any()
+
+
+def _check_name(name: object) -> str:
+    return expect_str(name, "", _EXAMPLE_NAME, max_length=MAX_NAME_LENGTH)
+
+
+@dataclass(frozen=True, slots=True)
+class Absence:
+    """``person_id`` is unavailable from ``start`` (inclusive) to ``end``
+    (exclusive; None = until further notice)."""
+
+    person_id: str
+    start: datetime
+    end: datetime | None
+    reason: AbsenceReason
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        errors = ErrorCollector()
+        if not isinstance(self.person_id, str) or not self.person_id:
+            errors.add("person_id", "must name a person of the roster by id", _EXAMPLE_ID)
+        start_ok = errors.attempt("from", _check_instant, self.start) is not None
+        end_ok = self.end is None or errors.attempt("to", _check_instant, self.end) is not None
+        if start_ok and end_ok and self.end is not None and self.end <= self.start:
+            errors.add(
+                "to",
+                f"the absence ends ({self.end.isoformat()}) before or when it starts "
+                f"({self.start.isoformat()}); 'to' must be later than 'from'",
+                _EXAMPLE_DATETIME,
+            )
+        if not isinstance(self.reason, AbsenceReason):
+            errors.add("reason", "must be one of leave, resigned, no_signal, other", "leave")
+        errors.attempt(
+            "note",
+            expect_str,
+            self.note,
+            "",
+            "annual leave",
+            max_length=MAX_NOTE_LENGTH,
+            allow_empty=True,
+        )
+        errors.raise_if_any()
+
+    def covers(self, at: datetime) -> bool:
+        """True when ``at`` lies in ``[start, end)``."""
+        return self.start <= at and (self.end is None or at < self.end)
+
+
+def _check_instant(value: object) -> datetime:
+    if not isinstance(value, datetime):
+        raise ValidationError("", "must be a date and time", _EXAMPLE_DATETIME)
+    check_aware(value, "", _EXAMPLE_DATETIME)
+    return value
+
+
+@dataclass(frozen=True)
+class Roster:
+    """Supervisor, ordered deputies and absences. Immutable and validated."""
+
+    supervisor: Person | None = None
+    deputies: tuple[Person, ...] = ()
+    absences: tuple[Absence, ...] = ()
+
+    _ordered: tuple[tuple[Role, Person], ...] = field(init=False, repr=False, compare=False)
+    _absences_by_person: dict[str, tuple[Absence, ...]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        deputies = tuple(self.deputies)
+        absences = tuple(self.absences)
+        object.__setattr__(self, "deputies", deputies)
+        object.__setattr__(self, "absences", absences)
+        errors: list[ValidationError] = []
+        if len(deputies) > MAX_DEPUTIES:
+            errors.append(
+                ValidationError(
+                    "deputies", f"has more than {MAX_DEPUTIES} people", f"[{_EXAMPLE_PERSON}]"
+                )
+            )
+        if len(absences) > MAX_ABSENCES:
+            errors.append(
+                ValidationError(
+                    "absences",
+                    f"has more than {MAX_ABSENCES} entries; delete absences that are over",
+                    "[]",
+                )
+            )
+        people: list[tuple[str, Person]] = []
+        if self.supervisor is not None:
+            people.append(("supervisor", self.supervisor))
+        people.extend((f"deputies[{i}]", p) for i, p in enumerate(deputies))
+        ids: dict[str, str] = {}
+        mobiles: dict[str, str] = {}
+        for path, person in people:
+            if person.id in ids:
+                errors.append(
+                    ValidationError(
+                        f"{path}.id",
+                        f"{person.id!r} is already on the roster as {ids[person.id]}; "
+                        "each person appears once (as supervisor or as one deputy)",
+                        _EXAMPLE_ID,
+                    )
+                )
+            else:
+                ids[person.id] = path
+            if person.mobile in mobiles:
+                errors.append(
+                    ValidationError(
+                        f"{path}.mobile",
+                        f"{person.mobile} is already the mobile of {mobiles[person.mobile]}; "
+                        "two people on the roster cannot share one mobile",
+                        _EXAMPLE_MOBILE,
+                    )
+                )
+            else:
+                mobiles[person.mobile] = path
+        by_person: dict[str, list[Absence]] = {}
+        for i, absence in enumerate(absences):
+            if absence.person_id not in ids:
+                known = ", ".join(ids) or "nobody yet"
+                errors.append(
+                    ValidationError(
+                        f"absences[{i}].person_id",
+                        f"{absence.person_id!r} is not on the roster (known ids: {known}); "
+                        "an absence must name the supervisor or a deputy",
+                        next(iter(ids), _EXAMPLE_ID),
+                    )
+                )
+                continue
+            by_person.setdefault(absence.person_id, []).append(absence)
+        raise_errors(errors)
+        ordered: list[tuple[Role, Person]] = []
+        if self.supervisor is not None:
+            ordered.append((Role.SUPERVISOR, self.supervisor))
+        ordered.extend((Role.DEPUTY, p) for p in deputies)
+        object.__setattr__(self, "_ordered", tuple(ordered))
+        object.__setattr__(
+            self,
+            "_absences_by_person",
+            {pid: tuple(sorted(items, key=_absence_start)) for pid, items in by_person.items()},
+        )
+
+    @property
+    def people(self) -> tuple[tuple[Role, Person], ...]:
+        """Everyone in failover order with their role."""
+        return self._ordered
+
+    def absence_at(self, person_id: str, at: datetime) -> Absence | None:
+        """The absence covering ``at`` for ``person_id``, if any."""
+        for absence in self._absences_by_person.get(person_id, ()):
+            if absence.start > at:
+                break
+            if absence.end is None or at < absence.end:
+                return absence
+        return None
+
+    def is_absent(self, person_id: str, at: datetime) -> bool:
+        return self.absence_at(person_id, at) is not None
+
+    def on_duty(self, at: datetime) -> tuple[tuple[Role, Person], ...]:
+        """The failover chain at ``at`` with each person's role."""
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise ValueError(f"an aware datetime is required, got naive {at!r}")
+        if not self._absences_by_person:
+            return self._ordered
+        return tuple(
+            (role, person)
+            for role, person in self._ordered
+            if person.id not in self._absences_by_person or self.absence_at(person.id, at) is None
+        )
+
+    def failover_chain(self, at: datetime) -> tuple[Person, ...]:
+        """Who to ring at ``at``, in order: the supervisor unless absent, then the
+        deputies in their order, skipping those who are absent."""
+        return tuple(person for _, person in self.on_duty(at))
+
+
+def _absence_start(absence: Absence) -> datetime:
+    return absence.start
+
+
+# --------------------------------------------------------------------------- dicts
+
+
+def person_from_dict(data: object, *, path: str = "") -> Person:
+    """``{"id": "zhang.wei", "name": "Zhang Wei", "mobile": "+8613800138000"}``."""
+    mapping = expect_mapping(data, path, _EXAMPLE_PERSON)
+    errors = ErrorCollector(path)
+    check_keys(
+        mapping,
+        ("id", "name", "mobile"),
+        ("id", "name", "mobile"),
+        errors,
+        {"id": _EXAMPLE_ID, "name": _EXAMPLE_NAME, "mobile": _EXAMPLE_MOBILE},
+    )
+    values: dict[str, str] = {}
+    for key, example, max_length in (
+        ("id", _EXAMPLE_ID, 64),
+        ("name", _EXAMPLE_NAME, MAX_NAME_LENGTH),
+        ("mobile", _EXAMPLE_MOBILE, 20),
+    ):
+        if key in mapping:
+            value = errors.attempt(
+                key, expect_str, mapping[key], "", example, max_length=max_length
+            )
+            if value is not None:
+                values[key] = value
+    errors.raise_if_any()
+    try:
+        return Person(values["id"], values["name"], values["mobile"])
+    except ValidationError as error:
+        raise error.at(path) from None
+
+
+def person_to_dict(person: Person) -> dict[str, Any]:
+    return {"id": person.id, "name": person.name, "mobile": person.mobile}
+
+
+def absence_from_dict(data: object, *, path: str = "") -> Absence:
+    """``{"person_id": "zhang.wei", "from": "...+08:00", "to": "...+08:00" | null,
+    "reason": "leave", "note": ""}``; ``to`` and ``note`` may be left out."""
+    example = (
+        f'{{"person_id": "zhang.wei", "from": "{_EXAMPLE_DATETIME}", '
+        '"to": "2026-10-08T08:30:00+08:00", "reason": "leave"}'
+    )
+    mapping = expect_mapping(data, path, example)
+    errors = ErrorCollector(path)
+    check_keys(
+        mapping,
+        ("person_id", "from", "to", "reason", "note"),
+        ("person_id", "from", "reason"),
+        errors,
+        {"person_id": _EXAMPLE_ID, "from": _EXAMPLE_DATETIME, "reason": "leave"},
+    )
+    person_id = None
+    if "person_id" in mapping:
+        person_id = errors.attempt(
+            "person_id", expect_str, mapping["person_id"], "", _EXAMPLE_ID, max_length=64
+        )
+    start = None
+    if "from" in mapping:
+        start = errors.attempt("from", parse_aware_datetime, mapping["from"], "", _EXAMPLE_DATETIME)
+    end = None
+    end_ok = True
+    if mapping.get("to") is not None:
+        end = errors.attempt("to", parse_aware_datetime, mapping["to"], "", _EXAMPLE_DATETIME)
+        end_ok = end is not None
+    reason = None
+    if "reason" in mapping:
+        reason = errors.attempt(
+            "reason", expect_enum, AbsenceReason, mapping["reason"], "", "leave"
+        )
+    note: str | None = ""
+    if "note" in mapping:
+        note = errors.attempt(
+            "note",
+            expect_str,
+            mapping["note"],
+            "",
+            "annual leave",
+            max_length=MAX_NOTE_LENGTH,
+            allow_empty=True,
+        )
+    errors.raise_if_any()
+    assert person_id is not None and start is not None and end_ok
+    assert reason is not None and note is not None
+    try:
+        return Absence(person_id, start, end, reason, note)
+    except ValidationError as error:
+        raise error.at(path) from None
+
+
+def absence_to_dict(absence: Absence) -> dict[str, Any]:
+    return {
+        "person_id": absence.person_id,
+        "from": format_datetime(absence.start),
+        "to": None if absence.end is None else format_datetime(absence.end),
+        "reason": absence.reason.value,
+        "note": absence.note,
+    }
+
+
+def roster_from_dict(data: object, *, path: str = "") -> Roster:
+    """Validate and build the roster from the JSON of ``PUT /api/v1/roster``:
+    ``{"supervisor": {...} | null, "deputies": [{...}, ...], "absences": [...]}``.
+
+    All three keys may be left out (an empty roster is valid). Field paths are
+    relative to the body (``deputies[1].mobile``); pass ``path="roster"`` to get
+    ``roster.deputies[1].mobile``.
+    """
+    mapping: Mapping[str, object] = expect_mapping(
+        data, path, f'{{"supervisor": {_EXAMPLE_PERSON}, "deputies": [], "absences": []}}'
+    )
+    errors = ErrorCollector(path)
+    check_keys(mapping, ("supervisor", "deputies", "absences"), (), errors, {})
+    supervisor = None
+    supervisor_ok = True
+    if mapping.get("supervisor") is not None:
+        supervisor = errors.attempt("", person_from_dict, mapping["supervisor"], path="supervisor")
+        supervisor_ok = supervisor is not None
+    deputies: list[Person] = []
+    if "deputies" in mapping:
+        items = errors.attempt(
+            "deputies",
+            expect_list,
+            mapping["deputies"],
+            "",
+            f"[{_EXAMPLE_PERSON}]",
+            max_items=MAX_DEPUTIES,
+        )
+        for i, item in enumerate(items or ()):
+            person = errors.attempt("", person_from_dict, item, path=f"deputies[{i}]")
+            if person is not None:
+                deputies.append(person)
+    absences: list[Absence] = []
+    if "absences" in mapping:
+        items = errors.attempt(
+            "absences", expect_list, mapping["absences"], "", "[]", max_items=MAX_ABSENCES
+        )
+        for i, item in enumerate(items or ()):
+            absence = errors.attempt("", absence_from_dict, item, path=f"absences[{i}]")
+            if absence is not None:
+                absences.append(absence)
+    errors.raise_if_any()
+    assert supervisor_ok
+    try:
+        return Roster(supervisor, tuple(deputies), tuple(absences))
+    except ValidationError as error:
+        raise error.at(path) from None
+
+
+def roster_to_dict(roster: Roster) -> dict[str, Any]:
+    return {
+        "supervisor": None if roster.supervisor is None else person_to_dict(roster.supervisor),
+        "deputies": [person_to_dict(p) for p in roster.deputies],
+        "absences": [absence_to_dict(a) for a in roster.absences],
+    }

@@ -1,0 +1,309 @@
+"""The ``/route`` decision: where an inbound hotline call goes, right now.
+
+Computed from an immutable :class:`RoutingSnapshot` (calendar + roster +
+settings + version) that the application swaps atomically when the
+configuration changes; the decision itself does no parsing and no I/O. All dial
+strings are built when the snapshot is built.
+
+* open (by the calendar or an ``open`` override) -> route ``queue``, no targets;
+* closed (by the calendar or a ``closed`` override) -> route ``forward`` with
+  the failover chain (supervisor unless absent, then deputies in order), each
+  dialled through the *general outbound trunk* template with its ring timeout;
+* closed and nobody available -> route ``closed``.
+
+The dial template must never dial out through the inbound 400 trunk: a
+template that names :attr:`RoutingSettings.inbound_endpoint` is rejected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from ._parse import check_keys, expect_int, expect_mapping, expect_str
+from .calendar import BusinessCalendar, CalendarState, Period
+from .errors import ErrorCollector, ValidationError
+from .roster import Person, Role, Roster
+
+__all__ = [
+    "DialTarget",
+    "Route",
+    "RouteDecision",
+    "RoutingSettings",
+    "RoutingSnapshot",
+    "decide_route",
+    "decision_to_variables",
+    "settings_from_dict",
+    "settings_to_dict",
+]
+
+DEFAULT_QUEUE = "hotline"
+DEFAULT_DIAL_TEMPLATE = "PJSIP/{number}@general-trunk"
+DEFAULT_RING_TIMEOUT = 20
+DEFAULT_QUEUE_TIMEOUT = 300
+DEFAULT_INBOUND_ENDPOINT = "carrier"
+
+MIN_RING_TIMEOUT, MAX_RING_TIMEOUT = 5, 300
+MIN_QUEUE_TIMEOUT, MAX_QUEUE_TIMEOUT = 10, 3600
+
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_ENDPOINT = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Technology/resource, then anything safe in an Asterisk Dial() argument: no
+# '&' (would add channels), ',' (would add options), '(' ')', quotes, spaces,
+# '$' '{' '}' (dialplan expressions) or '\\'.
+_TEMPLATE = re.compile(r"[A-Za-z][A-Za-z0-9_]*/[A-Za-z0-9/@._:+=;#-]*")
+_SAFE_CALL_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
+
+
+class Route(StrEnum):
+    QUEUE = "queue"
+    FORWARD = "forward"
+    CLOSED = "closed"
+
+
+def _check_template(template: str, inbound_endpoint: str) -> None:
+    example = DEFAULT_DIAL_TEMPLATE
+    if template.count("{number}") != 1:
+        raise ValidationError(
+            "dial_template",
+            "must contain the placeholder {number} exactly once (where the mobile goes)",
+            example,
+        )
+    bare = template.replace("{number}", "0")
+    if _TEMPLATE.fullmatch(bare) is None:
+        raise ValidationError(
+            "dial_template",
+            f"{template!r} is not a safe Asterisk dial string template; write TECH/resource "
+            "with {number}, using letters, digits and / @ . _ : + = ; # - only "
+            "(no spaces, '&', ',', '$', braces or quotes)",
+            example,
+        )
+    tokens = {t.lower() for t in re.split(r"[/@:;=]", bare) if t}
+    if inbound_endpoint.lower() in tokens:
+        raise ValidationError(
+            "dial_template",
+            f"{template!r} would dial out through {inbound_endpoint!r}, the inbound 400 trunk; "
+            "the 400 line is inbound only - forward through the general outbound trunk",
+            example,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingSettings:
+    """How decisions are turned into dialplan actions."""
+
+    queue_name: str = DEFAULT_QUEUE
+    #: where forwarded calls go out: the general outbound trunk, never the 400 trunk
+    dial_template: str = DEFAULT_DIAL_TEMPLATE
+    ring_timeout_seconds: int = DEFAULT_RING_TIMEOUT
+    #: how long a caller may wait in the queue (for the dialplan's Queue() timeout)
+    queue_timeout_seconds: int = DEFAULT_QUEUE_TIMEOUT
+    #: the PJSIP endpoint of the inbound 400 trunk, which dial_template must not use
+    inbound_endpoint: str = DEFAULT_INBOUND_ENDPOINT
+
+    def __post_init__(self) -> None:
+        errors = ErrorCollector()
+        if not isinstance(self.queue_name, str) or _QUEUE_NAME.fullmatch(self.queue_name) is None:
+            errors.add(
+                "queue_name",
+                f"{self.queue_name!r} is not a queue name; use 1-64 letters, digits, '_' or '-'",
+                DEFAULT_QUEUE,
+            )
+        endpoint_ok = isinstance(self.inbound_endpoint, str) and bool(
+            _ENDPOINT.fullmatch(self.inbound_endpoint)
+        )
+        if not endpoint_ok:
+            errors.add(
+                "inbound_endpoint",
+                f"{self.inbound_endpoint!r} is not an endpoint name; use 1-64 letters, "
+                "digits, '.', '_' or '-'",
+                DEFAULT_INBOUND_ENDPOINT,
+            )
+        if not isinstance(self.dial_template, str):
+            errors.add("dial_template", "must be a string", DEFAULT_DIAL_TEMPLATE)
+        elif endpoint_ok:
+            errors.attempt("", _check_template, self.dial_template, self.inbound_endpoint)
+        errors.attempt(
+            "ring_timeout_seconds",
+            expect_int,
+            self.ring_timeout_seconds,
+            "",
+            str(DEFAULT_RING_TIMEOUT),
+            low=MIN_RING_TIMEOUT,
+            high=MAX_RING_TIMEOUT,
+        )
+        errors.attempt(
+            "queue_timeout_seconds",
+            expect_int,
+            self.queue_timeout_seconds,
+            "",
+            str(DEFAULT_QUEUE_TIMEOUT),
+            low=MIN_QUEUE_TIMEOUT,
+            high=MAX_QUEUE_TIMEOUT,
+        )
+        errors.raise_if_any()
+
+    def dial_string(self, mobile: str) -> str:
+        return self.dial_template.replace("{number}", mobile)
+
+
+@dataclass(frozen=True, slots=True)
+class DialTarget:
+    """One leg of the forward route, in dial order."""
+
+    role: Role
+    person_id: str
+    name: str
+    dial_string: str
+    timeout_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDecision:
+    """What ``/route`` tells the dialplan, and why."""
+
+    period: Period
+    route: Route
+    targets: tuple[DialTarget, ...]
+    reason: str
+    #: queue name when route is ``queue``, else None
+    queue: str | None = None
+    #: version of the snapshot that decided
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class RoutingSnapshot:
+    """Everything ``/route`` needs, immutable; build a new one on every change."""
+
+    calendar: BusinessCalendar
+    roster: Roster
+    settings: RoutingSettings = field(default_factory=RoutingSettings)
+    version: int = 0
+
+    _targets: Mapping[str, DialTarget] = field(init=False, repr=False, compare=False)
+    _all_targets: tuple[DialTarget, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        settings = self.settings
+        targets = {
+            person.id: DialTarget(
+                role,
+                person.id,
+                person.name,
+                settings.dial_string(person.mobile),
+                settings.ring_timeout_seconds,
+            )
+            for role, person in self.roster.people
+        }
+        object.__setattr__(self, "_targets", targets)
+        object.__setattr__(self, "_all_targets", tuple(targets.values()))
+
+    def target_for(self, person: Person) -> DialTarget:
+        return self._targets[person.id]
+
+    def targets_at(self, at: datetime) -> tuple[DialTarget, ...]:
+        """The dial targets of the failover chain at ``at``."""
+        chain = self.roster.on_duty(at)
+        if len(chain) == len(self._all_targets):
+            return self._all_targets
+        return tuple(self._targets[person.id] for _, person in chain)
+
+
+def decide_route(snapshot: RoutingSnapshot, now: datetime) -> RouteDecision:
+    """The route of a call arriving at the aware instant ``now``."""
+    state: CalendarState = snapshot.calendar.state_at(now)
+    if state.is_open:
+        return RouteDecision(
+            state.period,
+            Route.QUEUE,
+            (),
+            state.reason,
+            snapshot.settings.queue_name,
+            snapshot.version,
+        )
+    targets = snapshot.targets_at(now)
+    if targets:
+        return RouteDecision(
+            state.period, Route.FORWARD, targets, state.reason, None, snapshot.version
+        )
+    who = "nobody is on the roster" if not snapshot.roster.people else "everyone is absent"
+    return RouteDecision(
+        state.period,
+        Route.CLOSED,
+        (),
+        f"{state.reason}; {who}",
+        None,
+        snapshot.version,
+    )
+
+
+def decision_to_variables(decision: RouteDecision, call_id: str) -> dict[str, str]:
+    """The dialplan variables ``/route`` sets (DESIGN.md), in order:
+
+    ``HOTLINE_CALL_ID``, ``HOTLINE_PERIOD``, ``HOTLINE_ROUTE``,
+    ``HOTLINE_TARGET_COUNT``, then ``HOTLINE_TARGET_<n>`` and
+    ``HOTLINE_TARGET_TIMEOUT_<n>`` for n = 1..count, and ``HOTLINE_QUEUE``
+    when the route is ``queue``.
+
+    ``call_id`` must be 1-128 characters of letters, digits and ``. _ : @ -``
+    (it is set on a channel); anything else is a programming error (ValueError).
+    """
+    if _SAFE_CALL_ID.fullmatch(call_id) is None:
+        raise ValueError(f"unsafe call id for a dialplan variable: {call_id!r}")
+    variables = {
+        "HOTLINE_CALL_ID": call_id,
+        "HOTLINE_PERIOD": decision.period.value,
+        "HOTLINE_ROUTE": decision.route.value,
+        "HOTLINE_TARGET_COUNT": str(len(decision.targets)),
+    }
+    for n, target in enumerate(decision.targets, start=1):
+        variables[f"HOTLINE_TARGET_{n}"] = target.dial_string
+        variables[f"HOTLINE_TARGET_TIMEOUT_{n}"] = str(target.timeout_seconds)
+    if decision.route is Route.QUEUE and decision.queue is not None:
+        variables["HOTLINE_QUEUE"] = decision.queue
+    return variables
+
+
+# --------------------------------------------------------------------------- dicts
+
+_SETTINGS_FIELDS = (
+    "queue_name",
+    "dial_template",
+    "ring_timeout_seconds",
+    "queue_timeout_seconds",
+    "inbound_endpoint",
+)
+
+
+def settings_from_dict(data: object, *, path: str = "") -> RoutingSettings:
+    """Every field is optional and defaults to the RoutingSettings default."""
+    mapping = expect_mapping(data, path, '{"queue_name": "hotline", "ring_timeout_seconds": 20}')
+    errors = ErrorCollector(path)
+    check_keys(mapping, _SETTINGS_FIELDS, (), errors, {})
+    values: dict[str, Any] = {}
+    for key in ("queue_name", "dial_template", "inbound_endpoint"):
+        if key in mapping:
+            value = errors.attempt(key, expect_str, mapping[key], "", "", max_length=200)
+            if value is not None:
+                values[key] = value
+    for key in ("ring_timeout_seconds", "queue_timeout_seconds"):
+        if key in mapping:
+            number = errors.attempt(
+                key, expect_int, mapping[key], "", "20", low=-(2**31), high=2**31
+            )
+            if number is not None:
+                values[key] = number
+    errors.raise_if_any()
+    try:
+        return RoutingSettings(**values)
+    except ValidationError as error:
+        raise error.at(path) from None
+
+
+def settings_to_dict(settings: RoutingSettings) -> dict[str, Any]:
+    return {key: getattr(settings, key) for key in _SETTINGS_FIELDS}

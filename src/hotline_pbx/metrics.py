@@ -1,0 +1,81 @@
+"""Every Prometheus metric the daemon exports, defined once.
+
+Labels never carry a caller number, a channel name or a unique id: their
+cardinality must stay bounded whatever the traffic.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+# Waits in a call centre: seconds of ringing and queueing, up to a few minutes.
+WAIT_BUCKETS = (1, 2, 3, 5, 8, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600)
+# Talk times: from a few seconds to an hour.
+TALK_BUCKETS = (5, 15, 30, 60, 120, 180, 300, 600, 900, 1200, 1800, 3600)
+# FastAGI decisions are answered from memory: milliseconds.
+AGI_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+CALLS_OFFERED = Counter(
+    "hotline_calls_offered",
+    "Inbound hotline calls that reached routing (line-monitor test calls excluded).",
+    ["period"],
+    registry=REGISTRY,
+)
+CALLS = Counter(
+    "hotline_calls",
+    "Ended hotline calls by period and outcome.",
+    ["period", "outcome"],
+    registry=REGISTRY,
+)
+CALL_WAIT = Histogram(
+    "hotline_call_wait_seconds",
+    "Caller wait from routing to answer or hang-up.",
+    ["period", "outcome"],
+    buckets=WAIT_BUCKETS,
+    registry=REGISTRY,
+)
+CALL_TALK = Histogram(
+    "hotline_call_talk_seconds",
+    "Talk time of answered calls, answer to hang-up.",
+    ["period"],
+    buckets=TALK_BUCKETS,
+    registry=REGISTRY,
+)
+CALLS_ACTIVE = Gauge("hotline_calls_active", "Hotline calls in progress.", registry=REGISTRY)
+OUTBOUND_BLOCKED = Counter(
+    "hotline_outbound_blocked",
+    "Outbound attempts on the inbound-only hotline trunk that were stopped.",
+    registry=REGISTRY,
+)
+AGI_REQUESTS = Counter(
+    "hotline_agi_requests",
+    "FastAGI sessions by script and result.",
+    ["script", "result"],
+    registry=REGISTRY,
+)
+AGI_REQUEST_SECONDS = Histogram(
+    "hotline_agi_request_seconds",
+    "FastAGI session handling time, from the blank line to the handler's return.",
+    ["script"],
+    buckets=AGI_BUCKETS,
+    registry=REGISTRY,
+)
+AMI_CONNECTED = Gauge("hotline_ami_connected", "1 while logged in to AMI.", registry=REGISTRY)
+AMI_EVENTS = Counter("hotline_ami_events", "AMI events received.", registry=REGISTRY)
+LINE_UP = Gauge("hotline_line_up", "1 while the hotline line is healthy.", registry=REGISTRY)
+LINE_FAULTS = Counter(
+    "hotline_line_faults", "Line faults detected, by cause.", ["cause"], registry=REGISTRY
+)
+DB_PENDING = Gauge(
+    "hotline_db_pending_records", "Call records waiting to be written.", registry=REGISTRY
+)
+DB_SPOOLED = Gauge(
+    "hotline_db_spooled_records",
+    "Call records held in the local spool while PostgreSQL is unreachable.",
+    registry=REGISTRY,
+)
+COMPLAINTS_OVERDUE = Gauge(
+    "hotline_complaints_overdue", "Complaints past their deadline.", registry=REGISTRY
+)

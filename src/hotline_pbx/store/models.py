@@ -1,0 +1,219 @@
+"""The PostgreSQL schema, as SQLAlchemy Core tables.
+
+Times are ``timestamptz`` (stored in UTC, shown in the configured zone).
+Every table that receives records from the event path has an idempotent key
+(``calls.call_key``, ``blocked_outbound.event_key``) so a replayed spool or a
+reconnect can never write a row twice. Migrations in ``migrations/`` create
+exactly these tables; ``tests/integration`` checks the two agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+NOW = func.now()
+
+# One row per hotline call, written when the call ends (and updated by notes).
+calls = Table(
+    "calls",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    # HOTLINE_CALL_ID from /route, or the Linkedid when routing never ran.
+    Column("call_key", Text, nullable=False, unique=True),
+    Column("linkedid", Text),
+    Column("uniqueid", Text),
+    Column("caller", Text, nullable=False, server_default=""),
+    Column("caller_name", Text, nullable=False, server_default=""),
+    Column("dnid", Text, nullable=False, server_default=""),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("routed_at", DateTime(timezone=True)),
+    Column("answered_at", DateTime(timezone=True)),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("period", Text, nullable=False),
+    Column("route", Text),
+    Column("outcome", Text, nullable=False),
+    Column("wait_seconds", Float),
+    Column("talk_seconds", Float),
+    Column("answered_by", Text),
+    Column("answered_role", Text),  # agent | supervisor | deputy
+    Column("failover_attempts", SmallInteger, nullable=False, server_default="0"),
+    Column("hangup_side", Text),  # caller | callee | system
+    Column("hangup_cause", SmallInteger),
+    Column("is_test", Boolean, nullable=False, server_default=text("false")),
+    Column("needs_callback", Boolean, nullable=False, server_default=text("false")),
+    Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    CheckConstraint("period IN ('open', 'closed', 'override', 'failsafe')", name="period"),
+    CheckConstraint(
+        "outcome IN ('answered', 'abandoned', 'short_abandoned', 'missed')", name="outcome"
+    ),
+    Index("ix_calls_started_at", "started_at"),
+    Index("ix_calls_caller", "caller"),
+)
+
+# Notes added after the call (after-hours calls get theirs the next day).
+call_notes = Table(
+    "call_notes",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("call_id", BigInteger, ForeignKey("calls.id", ondelete="CASCADE"), nullable=False),
+    Column("author", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Index("ix_call_notes_call_id", "call_id"),
+)
+
+# The weekly schedule: a single row (id = 1) holding the validated JSON document.
+schedule = Table(
+    "schedule",
+    metadata,
+    Column("id", SmallInteger, primary_key=True),
+    Column("document", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Column("updated_by", Text, nullable=False, server_default="system"),
+    CheckConstraint("id = 1", name="singleton"),
+)
+
+# Dated closures and extra open days, each with its full date (year included).
+calendar_exceptions = Table(
+    "calendar_exceptions",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("day", Date, nullable=False, unique=True),
+    Column("kind", Text, nullable=False),  # closed | open
+    Column("periods", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Column("created_by", Text, nullable=False, server_default="system"),
+    CheckConstraint("kind IN ('closed', 'open')", name="kind"),
+)
+
+# The day/night switch: at most one row; absent or expired means no override.
+override = Table(
+    "override",
+    metadata,
+    Column("id", SmallInteger, primary_key=True),
+    Column("mode", Text, nullable=False),  # open | closed
+    Column("until", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("set_by", Text, nullable=False, server_default="system"),
+    Column("set_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    CheckConstraint("id = 1", name="singleton"),
+    CheckConstraint("mode IN ('open', 'closed')", name="mode"),
+)
+
+# The on-duty roster (supervisor, ordered deputies) as one validated document.
+roster = Table(
+    "roster",
+    metadata,
+    Column("id", SmallInteger, primary_key=True),
+    Column("document", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Column("updated_by", Text, nullable=False, server_default="system"),
+    CheckConstraint("id = 1", name="singleton"),
+)
+
+# Leave, resignation, no signal: who cannot take calls from when to when.
+absences = Table(
+    "absences",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("person_id", Text, nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True)),  # NULL: until further notice
+    Column("reason", Text, nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="ordered"),
+    Index("ix_absences_person_id", "person_id"),
+)
+
+# Every outbound attempt on the inbound-only 400 trunk, and how it was stopped.
+blocked_outbound = Table(
+    "blocked_outbound",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_key", Text, nullable=False, unique=True),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("source_channel", Text, nullable=False, server_default=""),
+    Column("source", Text, nullable=False, server_default=""),
+    Column("dialled_number", Text, nullable=False, server_default=""),
+    # method: dial, originate, forward, transfer, cli or dialplan
+    Column("method", Text, nullable=False),
+    Column("action", Text, nullable=False),  # refused | hung_up
+    Column("reaction_ms", Float),
+    Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Index("ix_blocked_outbound_occurred_at", "occurred_at"),
+)
+
+# Line faults found by the monitor: cause, start and end.
+line_faults = Table(
+    "line_faults",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("cause", Text, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Index("ix_line_faults_started_at", "started_at"),
+)
+
+# Who changed or read what: every API mutation and every read of customer data.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("target", Text, nullable=False, server_default=""),
+    Column("before", JSONB),
+    Column("after", JSONB),
+    Column("client", Text, nullable=False, server_default=""),
+    Index("ix_audit_log_at", "at"),
+)
+
+# API bearer tokens: only a hash is kept; the token is shown once at creation.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("role", Text, nullable=False),
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    CheckConstraint("role IN ('admin', 'supervisor', 'viewer')", name="role"),
+)
+
+CONFIG_CHANNEL = "hotline_config"
+"""NOTIFY channel: any change to schedule, exceptions, override or roster."""

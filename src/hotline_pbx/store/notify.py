@@ -1,0 +1,94 @@
+"""Configuration changes reach every running instance through LISTEN/NOTIFY.
+
+A writer commits its change and sends ``NOTIFY hotline_config`` in the same
+transaction; each daemon holds one dedicated asyncpg connection LISTENing on
+that channel and reloads its in-memory routing snapshot when told. A NOTIFY
+sent while the connection was down is never delivered, so every (re)connect
+triggers a reload too: no change is missed, only applied a little later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+
+from hotline_pbx.store.models import CONFIG_CHANNEL
+
+log = logging.getLogger(__name__)
+
+Reload = Callable[[], Awaitable[None]]
+
+
+class ConfigListener:
+    def __init__(self, dsn: str, reload: Reload, *, channel: str = CONFIG_CHANNEL,
+                 connect_timeout: float = 5.0, retry_seconds: float = 2.0) -> None:
+        self._dsn = dsn
+        self._reload = reload
+        self._channel = channel
+        self._connect_timeout = connect_timeout
+        self._retry_seconds = retry_seconds
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.listening = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="config-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            connection: Any = None
+            try:
+                connection = await asyncpg.connect(self._dsn, timeout=self._connect_timeout)
+                lost = asyncio.Event()
+                connection.add_termination_listener(lambda _c, lost=lost: lost.set())
+                await connection.add_listener(self._channel, self._on_notify)
+                self.listening.set()
+                await self._reload_safely()  # whatever changed while we were away
+                await self._serve(lost)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("config listener: %s; retrying in %ss", exc, self._retry_seconds)
+            finally:
+                self.listening.clear()
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(connection.close(), 2)
+            await asyncio.sleep(self._retry_seconds)
+
+    async def _serve(self, lost: asyncio.Event) -> None:
+        """Reload on each wake-up; several NOTIFYs in a burst cost one reload."""
+        lost_wait = asyncio.ensure_future(lost.wait())
+        try:
+            while not lost.is_set():
+                wake = asyncio.ensure_future(self._wakeup.wait())
+                await asyncio.wait({wake, lost_wait}, return_when=asyncio.FIRST_COMPLETED)
+                wake.cancel()
+                if self._wakeup.is_set():
+                    self._wakeup.clear()
+                    await self._reload_safely()
+        finally:
+            lost_wait.cancel()
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, _payload: str) -> None:
+        self._wakeup.set()
+
+    async def _reload_safely(self) -> None:
+        try:
+            await self._reload()
+        except Exception:
+            # A bad document in the database must not stop routing: the last
+            # good snapshot stays in force.
+            log.exception("configuration reload failed; keeping the previous snapshot")

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from hotline_pbx.agi import AgiChannel, AgiSession, FastAgiServer
+from hotline_pbx.metrics import REGISTRY
+
+Body = Callable[[AgiSession, AgiChannel], Awaitable[None]]
+
+
+class RecordingHandler:
+    """Runs `body` for each session and remembers what happened."""
+
+    def __init__(self, body: Body | None = None) -> None:
+        self.body = body
+        self.sessions: list[AgiSession] = []
+        self.errors: list[BaseException] = []
+        self.done = asyncio.Event()
+        self.started = asyncio.Event()
+
+    async def handle(self, session: AgiSession, channel: AgiChannel) -> None:
+        self.sessions.append(session)
+        self.started.set()
+        try:
+            if self.body is not None:
+                await self.body(session, channel)
+        except BaseException as exc:
+            self.errors.append(exc)
+            raise
+        finally:
+            self.done.set()
+
+
+class Counts:
+    """`hotline_agi_requests_total` deltas since the test started (the registry is global)."""
+
+    def __init__(self) -> None:
+        self._before = self._snapshot()
+
+    @staticmethod
+    def _snapshot() -> dict[tuple[str, str], float]:
+        values: dict[tuple[str, str], float] = {}
+        for metric in REGISTRY.collect():
+            if metric.name == "hotline_agi_requests":
+                for sample in metric.samples:
+                    if sample.name.endswith("_total"):
+                        key = (sample.labels["script"], sample.labels["result"])
+                        values[key] = sample.value
+        return values
+
+    def delta(self) -> dict[tuple[str, str], float]:
+        now = self._snapshot()
+        return {k: v - self._before.get(k, 0.0) for k, v in now.items() if v != self._before.get(k)}
+
+    def seconds_count(self, script: str) -> float:
+        value = REGISTRY.get_sample_value("hotline_agi_request_seconds_count", {"script": script})
+        return value or 0.0
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 3.0) -> None:
+    """Wait until `predicate()` holds; fail the test after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.005)
+
+
+@pytest.fixture
+def counts() -> Counts:
+    return Counts()
+
+
+@pytest.fixture
+async def start_server() -> AsyncIterator[Callable[..., Awaitable[FastAgiServer]]]:
+    servers: list[FastAgiServer] = []
+
+    async def _start(handlers: dict[str, Any], **options: Any) -> FastAgiServer:
+        settings: dict[str, Any] = {
+            "host": "127.0.0.1",
+            "port": 0,
+            "max_sessions": 50,
+            "read_timeout": 2.0,
+            "idle_timeout": 2.0,
+        }
+        settings.update(options)
+        server = FastAgiServer(handlers, **settings)
+        await server.start()
+        servers.append(server)
+        return server
+
+    yield _start
+    for server in servers:
+        await server.stop(drain_deadline=0.5)

@@ -1,0 +1,105 @@
+"""Property-based tests of the parser and the command encoder."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hotline_pbx.agi.errors import AgiEncodeError, AgiProtocolError
+from hotline_pbx.agi.protocol import (
+    AgiEnvironment,
+    AgiReply,
+    AgiStreamParser,
+    encode_command,
+    encode_env_block,
+    parse_reply_line,
+    parse_script,
+    split_command,
+)
+
+# Fast enough for the whole agi suite to stay well under its time budget.
+PROPERTY = settings(max_examples=300, deadline=None)
+
+# Text that can travel in one line: no CR, LF or NUL (and no lone surrogates).
+line_text = st.text(
+    st.characters(blacklist_characters="\r\n\x00", blacklist_categories=("Cs",)), max_size=40
+)
+env_keys = st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True).filter(
+    lambda k: not k.startswith("arg_")
+)
+
+
+def _chunks(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    return [data[a:b] for a, b in zip(points, points[1:], strict=False)]
+
+
+@PROPERTY
+@given(st.binary(max_size=600), st.lists(st.integers(min_value=0), max_size=8))
+def test_arbitrary_bytes_raise_only_protocol_errors(data: bytes, cuts: list[int]) -> None:
+    parser = AgiStreamParser(line_limit=128, env_limit=512)
+    try:
+        for chunk in _chunks(data, cuts):
+            for event in parser.feed(chunk):
+                assert isinstance(event, AgiEnvironment | AgiReply) or repr(event) == "HANGUP"
+    except AgiProtocolError:
+        pass
+
+
+@PROPERTY
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_after_the_environment_raise_only_protocol_errors(data: bytes) -> None:
+    parser = AgiStreamParser(line_limit=128)
+    parser.feed(b"agi_network: yes\n\n")
+    try:
+        parser.feed(data)
+    except AgiProtocolError:
+        pass
+
+
+@PROPERTY
+@given(st.text(max_size=60))
+def test_arbitrary_reply_text_parses_or_raises_protocol_error(line: str) -> None:
+    try:
+        reply = parse_reply_line(line)
+    except AgiProtocolError:
+        return
+    assert 0 <= reply.code <= 999
+
+
+@PROPERTY
+@given(st.text(max_size=60))
+def test_script_parsing_never_fails(raw: str) -> None:
+    route = parse_script(raw)
+    assert not route.script.startswith("/")
+
+
+@PROPERTY
+@given(
+    st.dictionaries(env_keys, line_text, max_size=12),
+    st.lists(line_text, max_size=6),
+    st.lists(st.integers(min_value=0), max_size=6),
+)
+def test_environment_round_trip(values: dict[str, str], args: list[str], cuts: list[int]) -> None:
+    data = encode_env_block(values, args)
+    parser = AgiStreamParser()
+    events = [e for chunk in _chunks(data, cuts) for e in parser.feed(chunk)]
+    assert events == [AgiEnvironment(values, tuple(args))]
+
+
+@PROPERTY
+@given(st.lists(line_text, max_size=6))
+def test_command_quoting_round_trip(args: list[str]) -> None:
+    line = encode_command("EXEC", *args)
+    assert split_command(line[:-1].decode()) == ["EXEC", *args]
+
+
+@PROPERTY
+@given(st.text(max_size=30))
+def test_encoder_never_emits_a_second_line(value: str) -> None:
+    try:
+        line = encode_command("SET VARIABLE", "X", value)
+    except AgiEncodeError:
+        return
+    assert line.count(b"\n") == 1 and line.endswith(b"\n")
+    assert b"\r" not in line and b"\x00" not in line
