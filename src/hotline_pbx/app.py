@@ -28,6 +28,7 @@ from hotline_pbx.agi.server import FastAgiServer
 from hotline_pbx.ami.supervisor import AmiSupervisor
 from hotline_pbx.api.health import add_health_routes
 from hotline_pbx.config import Settings
+from hotline_pbx.metrics import initialise_series
 from hotline_pbx.store.config_repo import RoutingState
 from hotline_pbx.store.database import Database, DatabaseUnavailable, open_database
 from hotline_pbx.store.migrate import current_revision, head_revision, migrate
@@ -54,6 +55,7 @@ class Daemon:
     _cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def start(self) -> None:
+        initialise_series()
         try:
             await self._start_database()
             await self._start_routing()

@@ -33,9 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("--version", action="version", version=f"hotline-pbx {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("run", help="run the daemon (FastAGI, AMI, REST API, metrics)")
-    sub.add_parser("migrate", help="create or upgrade the database schema (idempotent)")
-    sub.add_parser("check-config", help="validate and print the effective configuration")
+    # --config is accepted after the command too (`hotline-pbx run --config F`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    sub.add_parser("run", parents=[common],
+                   help="run the daemon (FastAGI, AMI, REST API, metrics)")
+    sub.add_parser("migrate", parents=[common],
+                   help="create or upgrade the database schema (idempotent)")
+    sub.add_parser("check-config", parents=[common],
+                   help="validate and print the effective configuration")
     return parser
 
 

@@ -79,3 +79,20 @@ DB_SPOOLED = Gauge(
 COMPLAINTS_OVERDUE = Gauge(
     "hotline_complaints_overdue", "Complaints past their deadline.", registry=REGISTRY
 )
+
+PERIODS = ("open", "closed", "override")
+OUTCOMES = ("answered", "abandoned", "short_abandoned", "missed")
+
+
+def initialise_series() -> None:
+    """Create every (period, outcome) series at zero when the daemon starts.
+
+    A series that first appears with value 1 is invisible to ``increase()``:
+    the first call of each kind would be missing from the recording rules.
+    """
+    for period in PERIODS:
+        CALLS_OFFERED.labels(period)
+        CALL_TALK.labels(period)
+        for outcome in OUTCOMES:
+            CALLS.labels(period, outcome)
+            CALL_WAIT.labels(period, outcome)

@@ -286,16 +286,20 @@ def settings_from_dict(data: object, *, path: str = "") -> RoutingSettings:
     errors = ErrorCollector(path)
     check_keys(mapping, _SETTINGS_FIELDS, (), errors, {})
     values: dict[str, Any] = {}
-    for key in ("queue_name", "dial_template", "inbound_endpoint"):
+    for key, example in (
+        ("queue_name", DEFAULT_QUEUE),
+        ("dial_template", DEFAULT_DIAL_TEMPLATE),
+        ("inbound_endpoint", DEFAULT_INBOUND_ENDPOINT),
+    ):
         if key in mapping:
-            value = errors.attempt(key, expect_str, mapping[key], "", "", max_length=200)
+            value = errors.attempt(key, expect_str, mapping[key], "", example, max_length=200)
             if value is not None:
                 values[key] = value
     for key in ("ring_timeout_seconds", "queue_timeout_seconds"):
         if key in mapping:
             number = errors.attempt(
                 key, expect_int, mapping[key], "", "20", low=-(2**31), high=2**31
-            )
+            )  # the range is checked by RoutingSettings
             if number is not None:
                 values[key] = number
     errors.raise_if_any()

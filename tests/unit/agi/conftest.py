@@ -9,6 +9,8 @@ import pytest
 from hotline_pbx.agi import AgiChannel, AgiSession, FastAgiServer
 from hotline_pbx.metrics import REGISTRY
 
+from .fake_asterisk import FakeAsterisk
+
 Body = Callable[[AgiSession, AgiChannel], Awaitable[None]]
 
 
@@ -95,5 +97,6 @@ async def start_server() -> AsyncIterator[Callable[..., Awaitable[FastAgiServer]
         return server
 
     yield _start
+    await FakeAsterisk.close_all()
     for server in servers:
         await server.stop(drain_deadline=0.5)

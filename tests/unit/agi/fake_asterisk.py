@@ -7,6 +7,7 @@ reads our commands, and writes the replies a test tells it to.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 from collections.abc import Mapping, Sequence
@@ -70,9 +71,19 @@ def env_bytes(script: str = "route", *, args: Sequence[str] = (), **overrides: s
 
 
 class FakeAsterisk:
+    # Every peer a test opened, so the fixture can close them all (no ResourceWarning).
+    opened: list[FakeAsterisk] = []
+
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        FakeAsterisk.opened.append(self)
+
+    @classmethod
+    async def close_all(cls) -> None:
+        peers, cls.opened = cls.opened, []
+        for peer in peers:
+            await peer.close()
 
     @classmethod
     async def connect(cls, port: int, env: bytes | None = None) -> FakeAsterisk:
@@ -110,6 +121,8 @@ class FakeAsterisk:
             return await asyncio.wait_for(self.reader.read(), WAIT)
         except ConnectionResetError:
             return b""
+        finally:
+            await self.close()
 
     async def nothing_sent_within(self, seconds: float) -> bool:
         try:
@@ -126,10 +139,8 @@ class FakeAsterisk:
 
     async def close(self) -> None:
         self.writer.close()
-        try:
+        with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass
 
 
 def replies(*lines: bytes) -> bytes:

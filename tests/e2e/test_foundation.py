@@ -1,0 +1,56 @@
+"""The path every later feature stands on: SIP INVITE → dialplan → FastAGI
+/route → the daemon's answer → the call reaches a person → AMI events at the daemon."""
+
+from __future__ import annotations
+
+import time
+
+from hotline_pbx.sandbox.daemon import DaemonProcess
+from hotline_pbx.sandbox.pbx import AsteriskSandbox
+from hotline_pbx.sandbox.sipp import CallScript, place_call
+
+
+def _wait_for(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_sip_call_goes_through_route_and_ami_reaches_daemon(
+    pbx_clean: AsteriskSandbox, daemon: DaemonProcess
+) -> None:
+    before = daemon.metrics()
+    assert before["hotline_ami_connected"] == 1.0
+
+    result = place_call(CallScript(hold_after_answer=1.0), pbx_clean.ports.sip, timeout=30)
+    assert result.ok, result.output[-2000:]
+
+    def route_counted() -> bool:
+        return daemon.metrics().get('hotline_agi_requests_total{result="ok",script="route"}',
+                                    0.0) == 1.0
+
+    assert _wait_for(route_counted), daemon.metrics()
+    after = daemon.metrics()
+    # AMI delivered the call's events (Newchannel … Hangup) to the daemon.
+    assert after["hotline_ami_events_total"] - before["hotline_ami_events_total"] >= 10
+    # The dialplan took the daemon's route, not the fail-safe one.
+    log = pbx_clean.log_path.read_text(errors="replace")
+    assert "fail-safe" not in log
+
+
+def test_readyz_reports_each_component(daemon: DaemonProcess) -> None:
+    status, body = daemon.get("/readyz")
+    assert status == 200
+    assert set(body["components"]) == {"database", "ami", "agi"}
+    assert all(component["ok"] for component in body["components"].values())
+    status, body = daemon.get("/healthz")
+    assert (status, body) == (200, {"status": "ok"})
+
+
+def test_sigterm_drains_and_exits_cleanly(daemon: DaemonProcess) -> None:
+    assert daemon.stop() == 0
+    records = daemon.log_records()
+    assert any("stopped in" in r.get("message", "") for r in records)
