@@ -25,6 +25,7 @@ from aiohttp import web
 
 from hotline_pbx.agi.route_handler import RouteHandler
 from hotline_pbx.agi.server import FastAgiServer
+from hotline_pbx.ami.dispatch import EventDispatcher
 from hotline_pbx.ami.supervisor import AmiSupervisor
 from hotline_pbx.api.health import add_health_routes
 from hotline_pbx.config import Settings
@@ -51,6 +52,7 @@ class Daemon:
     http: web.AppRunner | None = None
     http_port: int | None = None
     ami: AmiSupervisor | None = None
+    dispatcher: EventDispatcher | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -129,14 +131,10 @@ class Daemon:
             log.warning("AMI disabled (ami.enabled = false): no call tracking")
             return
         self.ami = AmiSupervisor(self.settings.ami)
+        self.dispatcher = EventDispatcher(self.ami.events)
+        # Subscribers (call tracker, outbound guard) are added here.
         self.ami.start()
-        self._tasks.append(asyncio.create_task(self._consume_ami_events(), name="ami-events"))
-
-    async def _consume_ami_events(self) -> None:
-        assert self.ami is not None
-        while True:
-            event = await self.ami.events.get()
-            log.debug("AMI event %s", event.get("Event"))
+        self._tasks.append(asyncio.create_task(self.dispatcher.run(), name="ami-events"))
 
     async def stop(self) -> None:
         deadline = self.settings.daemon.drain_seconds

@@ -301,6 +301,8 @@ DEFAULT_WEEKLY: tuple[WeeklyPeriod, ...] = tuple(
 def load_zone(name: str, field_name: str = "timezone") -> ZoneInfo:
     """Load an IANA zone or raise a ValidationError naming ``field_name``."""
     example = DEFAULT_TIMEZONE
+    if not isinstance(name, str):
+        raise ValidationError(field_name, "must be an IANA time zone name as a string", example)
     if not name or name != name.strip() or name.startswith("/") or ".." in name:
         raise ValidationError(
             field_name, f"{name!r} is not an IANA time zone name such as {example}", example

@@ -81,6 +81,10 @@ def test_inverted_reason_is_actionable() -> None:
     assert "12:00" in error.reason and "08:30" in error.reason
 
 
+def test_schedule_constructor_rejects_a_non_string_zone() -> None:
+    raises_on(lambda: Schedule(8), "timezone")  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("start", "end", "field"),
     [
@@ -198,6 +202,9 @@ def test_workday_periods_are_validated() -> None:
         ({"timezone": "/usr/share/zoneinfo/UTC", "weekly": GOOD}, ["timezone"]),
         ({"timezone": "", "weekly": GOOD}, ["timezone"]),
         ({"timezone": "CST", "weekly": GOOD}, ["timezone"]),
+        ({"timezone": "America", "weekly": GOOD}, ["timezone"]),
+        ({"timezone": "zone.tab", "weekly": GOOD}, ["timezone"]),
+        ({"timezone": "Asia/Shanghai ", "weekly": GOOD}, ["timezone"]),
     ],
 )
 def test_schedule_structure_errors(data: Any, fields: list[str]) -> None:
