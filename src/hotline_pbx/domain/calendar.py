@@ -530,6 +530,7 @@ class BusinessCalendar:
     schedule: Schedule = field(default_factory=Schedule)
     exceptions: tuple[DateException, ...] = ()
     override: Override | None = None
+    #: None = no statutory rules; the app passes statutory.chinese_statutory_source()
     statutory: StatutorySource | None = field(default=None, compare=False)
 
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)

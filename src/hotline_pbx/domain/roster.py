@@ -41,6 +41,7 @@ __all__ = [
     "Roster",
     "absence_from_dict",
     "absence_to_dict",
+    "check_mobile",
     "person_from_dict",
     "person_to_dict",
     "roster_from_dict",

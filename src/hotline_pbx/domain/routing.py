@@ -174,6 +174,8 @@ class RouteDecision:
     queue: str | None = None
     #: version of the snapshot that decided
     version: int = 0
+    #: seconds a caller may wait in the queue, when route is ``queue``
+    queue_timeout: int | None = None
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,7 @@ def decide_route(snapshot: RoutingSnapshot, now: datetime) -> RouteDecision:
             state.reason,
             snapshot.settings.queue_name,
             snapshot.version,
+            snapshot.settings.queue_timeout_seconds,
         )
     targets = snapshot.targets_at(now)
     if targets:
@@ -247,7 +250,8 @@ def decision_to_variables(decision: RouteDecision, call_id: str) -> dict[str, st
 
     ``HOTLINE_CALL_ID``, ``HOTLINE_PERIOD``, ``HOTLINE_ROUTE``,
     ``HOTLINE_TARGET_COUNT``, then ``HOTLINE_TARGET_<n>`` and
-    ``HOTLINE_TARGET_TIMEOUT_<n>`` for n = 1..count, and ``HOTLINE_QUEUE``
+    ``HOTLINE_TARGET_TIMEOUT_<n>`` for n = 1..count, and ``HOTLINE_QUEUE`` with
+    ``HOTLINE_QUEUE_TIMEOUT`` (overriding the dialplan's global default)
     when the route is ``queue``.
 
     ``call_id`` must be 1-128 characters of letters, digits and ``. _ : @ -``
@@ -266,6 +270,8 @@ def decision_to_variables(decision: RouteDecision, call_id: str) -> dict[str, st
         variables[f"HOTLINE_TARGET_TIMEOUT_{n}"] = str(target.timeout_seconds)
     if decision.route is Route.QUEUE and decision.queue is not None:
         variables["HOTLINE_QUEUE"] = decision.queue
+        if decision.queue_timeout is not None:
+            variables["HOTLINE_QUEUE_TIMEOUT"] = str(decision.queue_timeout)
     return variables
 
 

@@ -24,8 +24,14 @@ DEFAULT_ROOT = Path(os.environ.get("HOTLINE_SANDBOX_ROOT", "/var/cache/hotline-p
 BUILD_SCRIPT = PROJECT_DIR / "scripts" / "build-asterisk-root.sh"
 CONFIG_SOURCES = ("asterisk-conf", "dialplan", "sandbox")
 # Stand-in agents' behaviour (sandbox/extensions_site.conf), changeable per test.
-SANDBOX_GLOBALS = {"SANDBOX_AGENT_ANSWER": "yes", "SANDBOX_AGENT_RING": "1",
-                   "SANDBOX_AGENT_TALK": "3"}
+SANDBOX_GLOBALS = {
+    "SANDBOX_AGENT_ANSWER": "yes",
+    "SANDBOX_AGENT_RING": "1",
+    "SANDBOX_AGENT_TALK": "3",
+    # The fail-safe mobile is a stand-in that answers after 1 s.
+    "HOTLINE_FAILSAFE_MOBILE": "Local/13810300000@sandbox-mobiles",
+    "HOTLINE_FAILSAFE_RING": "10",
+}
 
 
 class SandboxError(RuntimeError):
@@ -220,10 +226,13 @@ class AsteriskSandbox:
             text = text.replace("@127.0.0.1:5091", f"@127.0.0.1:{p.mobile_peer}")
         elif name == "extensions_hotline.conf":
             text = re.sub(r"(?m)^HOTLINE_AGI_HOST=.*", f"HOTLINE_AGI_HOST=127.0.0.1:{p.agi}", text)
-            # Asterisk reads only the first [globals] context: ours go there.
-            values = {**SANDBOX_GLOBALS, **self.globals}
-            extra = "".join(f"{key}={value}\n" for key, value in values.items())
-            text = text.replace("[globals]\n", "[globals]\n" + extra, 1)
+            # Asterisk reads only the first [globals] context: ours go there,
+            # replacing a shipped value of the same name.
+            for key, value in {**SANDBOX_GLOBALS, **self.globals}.items():
+                line = f"{key}={value}"
+                text, found = re.subn(rf"(?m)^{re.escape(key)}=.*$", line, text)
+                if not found:
+                    text = text.replace("[globals]\n", f"[globals]\n{line}\n", 1)
         return text
 
     def _wait_fully_booted(self, timeout: float) -> None:

@@ -53,6 +53,7 @@ def test_open_goes_to_the_queue() -> None:
         "HOTLINE_ROUTE": "queue",
         "HOTLINE_TARGET_COUNT": "0",
         "HOTLINE_QUEUE": "hotline",
+        "HOTLINE_QUEUE_TIMEOUT": str(SNAP.settings.queue_timeout_seconds),
     }
 
 
