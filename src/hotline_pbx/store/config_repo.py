@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, text
@@ -25,10 +25,14 @@ from hotline_pbx.config import Settings
 from hotline_pbx.domain.calendar import (
     BusinessCalendar,
     calendar_from_dict,
+    exception_from_dict,
+    exception_to_dict,
     override_to_dict,
     schedule_from_dict,
     schedule_to_dict,
 )
+from hotline_pbx.domain.calendar import add_exception as domain_add_exception
+from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.domain.roster import Roster, roster_from_dict
 from hotline_pbx.domain.routing import RoutingSettings, RoutingSnapshot
 from hotline_pbx.domain.statutory import chinese_statutory_source
@@ -177,3 +181,47 @@ async def save_override(conn: AsyncConnection, override: Mapping[str, Any] | Non
         await conn.execute(insert(models.override).values(
             id=1, mode=doc["mode"], until=value.until, reason=doc["note"], set_by=actor))
     await notify_change(conn, "override")
+
+
+class ExceptionExists(ValidationError):
+    """A dated exception for that date is already stored (the API answers 409)."""
+
+
+async def add_exception(conn: AsyncConnection, document: Mapping[str, Any],
+                        actor: str) -> dict[str, Any]:
+    """Validate and store one dated exception; returns it as stored.
+
+    A second exception for the same date is refused (delete the first): with
+    the row-level unique key, two admins adding the same date at once cannot
+    both succeed either.
+    """
+    new = exception_from_dict(document)
+    rows = await conn.execute(select(models.calendar_exceptions)
+                              .where(models.calendar_exceptions.c.day == new.day))
+    existing = [exception_from_dict(_exception_doc(row)) for row in rows]
+    try:
+        domain_add_exception(existing, new)
+    except ValidationError as error:
+        raise ExceptionExists(error.field, error.reason, error.example) from None
+    doc = exception_to_dict(new)
+    stmt = pg_insert(models.calendar_exceptions).values(
+        day=new.day, kind=new.kind.value, periods=doc.get("periods", []), note=new.note,
+        created_by=actor).on_conflict_do_nothing(index_elements=["day"])
+    if (await conn.execute(stmt)).rowcount != 1:
+        raise ExceptionExists("date", f"there is already an exception for "
+                              f"{new.day.isoformat()}; delete the existing one first",
+                              new.day.isoformat())
+    await notify_change(conn, "exceptions")
+    return doc
+
+
+async def delete_exception(conn: AsyncConnection, day: date, actor: str
+                           ) -> dict[str, Any] | None:
+    """Remove the exception of ``day``; returns what was removed, None if none."""
+    table = models.calendar_exceptions
+    rows = (await conn.execute(delete(table).where(table.c.day == day).returning(*table.c))).all()
+    if not rows:
+        return None
+    log.info("exception for %s deleted by %s", day.isoformat(), actor)
+    await notify_change(conn, "exceptions")
+    return _exception_doc(rows[0])

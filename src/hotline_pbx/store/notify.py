@@ -54,8 +54,8 @@ class ConfigListener:
                 lost = asyncio.Event()
                 connection.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await connection.add_listener(self._channel, self._on_notify)
-                self.listening.set()
                 await self._reload_safely()  # whatever changed while we were away
+                self.listening.set()  # listening, and up to date
                 await self._serve(lost)
             except asyncio.CancelledError:
                 raise

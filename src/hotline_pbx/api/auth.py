@@ -1,0 +1,134 @@
+"""Bearer tokens and roles.
+
+A token is ``hpx_`` + 43 random URL-safe characters (256 bits), shown once
+when it is created (``hotline-pbx token create``) and stored only as its
+SHA-256: with that much entropy a fast hash is as safe as a slow one, and a
+lookup is one indexed query. Tokens are never logged.
+
+Roles, from most to least powerful:
+
+* ``admin`` - everything;
+* ``supervisor`` - reads everything a viewer reads, edits the roster and
+  adds notes to calls;
+* ``viewer`` - reads; caller numbers (and every other phone number) masked.
+
+401 for a missing, malformed, unknown or revoked token; 403 for a role that
+may not do what it asked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from enum import IntEnum
+
+from hotline_pbx.api.problems import Problem
+
+TOKEN_PREFIX = "hpx_"
+_TOKEN = re.compile(r"hpx_[A-Za-z0-9_-]{20,100}")
+_WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="hotline-pbx"'}
+
+
+class Role(IntEnum):
+    """Ordered: a role may do everything a lower one may."""
+
+    VIEWER = 1
+    SUPERVISOR = 2
+    ADMIN = 3
+
+    @property
+    def key(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, name: str) -> Role:
+        try:
+            return cls[name.upper()]
+        except KeyError:
+            raise ValueError(f"unknown role {name!r}; use admin, supervisor or viewer") from None
+
+
+ROLE_NAMES = tuple(role.key for role in sorted(Role, reverse=True))
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking: the token's id, name and role."""
+
+    token_id: int
+    name: str
+    role: Role
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names them."""
+        return f"token:{self.name}"
+
+    @property
+    def masked(self) -> bool:
+        """Viewers never see a whole phone number."""
+        return self.role is Role.VIEWER
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def bearer_token(header: str | None) -> str:
+    """The token of an ``Authorization: Bearer …`` header, or a 401."""
+    if not header:
+        raise unauthorized("no Authorization header; send Authorization: Bearer <token> "
+                           "(tokens are made with `hotline-pbx token create`)")
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise unauthorized("the Authorization header must be 'Bearer <token>'")
+    if _TOKEN.fullmatch(token) is None:
+        raise unauthorized("the token is malformed; tokens look like hpx_…")
+    return token
+
+
+def unauthorized(detail: str) -> Problem:
+    return Problem(401, "unauthorized", "Unauthorized", detail, headers=_WWW_AUTHENTICATE)
+
+
+def require(principal: Principal, role: Role, what: str) -> None:
+    if principal.role < role:
+        raise Problem(403, "forbidden", "Forbidden",
+                      f"{what} needs the {role.key} role; this token ({principal.name}) "
+                      f"has {principal.role.key}")
+
+
+def mask_number(number: str) -> str:
+    """``13800138000`` → ``138****8000``: the first 3 and the last 4 characters
+    stay, the middle is starred; short numbers keep only their last 2."""
+    if len(number) >= 8:
+        return number[:3] + "*" * (len(number) - 7) + number[-4:]
+    if len(number) > 2:
+        return "*" * (len(number) - 2) + number[-2:]
+    return "*" * len(number)
+
+
+_DIGIT_RUN = re.compile(r"\+?\d{6,}")
+
+
+def mask_text(text: str) -> str:
+    """Every phone-number-like run of digits in free text, masked."""
+    return _DIGIT_RUN.sub(lambda m: mask_number(m.group(0)), text)
+
+
+def mask_value(value: object) -> object:
+    """Masks every string inside a JSON value (timelines, details)."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, list):
+        return [mask_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: mask_value(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,139 @@
+"""Errors as ``application/problem+json`` (RFC 9457), for every path of the server.
+
+Every error a client can cause is a :class:`Problem`: a status, a title, a
+sentence saying what to do, and for bad input the list of fields with the
+reason and an example of a valid value (``errors``; the first one is repeated
+at the top level as ``field``/``reason``/``example`` so a person reading the
+body sees it at once). The domain's :class:`ValidationError` becomes a 422
+with all its problems; aiohttp's own errors (404 for an unknown path, 405, 413
+for a body over ``http.max_body_bytes``) get the same shape. An unexpected
+exception is logged with its traceback and answered with a 500 that says
+nothing about the inside; a database that cannot be reached is a 503.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+import sqlalchemy.exc
+from aiohttp import web
+
+from hotline_pbx.domain.errors import ValidationError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_PREFIX = "urn:hotline-pbx:problem:"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Problem(Exception):
+    """An error answer: raise it anywhere in a handler."""
+
+    def __init__(self, status: int, slug: str, title: str, detail: str, *,
+                 errors: Sequence[ValidationError] = (),
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.title = title
+        self.detail = detail
+        self.errors = tuple(errors)
+        self.headers = headers or {}
+
+    def body(self, instance: str) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": TYPE_PREFIX + self.slug, "title": self.title,
+                                "status": self.status, "detail": self.detail,
+                                "instance": instance}
+        if self.errors:
+            first = self.errors[0]
+            body.update(field=first.field, reason=first.reason, example=first.example)
+            body["errors"] = [e.as_dict() for e in self.errors]
+        return body
+
+    def response(self, instance: str) -> web.Response:
+        return web.Response(
+            status=self.status, text=json.dumps(self.body(instance), ensure_ascii=False),
+            content_type=PROBLEM_JSON, charset="utf-8", headers=self.headers,
+        )
+
+
+def invalid(errors: ValidationError | Iterable[ValidationError], *, status: int = 422,
+            what: str = "the request body") -> Problem:
+    """A validation problem listing every bad field."""
+    items = errors.errors if isinstance(errors, ValidationError) else tuple(errors)
+    first = items[0]
+    detail = (f"{what} is not valid: {first.field or '(body)'} {first.reason}"
+              if len(items) == 1 else
+              f"{what} has {len(items)} problems; the first: {first.field or '(body)'} "
+              f"{first.reason}")
+    return Problem(status, "validation", "Invalid input", detail, errors=items)
+
+
+def bad_query(field: str, reason: str, example: str) -> Problem:
+    return invalid(ValidationError(field, reason, example), status=400,
+                   what="the query string")
+
+
+def not_found(detail: str) -> Problem:
+    return Problem(404, "not-found", "Not found", detail)
+
+
+def conflict(error: ValidationError) -> Problem:
+    return Problem(409, "conflict", "Conflict", f"{error.field}: {error.reason}",
+                   errors=[error])
+
+
+_HTTP_SLUGS = {
+    404: ("not-found", "Not found",
+          "there is no such path; GET /api/v1/openapi.json lists every path"),
+    405: ("method-not-allowed", "Method not allowed",
+          "this path does not accept that method; see the Allow header"),
+    413: ("too-large", "Request body too large",
+          "the body is larger than http.max_body_bytes; send a smaller document"),
+}
+
+
+def _from_http_exception(exc: web.HTTPException) -> Problem:
+    slug, title, detail = _HTTP_SLUGS.get(
+        exc.status, ("http-" + str(exc.status), exc.reason, exc.text or exc.reason))
+    if exc.status == 413:
+        detail = f"the body is over the server's limit (http.max_body_bytes): {exc.text}"
+        return Problem(413, slug, title, detail,
+                       errors=[ValidationError("(body)", "is too large",
+                                               "a JSON document under the size limit")])
+    headers = {}
+    if "Allow" in exc.headers:
+        headers["Allow"] = exc.headers["Allow"]
+    return Problem(exc.status, slug, title, detail, headers=headers)
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every error into problem+json; nothing inside leaks out."""
+    try:
+        return await handler(request)
+    except Problem as problem:
+        return problem.response(request.path)
+    except ValidationError as error:
+        return invalid(error).response(request.path)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _from_http_exception(exc).response(request.path)
+    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
+            sqlalchemy.exc.TimeoutError, OSError, TimeoutError) as exc:
+        log.warning("%s %s: database unavailable: %s", request.method, request.path,
+                    type(exc).__name__)
+        return Problem(503, "unavailable", "Service unavailable",
+                       "the database cannot be reached right now; try again shortly",
+                       headers={"Retry-After": "5"}).response(request.path)
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return Problem(500, "internal", "Internal error",
+                       "the server failed to handle this request; it has been logged"
+                       ).response(request.path)

@@ -1,0 +1,207 @@
+"""The call register: list, one call with its timeline and notes, notes added
+after the call, and the CSV export a supervisor files instead of the paper
+register.
+
+Every read of customer data (a list, one call, an export) is itself written
+to the audit log, in the same transaction as the read: if the access cannot
+be recorded, it does not happen. Viewers see phone numbers masked
+(``138****8000``) and cannot look calls up by a caller's number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.engine import Row
+
+from hotline_pbx.api.auth import Role, mask_number, mask_text, mask_value, require
+from hotline_pbx.api.context import Call, Endpoint, json_response
+from hotline_pbx.api.params import (
+    Outcome,
+    Period,
+    check_body_text,
+    decode_cursor,
+    encode_cursor,
+    expect_object,
+    parse_bool,
+    parse_enum,
+    parse_id,
+    parse_int,
+    parse_text,
+    read_json,
+    time_filter,
+)
+from hotline_pbx.api.problems import not_found
+from hotline_pbx.store import api_repo
+
+API = "/api/v1"
+CALLER_PATTERN = r"\+?[0-9*#]{1,32}"
+MAX_NOTE_LENGTH = 4000
+MAX_EXPORT_ROWS = 100_000
+LIST_QUERY = frozenset({"from", "to", "period", "outcome", "caller", "include_test"})
+CSV_COLUMNS = ("date", "time", "caller", "period", "outcome", "wait_seconds", "talk_seconds",
+               "answered_by", "notes")
+
+
+def call_filter(call: Call) -> api_repo.CallFilter:
+    query = call.query
+    caller = parse_text(query, "caller", CALLER_PATTERN, "13800138000",
+                        "a phone number (digits, optionally a leading +)")
+    if caller is not None:
+        require(call.principal, Role.SUPERVISOR, "looking calls up by caller number")
+    period = parse_enum(Period, query, "period")
+    outcome = parse_enum(Outcome, query, "outcome")
+    return api_repo.CallFilter(
+        window=time_filter(query, call.zone),
+        period=None if period is None else period.value,
+        outcome=None if outcome is None else outcome.value,
+        caller=caller, include_test=parse_bool(query, "include_test"))
+
+
+def call_json(call: Call, row: Row[Any]) -> dict[str, Any]:
+    masked = call.principal.masked
+    text = mask_text if masked else _same
+    return {
+        "id": row.id, "call_key": row.call_key,
+        "caller": mask_number(row.caller) if masked else row.caller,
+        "caller_name": text(row.caller_name), "dnid": row.dnid,
+        "started_at": call.local(row.started_at), "routed_at": call.local(row.routed_at),
+        "answered_at": call.local(row.answered_at), "ended_at": call.local(row.ended_at),
+        "period": row.period, "route": row.route, "outcome": row.outcome,
+        "wait_seconds": row.wait_seconds, "talk_seconds": row.talk_seconds,
+        "answered_by": None if row.answered_by is None else text(row.answered_by),
+        "answered_role": row.answered_role, "failover_attempts": row.failover_attempts,
+        "hangup_side": row.hangup_side, "hangup_cause": row.hangup_cause,
+        "is_test": row.is_test, "needs_callback": row.needs_callback,
+        "note_count": row.note_count,
+    }
+
+
+def _same(value: str) -> str:
+    return value
+
+
+def note_json(call: Call, row: Row[Any]) -> dict[str, Any]:
+    body = mask_text(row.body) if call.principal.masked else row.body
+    return {"id": row.id, "author": row.author, "body": body,
+            "created_at": call.local(row.created_at)}
+
+
+def timeline(call: Call, row: Row[Any]) -> list[dict[str, Any]]:
+    """The tracker's timeline if it stored one, else the call's milestones."""
+    stored = row.details.get("timeline") if isinstance(row.details, dict) else None
+    if isinstance(stored, list):
+        items = [item if isinstance(item, dict) else {"event": str(item)} for item in stored]
+        return [_masked(call, item) for item in items]
+    milestones = (("started", row.started_at), ("routed", row.routed_at),
+                  ("answered", row.answered_at), ("ended", row.ended_at))
+    return [{"at": call.local(at), "event": event} for event, at in milestones if at is not None]
+
+
+def _masked(call: Call, value: dict[str, Any]) -> dict[str, Any]:
+    return mask_value(value) if call.principal.masked else value  # type: ignore[return-value]
+
+
+async def list_calls(call: Call) -> web.StreamResponse:
+    flt = call_filter(call)
+    limit = parse_int(call.query, "limit", default=50, low=1, high=500)
+    rows, cursor = await api_repo.list_calls(call.conn, flt, after=decode_cursor(call.query),
+                                            limit=limit)
+    await call.audit("calls.list", "calls", after={"query": dict(call.query),
+                                                   "count": len(rows)})
+    return json_response({"items": [call_json(call, row) for row in rows],
+                          "next_cursor": encode_cursor(cursor)})
+
+
+async def get_call(call: Call) -> web.StreamResponse:
+    call_id = parse_id(call.request)
+    row = await api_repo.get_call(call.conn, call_id)
+    if row is None:
+        raise not_found(f"there is no call {call_id}")
+    notes = await api_repo.call_notes(call.conn, call_id)
+    await call.audit("call.read", f"call:{call_id}")
+    details = row.details if isinstance(row.details, dict) else {}
+    return json_response({**call_json(call, row), "timeline": timeline(call, row),
+                          "details": _masked(call, details),
+                          "notes": [note_json(call, n) for n in notes]})
+
+
+async def post_note(call: Call) -> web.StreamResponse:
+    call_id = parse_id(call.request)
+    body = expect_object(await read_json(call.request), ("body",), ("body",),
+                         {"body": "called back, customer satisfied"})
+    text = check_body_text(body["body"], "body", "called back, customer satisfied",
+                           MAX_NOTE_LENGTH)
+    if await api_repo.get_call(call.conn, call_id) is None:
+        raise not_found(f"there is no call {call_id}")
+    note = await api_repo.add_note(call.conn, call_id, call.principal.name, text)
+    created = note_json(call, note)
+    await call.audit("call.note", f"call:{call_id}", after=created)
+    return json_response(created, status=201)
+
+
+# -- CSV export ------------------------------------------------------------------------
+
+_FORMULA = re.compile(r"^[=+\-@\t\r]")
+_NUMBER = re.compile(r"\+?[0-9]+")
+
+
+def csv_safe(value: str) -> str:
+    """A cell a spreadsheet will not run as a formula (caller ids are chosen by
+    the caller); plain numbers such as +8613800138000 stay as they are."""
+    if _FORMULA.match(value) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def register_row(call: Call, row: Row[Any]) -> list[str]:
+    local = row.started_at.astimezone(call.zone)
+    masked = call.principal.masked
+    caller = mask_number(row.caller) if masked else row.caller
+    answered_by = row.answered_by or ""
+    notes = row.notes or ""
+    if masked:
+        answered_by, notes = mask_text(answered_by), mask_text(notes)
+    return [local.date().isoformat(), local.strftime("%H:%M:%S"), csv_safe(caller),
+            row.period, row.outcome, _seconds(row.wait_seconds), _seconds(row.talk_seconds),
+            csv_safe(answered_by), csv_safe(notes)]
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def _csv_line(cells: list[str]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
+    return buffer.getvalue().encode("utf-8")
+
+
+async def export_calls(call: Call) -> web.StreamResponse:
+    flt = call_filter(call)
+    limit = parse_int(call.query, "limit", default=MAX_EXPORT_ROWS, low=1, high=MAX_EXPORT_ROWS)
+    await call.audit("calls.export", "calls", after={"query": dict(call.query)})
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": 'attachment; filename="hotline-calls.csv"'})
+    await response.prepare(call.request)
+    # The byte-order mark makes spreadsheet programs read the UTF-8 (Chinese
+    # names and notes) correctly.
+    await response.write(b"\xef\xbb\xbf" + _csv_line(list(CSV_COLUMNS)))
+    async for row in api_repo.stream_register(call.conn, flt, limit):
+        await response.write(_csv_line(register_row(call, row)))
+    await response.write_eof()
+    return response
+
+
+ENDPOINTS = (
+    Endpoint("GET", f"{API}/calls", list_calls, Role.VIEWER,
+             LIST_QUERY | {"limit", "cursor"}),
+    Endpoint("GET", f"{API}/calls.csv", export_calls, Role.VIEWER, LIST_QUERY | {"limit"}),
+    Endpoint("GET", f"{API}/calls/{{id}}", get_call, Role.VIEWER),
+    Endpoint("POST", f"{API}/calls/{{id}}/notes", post_note, Role.SUPERVISOR),
+)

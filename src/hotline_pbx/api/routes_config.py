@@ -1,0 +1,188 @@
+"""Routing configuration: schedule, dated exceptions, override, roster.
+
+Reads return exactly the documents a write accepts, so GET → edit → PUT
+round-trips. Each write validates through the domain, stores, records the
+audit row (before and after) and sends ``NOTIFY hotline_config`` in one
+transaction (:mod:`hotline_pbx.store.config_repo`): every running daemon
+routes by the change within a second, and a refused write (any 4xx) changes
+neither the stored data nor routing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from hotline_pbx.api.auth import Role, mask_number, mask_text
+from hotline_pbx.api.context import Call, Endpoint, json_response
+from hotline_pbx.api.params import parse_int, read_json
+from hotline_pbx.api.problems import Problem, bad_query, conflict, not_found
+from hotline_pbx.domain._parse import parse_date
+from hotline_pbx.domain.calendar import schedule_from_dict, schedule_to_dict
+from hotline_pbx.domain.errors import ValidationError
+from hotline_pbx.store import config_repo, models
+
+API = "/api/v1"
+
+
+# -- schedule ---------------------------------------------------------------------
+
+
+async def _schedule(call: Call) -> dict[str, Any]:
+    documents = await config_repo.read_documents(call.conn)
+    return schedule_to_dict(schedule_from_dict(documents["schedule"]))
+
+
+async def get_schedule(call: Call) -> web.StreamResponse:
+    return json_response(await _schedule(call))
+
+
+async def put_schedule(call: Call) -> web.StreamResponse:
+    body = await read_json(call.request)
+    before = await _schedule(call)
+    await config_repo.save_schedule(call.conn, body, call.principal.actor)
+    after = await _schedule(call)
+    await call.audit("schedule.update", "schedule", before=before, after=after)
+    return json_response(after)
+
+
+# -- exceptions --------------------------------------------------------------------
+
+
+async def get_exceptions(call: Call) -> web.StreamResponse:
+    year = parse_int(call.query, "year", default=0, low=2000, high=2100) or None
+    documents = await config_repo.read_documents(call.conn)
+    items = [e for e in documents["exceptions"]
+             if year is None or e["date"].startswith(f"{year}-")]
+    return json_response({"items": items})
+
+
+async def post_exception(call: Call) -> web.StreamResponse:
+    body = await read_json(call.request)
+    try:
+        doc = await config_repo.add_exception(call.conn, body, call.principal.actor)
+    except config_repo.ExceptionExists as exists:
+        raise conflict(exists) from None
+    await call.audit("exception.create", f"exception:{doc['date']}", after=doc)
+    return json_response(doc, status=201,
+                         headers={"Location": f"{API}/exceptions/{doc['date']}"})
+
+
+async def _delete_exception(call: Call, raw: str, field: str) -> web.StreamResponse:
+    try:
+        day = parse_date(raw, field, "2026-10-01")
+    except ValidationError as error:
+        raise bad_query(error.field, error.reason, error.example) from None
+    removed = await config_repo.delete_exception(call.conn, day, call.principal.actor)
+    if removed is None:
+        raise not_found(f"there is no exception for {day.isoformat()}; "
+                        "GET /api/v1/exceptions lists them")
+    await call.audit("exception.delete", f"exception:{day.isoformat()}", before=removed)
+    return web.Response(status=204)
+
+
+async def delete_exception_by_query(call: Call) -> web.StreamResponse:
+    if "date" not in call.query:
+        raise bad_query("date", "is required: which date's exception to delete", "2026-10-01")
+    return await _delete_exception(call, call.query["date"], "date")
+
+
+async def delete_exception(call: Call) -> web.StreamResponse:
+    return await _delete_exception(call, call.request.match_info["date"], "date")
+
+
+# -- override ----------------------------------------------------------------------
+
+
+async def _override(call: Call) -> dict[str, Any]:
+    row = (await call.conn.execute(select(models.override))).first()
+    if row is None:
+        return {"override": None, "active": False}
+    return {"override": {"mode": row.mode, "until": call.local(row.until), "note": row.reason,
+                         "set_by": row.set_by, "set_at": call.local(row.set_at)},
+            "active": row.until > datetime.now(UTC)}
+
+
+async def get_override(call: Call) -> web.StreamResponse:
+    return json_response(await _override(call))
+
+
+async def put_override(call: Call) -> web.StreamResponse:
+    body = await read_json(call.request)
+    if body is None:
+        raise Problem(422, "validation", "Invalid input",
+                      "to remove the override, send DELETE /api/v1/override",
+                      errors=[ValidationError("(body)", "must be an object",
+                                              '{"mode": "closed", "until": '
+                                              '"2026-10-01T08:30:00+08:00"}')])
+    before = await _override(call)
+    await config_repo.save_override(call.conn, body, call.principal.actor)
+    after = await _override(call)
+    await call.audit("override.set", "override", before=before["override"],
+                     after=after["override"])
+    return json_response(after)
+
+
+async def delete_override(call: Call) -> web.StreamResponse:
+    before = await _override(call)
+    await config_repo.save_override(call.conn, None, call.principal.actor)
+    await call.audit("override.clear", "override", before=before["override"])
+    return web.Response(status=204)
+
+
+# -- roster ------------------------------------------------------------------------
+
+
+async def _roster(call: Call) -> dict[str, Any]:
+    documents = await config_repo.read_documents(call.conn)
+    roster = documents["roster"]
+    absences = []
+    for absence in roster["absences"]:
+        to = absence["to"]
+        absences.append({**absence,
+                         "from": call.local(datetime.fromisoformat(absence["from"])),
+                         "to": None if to is None else call.local(datetime.fromisoformat(to))})
+    return {"supervisor": roster.get("supervisor"), "deputies": list(roster.get("deputies", [])),
+            "absences": absences}
+
+
+def _masked_roster(roster: dict[str, Any]) -> dict[str, Any]:
+    def person(p: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if p is None else {**p, "mobile": mask_number(p["mobile"])}
+
+    return {"supervisor": person(roster["supervisor"]),
+            "deputies": [person(p) for p in roster["deputies"]],
+            "absences": [{**a, "note": mask_text(a["note"])} for a in roster["absences"]]}
+
+
+async def get_roster(call: Call) -> web.StreamResponse:
+    roster = await _roster(call)
+    return json_response(_masked_roster(roster) if call.principal.masked else roster)
+
+
+async def put_roster(call: Call) -> web.StreamResponse:
+    body = await read_json(call.request)
+    before = await _roster(call)
+    await config_repo.save_roster(call.conn, body, call.principal.actor)
+    after = await _roster(call)
+    await call.audit("roster.update", "roster", before=before, after=after)
+    return json_response(after)
+
+
+ENDPOINTS = (
+    Endpoint("GET", f"{API}/schedule", get_schedule, Role.VIEWER),
+    Endpoint("PUT", f"{API}/schedule", put_schedule, Role.ADMIN),
+    Endpoint("GET", f"{API}/exceptions", get_exceptions, Role.VIEWER, frozenset({"year"})),
+    Endpoint("POST", f"{API}/exceptions", post_exception, Role.ADMIN),
+    Endpoint("DELETE", f"{API}/exceptions", delete_exception_by_query, Role.ADMIN,
+             frozenset({"date"})),
+    Endpoint("DELETE", f"{API}/exceptions/{{date}}", delete_exception, Role.ADMIN),
+    Endpoint("GET", f"{API}/override", get_override, Role.VIEWER),
+    Endpoint("PUT", f"{API}/override", put_override, Role.ADMIN),
+    Endpoint("DELETE", f"{API}/override", delete_override, Role.ADMIN),
+    Endpoint("GET", f"{API}/roster", get_roster, Role.VIEWER),
+    Endpoint("PUT", f"{API}/roster", put_roster, Role.SUPERVISOR),
+)

@@ -1,0 +1,147 @@
+"""`hotline-pbx run` start-up and shutdown against real PostgreSQL: the good path
+and each bad input (one clear line, non-zero exit, nothing left running)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hotline_pbx.sandbox.pbx import free_port
+
+
+def daemon_env(tmp_path: Path, **values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env.update({
+        "HOTLINE_AMI_ENABLED": "false",
+        "HOTLINE_AGI_PORT": str(free_port()),
+        "HOTLINE_HTTP_PORT": str(free_port()),
+        "HOTLINE_DAEMON_DATA_DIR": str(tmp_path / "data"),
+    })
+    env.update(values)
+    return env
+
+
+def run_cli(env: dict[str, str], *args: str,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hotline_pbx.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture
+def started() -> Iterator[list[subprocess.Popen[bytes]]]:
+    processes: list[subprocess.Popen[bytes]] = []
+    yield processes
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+
+
+def wait_http(port: int, path: str, process: subprocess.Popen[bytes], timeout: float) -> bytes:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "daemon exited during start-up"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:
+                return bytes(r.read())
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{path} did not answer within {timeout}s")
+
+
+def test_no_dsn_runs_on_embedded_postgres(tmp_path: Path,
+                                          started: list[subprocess.Popen[bytes]]) -> None:
+    env = daemon_env(tmp_path)
+    with (tmp_path / "daemon.log").open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "hotline_pbx.cli", "run"], env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    started.append(process)
+    body = wait_http(int(env["HOTLINE_HTTP_PORT"]), "/healthz", process, timeout=120)
+    assert body == b'{"status": "ok"}'
+    ready = wait_http(int(env["HOTLINE_HTTP_PORT"]), "/readyz", process, timeout=10)
+    assert b"embedded PostgreSQL in" in ready
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0
+    text = (tmp_path / "daemon.log").read_text()
+    assert f"embedded PostgreSQL in {tmp_path / 'data' / 'postgres'}" in text
+    assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()
+
+
+def test_unreachable_postgres_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    closed = free_port()
+    env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=f"postgresql://postgres@127.0.0.1:{closed}/x",
+                     HOTLINE_DATABASE_CONNECT_TIMEOUT="2")
+    result = run_cli(env, "run")
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("hotline-pbx:")]
+    assert len(lines) == 1
+    assert f"127.0.0.1:{closed}/x" in lines[0] and "not started" in lines[0]
+
+
+def test_occupied_agi_port_is_named_and_nothing_stays_up(tmp_path: Path, pg_dsn: str) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=pg_dsn, HOTLINE_AGI_PORT=str(port))
+        result = run_cli(env, "run")
+    assert result.returncode == 1
+    assert f"127.0.0.1:{port} is already in use (agi.port)" in result.stderr
+    # The HTTP listener comes after AGI: it never opened.
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", int(env["HOTLINE_HTTP_PORT"]))) != 0
+
+
+def test_occupied_http_port_closes_the_agi_listener_again(tmp_path: Path, pg_dsn: str) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=pg_dsn, HOTLINE_HTTP_PORT=str(port))
+        result = run_cli(env, "run")
+    assert result.returncode == 1
+    assert "(http.port)" in result.stderr
+
+
+def test_migrate_is_idempotent(tmp_path: Path, pg_dsn: str) -> None:
+    env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=pg_dsn)
+    first = run_cli(env, "migrate")
+    second = run_cli(env, "migrate")
+    assert first.returncode == second.returncode == 0
+    assert "nothing to do" in second.stdout
+
+
+def test_sigterm_drains_an_in_flight_agi_session(tmp_path: Path, pg_dsn: str,
+                                                 started: list[subprocess.Popen[bytes]]) -> None:
+    """A session that is mid-way when SIGTERM arrives still gets its route."""
+    env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=pg_dsn)
+    process = subprocess.Popen([sys.executable, "-m", "hotline_pbx.cli", "run"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started.append(process)
+    wait_http(int(env["HOTLINE_HTTP_PORT"]), "/healthz", process, timeout=60)
+    with socket.create_connection(("127.0.0.1", int(env["HOTLINE_AGI_PORT"])), timeout=10) as s:
+        s.sendall(b"agi_network: yes\nagi_network_script: route\nagi_uniqueid: 1700000000.1\n"
+                  b"agi_channel: PJSIP/carrier-00000001\nagi_callerid: 13900000000\n")
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        s.sendall(b"\n")  # the session's blank line arrives after SIGTERM
+        received = b""
+        while b"HOTLINE_ROUTE" not in received:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+        assert b'SET VARIABLE "HOTLINE_ROUTE"' in received
+    assert process.wait(30) == 0
+    # And new sessions are refused once draining has begun.
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", int(env["HOTLINE_AGI_PORT"]))) != 0
