@@ -98,6 +98,7 @@ class AsteriskSandbox:
 
     def start(self, timeout: float = 60.0) -> None:
         ensure_root(self.root)
+        reap_orphans(self.root)
         self.install_config()
         mount_proc(self.root)
         console = self.root / self.run_dir.lstrip("/") / "console.log"
@@ -184,6 +185,9 @@ class AsteriskSandbox:
         etc.mkdir(parents=True)
         for sub in ("run", "log", "spool", "db", "cache"):
             (run / sub).mkdir(parents=True, exist_ok=True)
+        # Who owns this instance: a later run reaps it if this process died
+        # without stopping it (SIGKILL, a CI timeout).
+        (run / "owner.pid").write_text(str(os.getpid()))
         for source in CONFIG_SOURCES:
             for conf in sorted((PROJECT_DIR / source).glob("*.conf")):
                 (etc / conf.name).write_text(self._render(conf.name, conf.read_text()))
@@ -263,6 +267,42 @@ def ensure_root(root: Path = DEFAULT_ROOT) -> None:
         raise SandboxError(f"building the Asterisk root failed (exit {result.returncode})")
 
 
+def reap_orphans(root: Path = DEFAULT_ROOT) -> list[str]:
+    """Stop sandbox Asterisks whose owning process is gone; returns their names."""
+    reaped = []
+    instances = root / "run" / "hotline-pbx"
+    for owner_file in instances.glob("*/owner.pid"):
+        try:
+            owner = int(owner_file.read_text())
+            os.kill(owner, 0)
+            continue  # the owner is alive: not an orphan
+        except ProcessLookupError:
+            pass
+        except (ValueError, OSError):
+            continue
+        name = owner_file.parent.name
+        pattern = f"/etc/hotline-pbx/{name}/asterisk.conf"
+        for pid in _pids_in_root(root):
+            with contextlib.suppress(OSError):
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                if pattern.encode() in cmdline:
+                    os.kill(pid, 9)
+        owner_file.unlink(missing_ok=True)
+        reaped.append(name)
+    return reaped
+
+
+def _pids_in_root(root: Path) -> list[int]:
+    resolved = str(root.resolve())
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{entry}/root") == resolved:
+                    pids.append(int(entry))
+    return pids
+
+
 def _proc_mounted(root: Path) -> bool:
     target = str((root / "proc").resolve())
     with open("/proc/mounts") as mounts:
@@ -276,14 +316,7 @@ def mount_proc(root: Path) -> None:
 
 def _asterisk_running_in(root: Path) -> bool:
     """Is any process still running with this root as its root directory?"""
-    resolved = str(root.resolve())
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            if os.readlink(f"/proc/{pid}/root") == resolved:
-                return True
-    return False
+    return bool(_pids_in_root(root))
 
 
 def release_proc(root: Path) -> None:
