@@ -24,6 +24,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import cast
 
 import uvloop
 
@@ -78,9 +79,9 @@ class FakeAsterisk(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(self.env)
+        # uvloop's transports are not asyncio.Transport subclasses: no isinstance check.
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(self.env)
 
     def data_received(self, data: bytes) -> None:
         data = self.partial + data
@@ -139,7 +140,7 @@ async def one_session(
 
 async def closed_loop(
     port: int, script: str, concurrency: int, warmup: float, duration: float
-) -> dict[str, float]:
+) -> dict[str, object]:
     loop = asyncio.get_running_loop()
     env = environment(script)
     outcome = Outcome()
@@ -166,11 +167,11 @@ async def closed_loop(
 
 
 async def open_loop(
-    port: int, script: str, rate: float, held: int, duration: float
-) -> dict[str, float]:
+    port: int, script: str, hold_script: str, rate: float, held: int, duration: float
+) -> dict[str, object]:
     loop = asyncio.get_running_loop()
     env = environment(script)
-    holders = await hold_sessions(loop, port, env, held)
+    holders = await hold_sessions(loop, port, environment(hold_script), held)
     outcome = Outcome()
     rng = random.Random(4008001234)
     tasks: list[asyncio.Task[None]] = []
@@ -240,22 +241,34 @@ def main() -> None:
     parser.add_argument("mode", choices=["closed", "open"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--script", default="route")
+    parser.add_argument(
+        "--hold-script",
+        default="route",
+        help="script of the held sessions: one that waits for a reply to its first command",
+    )
     parser.add_argument("--cpu", type=int, default=None)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--warmup", type=float, default=0.5)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--held", type=int, default=2000)
     args = parser.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if args.mode == "closed":
         coro = closed_loop(args.port, args.script, args.concurrency, args.warmup, args.duration)
     else:
-        coro = open_loop(args.port, args.script, args.rate, args.held, args.duration)
+        coro = open_loop(
+            args.port, args.script, args.hold_script, args.rate, args.held, args.duration
+        )
+    wall, usage = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     result = uvloop.run(coro)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
+    result["client_cpu_seconds"] = cpu
+    result["client_cpu_share"] = cpu / (time.perf_counter() - wall)
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
 

@@ -32,7 +32,9 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name=op.f("ck_absences_ordered")),
+        sa.CheckConstraint(
+            "ends_at IS NULL OR ends_at > starts_at", name=op.f("ck_absences_ordered")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_absences")),
     )
     op.create_index("ix_absences_person_id", "absences", ["person_id"], unique=False)

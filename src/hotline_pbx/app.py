@@ -1,7 +1,8 @@
 """Wiring and lifecycle: the one place that knows every part.
 
 Start order: PostgreSQL (fail fast) → schema check → routing snapshot →
-config listener → FastAGI listener → HTTP (API, health, metrics) → AMI.
+config listener → call writer (and its spool) → FastAGI listener → HTTP
+(API, health, metrics) → AMI (call tracker, outbound guard).
 If any step fails, what was started is stopped again and :class:`StartupError`
 says which step and why: nothing is left half-started.
 
@@ -26,10 +27,15 @@ from aiohttp import web
 from hotline_pbx.agi.route_handler import RouteHandler
 from hotline_pbx.agi.server import FastAgiServer
 from hotline_pbx.ami.dispatch import EventDispatcher
-from hotline_pbx.ami.supervisor import AmiSupervisor
-from hotline_pbx.api.health import add_health_routes
-from hotline_pbx.config import Settings
+from hotline_pbx.ami.outbound_guard import OutboundGuard, check_trunks
+from hotline_pbx.ami.supervisor import AmiSupervisor, AmiUnavailable
+from hotline_pbx.api.app_factory import build_app
+from hotline_pbx.api.context import ApiContext
+from hotline_pbx.call_tracking import CallTracking
+from hotline_pbx.config import ConfigError, Settings
 from hotline_pbx.metrics import initialise_series
+from hotline_pbx.store.blocked_repo import BlockedWriter
+from hotline_pbx.store.call_writer import CallWriter
 from hotline_pbx.store.config_repo import RoutingState
 from hotline_pbx.store.database import Database, DatabaseUnavailable, open_database
 from hotline_pbx.store.migrate import current_revision, head_revision, migrate
@@ -53,6 +59,11 @@ class Daemon:
     http_port: int | None = None
     ami: AmiSupervisor | None = None
     dispatcher: EventDispatcher | None = None
+    guard: OutboundGuard | None = None
+    tracking: CallTracking | None = None
+    # None until the first AMI login has checked trunks.hotline / trunks.general.
+    trunk_problems: list[tuple[str, str]] | None = None
+    _trunks_checked: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -61,9 +72,11 @@ class Daemon:
         try:
             await self._start_database()
             await self._start_routing()
+            await self._start_call_tracking()
             await self._start_agi()
             await self._start_http()
             self._start_ami()
+            await self._check_trunks_at_start()
         except BaseException:
             await self.stop()
             raise
@@ -93,11 +106,23 @@ class Daemon:
         self.listener.start()
         self._cleanups.append(self.listener.stop)
 
+    async def _start_call_tracking(self) -> None:
+        """Call records (issue 5): the batched writer with its spool, and the tracker."""
+        assert self.db is not None
+        writer = CallWriter(self.db.engine, self.settings.data_dir / "spool",
+                            write_timeout=self.settings.database.command_timeout)
+        await writer.start()
+        self._cleanups.append(lambda: writer.stop(self.settings.daemon.drain_seconds))
+        self.tracking = CallTracking(self.settings, writer)
+
     async def _start_agi(self) -> None:
         assert self.routing is not None
         s = self.settings.agi
+        route = RouteHandler(self.routing)
+        if self.tracking is not None:
+            route.observe(self.tracking.on_route)  # names and roles of the targets
         self.agi = FastAgiServer(
-            {"route": RouteHandler(self.routing)},
+            {"route": route},
             host=s.host, port=s.port, max_sessions=s.max_sessions,
             read_timeout=s.read_timeout, idle_timeout=s.idle_timeout,
         )
@@ -109,10 +134,11 @@ class Daemon:
         log.info("FastAGI listening on %s:%s", s.host, self.agi.port)
 
     async def _start_http(self) -> None:
+        assert self.db is not None
         s = self.settings.http
-        app = web.Application(client_max_size=s.max_body_bytes)
-        add_health_routes(app, {"database": self._db_ready, "ami": self._ami_ready,
-                                "agi": self._agi_ready})
+        app = build_app(ApiContext(self.db.engine, self.settings),
+                        {"database": self._db_ready, "ami": self._ami_ready,
+                         "agi": self._agi_ready})
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, s.host, s.port, backlog=512)
@@ -130,11 +156,75 @@ class Daemon:
         if not self.settings.ami.enabled:
             log.warning("AMI disabled (ami.enabled = false): no call tracking")
             return
-        self.ami = AmiSupervisor(self.settings.ami)
+        self.ami = AmiSupervisor(self.settings.ami, on_connected=self._on_ami_connected)
         self.dispatcher = EventDispatcher(self.ami.events)
+        self._start_outbound_guard(self.ami, self.dispatcher)
+        if self.tracking is not None:
+            self.dispatcher.subscribe("call-tracker", self.tracking.on_ami_event)
+            self._tasks.append(asyncio.create_task(self.tracking.sweep_forever(),
+                                                   name="call-sweep"))
         # Subscribers (call tracker, outbound guard) are added here.
         self.ami.start()
         self._tasks.append(asyncio.create_task(self.dispatcher.run(), name="ami-events"))
+
+    def _start_outbound_guard(self, ami: AmiSupervisor, dispatcher: EventDispatcher) -> None:
+        """The 400 trunk's watchdog: hang up outbound channels, record them (issue 4)."""
+        assert self.db is not None
+        writer = BlockedWriter(self.db.engine,
+                               command_timeout=self.settings.database.command_timeout)
+        writer.start()
+        self._cleanups.append(lambda: writer.stop(self.settings.daemon.drain_seconds))
+        self.guard = OutboundGuard(self.settings.trunks.hotline, ami, writer)
+        self.guard.start()
+        self._cleanups.append(self.guard.stop)  # runs before writer.stop: records first
+        dispatcher.subscribe("outbound-guard", self.guard)
+
+    async def _on_ami_connected(self, ami: AmiSupervisor) -> None:
+        """After every AMI login: reconcile calls in progress, check the trunks exist,
+        sweep what the gap let through."""
+        if self.tracking is not None:
+            try:  # each step on its own: one failing must not skip the others
+                await self.tracking.on_ami_connected(ami)
+            except Exception:
+                log.exception("call reconciliation after the AMI login failed")
+        try:
+            self.trunk_problems = await check_trunks(ami, self.settings.trunks)
+        except (TimeoutError, AmiUnavailable) as exc:
+            log.warning("could not check the trunks in Asterisk: %s", exc or "timeout")
+        finally:
+            self._trunks_checked.set()
+        for key, problem in self.trunk_problems or ():
+            log.error("%s: %s", key, problem)
+        if self.guard is not None:
+            try:
+                found = await self.guard.sweep()
+            except (TimeoutError, AmiUnavailable) as exc:
+                log.warning("outbound sweep after the AMI login failed: %s", exc or "timeout")
+                return
+            if found:
+                log.error("%d outbound channel(s) on the 400 trunk found after connecting "
+                          "to AMI: hanging up", found)
+
+    async def _check_trunks_at_start(self) -> None:
+        """Refuse to run if a configured trunk is not a PJSIP endpoint of the PBX.
+
+        Asterisk may be down at start-up: the daemon then starts anyway (the
+        dialplan needs /route) and checks at the first login; a problem found
+        then is logged and keeps /readyz at 503.
+        """
+        if self.ami is None:
+            return
+        wait = self.settings.ami.connect_timeout + 1
+        try:
+            async with asyncio.timeout(wait):
+                await self._trunks_checked.wait()
+        except TimeoutError:
+            log.warning("AMI not reachable within %.0fs: trunks.hotline and trunks.general "
+                        "will be checked at the first connection", wait)
+            return
+        if self.trunk_problems:
+            key, problem = self.trunk_problems[0]
+            raise ConfigError(key, problem)
 
     async def stop(self) -> None:
         deadline = self.settings.daemon.drain_seconds
@@ -172,6 +262,8 @@ class Daemon:
     async def _ami_ready(self) -> tuple[bool, str]:
         if not self.settings.ami.enabled:
             return True, "disabled"
+        if self.trunk_problems:
+            return False, "; ".join(f"{key}: {problem}" for key, problem in self.trunk_problems)
         if self.ami is not None and self.ami.connected.is_set():
             return True, f"connected to {self.settings.ami.host}:{self.settings.ami.port}"
         return False, "not connected"

@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="create or upgrade the database schema (idempotent)")
     sub.add_parser("check-config", parents=[common],
                    help="validate and print the effective configuration")
+    from hotline_pbx.api.commands import add_parsers
+
+    add_parsers(sub, common)  # token create|list|revoke, purge
+    from hotline_pbx.report import add_parser as add_report_parser
+
+    add_report_parser(sub, common)  # report --from --to --period
     return parser
 
 
@@ -61,6 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(migrate_command(settings))
         if args.command == "run":
             return run_command(settings)
+        if args.command in ("token", "purge"):
+            return admin_command(settings, args)
+        if args.command == "report":
+            from hotline_pbx.report import run_report
+
+            return asyncio.run(run_report(settings, args))
     except CommandFailed as exc:
         print(f"hotline-pbx: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -97,6 +109,15 @@ async def migrate_command(settings: Settings) -> int:
     return EXIT_OK
 
 
+def admin_command(settings: Settings, args: argparse.Namespace) -> int:
+    from hotline_pbx.api.commands import AdminCommandFailed, run_admin_command
+
+    try:
+        return asyncio.run(run_admin_command(settings, args))
+    except AdminCommandFailed as exc:
+        raise CommandFailed(str(exc)) from None
+
+
 def run_command(settings: Settings) -> int:
     from hotline_pbx.app import StartupError, run_daemon
 
@@ -104,6 +125,9 @@ def run_command(settings: Settings) -> int:
         asyncio.run(run_daemon(settings))
     except StartupError as exc:
         raise CommandFailed(f"not started: {exc}") from None
+    except ConfigError as exc:  # found only once the PBX answers, e.g. a trunk it lacks
+        print(f"hotline-pbx: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     return EXIT_OK
 
 

@@ -123,6 +123,13 @@ class KpiSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    # Call records, notes, blocked-outbound attempts, closed line faults and
+    # audit entries older than this are deleted by `hotline-pbx purge`.
+    days: int = 730
+
+
+@dataclass(frozen=True)
 class Settings:
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -133,6 +140,7 @@ class Settings:
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     trunks: TrunkSettings = field(default_factory=TrunkSettings)
     kpi: KpiSettings = field(default_factory=KpiSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     source: str = "defaults"
 
     @property
@@ -294,6 +302,7 @@ def validate(settings: Settings) -> None:
     _check_trunks(settings)
     _range("kpi.short_abandon_seconds", settings.kpi.short_abandon_seconds, 0, 60)
     _range("kpi.service_level_seconds", settings.kpi.service_level_seconds, 1, 600)
+    _range("retention.days", settings.retention.days, 1, 36500)
 
 
 def _check_trunks(settings: Settings) -> None:

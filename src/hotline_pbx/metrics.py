@@ -80,7 +80,8 @@ COMPLAINTS_OVERDUE = Gauge(
     "hotline_complaints_overdue", "Complaints past their deadline.", registry=REGISTRY
 )
 
-PERIODS = ("open", "closed", "override")
+# failsafe: the dialplan's static route took the call (the daemon could not answer).
+PERIODS = ("open", "closed", "override", "failsafe")
 OUTCOMES = ("answered", "abandoned", "short_abandoned", "missed")
 
 

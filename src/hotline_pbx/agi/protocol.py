@@ -68,26 +68,32 @@ def parse_env_block(block: bytes, *, line_limit: int = DEFAULT_LINE_LIMIT) -> Ag
 
     Bytes that are not UTF-8 (a GBK caller name…) decode with U+FFFD.
     """
+    if len(block) > line_limit:  # only then can one line be over the limit
+        _check_line_lengths(block, line_limit)
+    text = block.decode("utf-8", "replace")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
     values: dict[str, str] = {}
     numbered: dict[int, str] = {}
-    for raw in block.split(b"\n"):
-        if len(raw) > line_limit:
-            raise AgiLineTooLong(f"environment line of {len(raw)} bytes (limit {line_limit})")
-        if not raw or raw == b"\r":
-            continue
-        line = raw.decode("utf-8", "replace")
-        if line.endswith("\r"):
-            line = line[:-1]
-        key, value = _split_env_line(line)
-        index = _arg_index(key)
-        if index is None:
-            values[key] = value
-        else:
-            numbered[index] = value
+    # Runs for every call: the common `agi_key: value` line takes the short
+    # branch; arguments and oddities go to a helper.
+    for line in text.split("\n"):
+        key, sep, value = line.partition(": ")
+        if sep and key[:4] == "agi_" and key[4:8] != "arg_":
+            values[key[4:]] = value
+        elif line:
+            _parse_unusual_line(line, values, numbered)
     return AgiEnvironment(values, _ordered_args(numbered))
 
 
-def _split_env_line(line: str) -> tuple[str, str]:
+def _check_line_lengths(block: bytes, line_limit: int) -> None:
+    for raw in block.split(b"\n"):
+        if len(raw) > line_limit:
+            raise AgiLineTooLong(f"environment line of {len(raw)} bytes (limit {line_limit})")
+
+
+def _parse_unusual_line(line: str, values: dict[str, str], numbered: dict[int, str]) -> None:
+    """A line that is not a plain `agi_key: value`: an argument, or tolerated oddities."""
     key, sep, value = line.partition(": ")
     if not sep:
         # Tolerate `agi_key:` with nothing after it (an empty value, trimmed).
@@ -97,7 +103,12 @@ def _split_env_line(line: str) -> tuple[str, str]:
         value = ""
     if not key:
         raise AgiProtocolError(f"environment line without a key {line[:60]!r}")
-    return (key[4:] if key.startswith("agi_") else key), value
+    key = key[4:] if key.startswith("agi_") else key
+    index = _arg_index(key)
+    if index is None:
+        values[key] = value
+    else:
+        numbered[index] = value
 
 
 def _arg_index(key: str) -> int | None:
@@ -222,6 +233,13 @@ _COMMON_REPLIES: Final[dict[str, AgiReply]] = {
 }
 
 
+# The same, as whole reads: what a read usually holds once the environment is in.
+_COMMON_READS: Final[dict[bytes, AgiReply | _Hangup]] = {
+    **{line.encode() + b"\n": reply for line, reply in _COMMON_REPLIES.items()},
+    b"HANGUP\n": HANGUP,
+}
+
+
 def parse_reply_line(line: str) -> AgiReply:
     """Parse a one-line reply (`200 …`, `510 …`, `511 …`, `520 …`, `100 …`)."""
     cached = _COMMON_REPLIES.get(line)
@@ -310,18 +328,36 @@ class AgiStreamParser:
     def feed(self, data: bytes) -> list[AgiEvent]:
         if not self._env_done:
             return self._feed_env(data)
+        if not self._buf and self._block is None:
+            # The usual read: exactly one common reply line (or HANGUP), nothing pending.
+            known = _COMMON_READS.get(data)
+            if known is not None:
+                return [known]
         return self._feed_lines(data)
 
     # -- environment phase
 
     def _feed_env(self, data: bytes) -> list[AgiEvent]:
+        if (
+            not self._buf
+            and data.find(b"\n\n") == len(data) - 2 > 0
+            and len(data) <= self._env_limit + 1
+            and b"\n\r\n" not in data
+            and not data.startswith((b"\n", b"\r\n"))  # an empty block, then more
+        ):
+            # The usual read: the whole block, ending with its blank line, and nothing more.
+            self._env_done = True
+            return [parse_env_block(data[:-1], line_limit=self._line_limit)]
         buf = self._buf
+        line_start = buf.rfind(b"\n") + 1  # where the line this chunk continues began
         buf += data
         found = self._find_blank_line()
         if found is None:
-            self._check_env_growth()
+            self._check_env_growth(line_start)
             return []
         end, after = found
+        if end > self._env_limit:
+            raise AgiProtocolError(f"environment block over {self._env_limit} bytes")
         environment = parse_env_block(bytes(buf[:end]), line_limit=self._line_limit)
         rest = bytes(buf[after:])
         buf.clear()
@@ -349,10 +385,10 @@ class AgiStreamParser:
             return lf + 1, lf + 2
         return crlf + 1, crlf + 3
 
-    def _check_env_growth(self) -> None:
+    def _check_env_growth(self, line_start: int) -> None:
+        """Refuse a line over the limit as soon as it shows, complete or not."""
         buf = self._buf
-        partial = len(buf) - (buf.rfind(b"\n") + 1)
-        if partial > self._line_limit:
+        if any(len(line) > self._line_limit for line in buf[line_start:].split(b"\n")):
             raise AgiLineTooLong(f"environment line over {self._line_limit} bytes")
         if len(buf) > self._env_limit:
             raise AgiProtocolError(f"environment block over {self._env_limit} bytes")
@@ -436,9 +472,19 @@ def encode_command(command: str, *args: str) -> bytes:
     """`encode_command("SET VARIABLE", "X", "a b")` → `b'SET VARIABLE "X" "a b"\\n'`.
 
     `command` is the command's name (letters and single spaces); every
-    argument is quoted. Refuses a line Asterisk would not read as one command.
+    argument is quoted as `quote_arg` does. Refuses a line Asterisk would not
+    read as one command.
     """
-    line = _command_prefix(command) + "".join([" " + quote_arg(a) for a in args]) + "\n"
+    prefix = _command_prefix(command)
+    if args:
+        joined = "".join(args)  # one scan of all arguments on the common path
+        if _UNSAFE_IN_COMMAND.search(joined):
+            _refuse_unsafe(args)
+        if '"' in joined or "\\" in joined:
+            args = tuple(a.replace("\\", "\\\\").replace('"', '\\"') for a in args)
+        line = prefix + ' "' + '" "'.join(args) + '"\n'
+    else:
+        line = prefix + "\n"
     try:
         data = line.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -448,6 +494,12 @@ def encode_command(command: str, *args: str) -> bytes:
             f"command of {len(data)} bytes; Asterisk reads at most {MAX_COMMAND_BYTES}"
         )
     return data
+
+
+def _refuse_unsafe(args: tuple[str, ...]) -> None:
+    for arg in args:
+        if _UNSAFE_IN_COMMAND.search(arg):
+            raise AgiEncodeError(f"argument contains CR, LF or NUL: {arg[:40]!r}")
 
 
 def split_command(line: str) -> list[str]:

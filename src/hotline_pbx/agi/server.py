@@ -1,6 +1,6 @@
 """The FastAGI server: accepts Asterisk's connections and runs one handler per session.
 
-Each connection is an `asyncio.Protocol` (`_AgiConnection`) feeding a sans-IO
+Each connection is an `asyncio.BufferedProtocol` (`_AgiConnection`) feeding a sans-IO
 `AgiStreamParser`; once the environment block is in, a task runs the handler
 registered for the script, inside an exception boundary. One watchdog timer
 per connection enforces the read timeout (a reply or the environment is
@@ -19,7 +19,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from typing import Final, Protocol
+from typing import Final, Protocol, cast
 
 from prometheus_client import Counter, Histogram
 
@@ -52,10 +52,14 @@ PROTOCOL_ERROR: Final = "protocol_error"
 #: The `script` label of sessions with no handler: label values must stay bounded.
 UNKNOWN_LABEL: Final = "unknown"
 
+_MIN_BACKLOG: Final = 512
 # More queued replies than this means the peer talks without being asked.
 _MAX_QUEUED_REPLIES: Final = 64
 # How often a repeated warning (refusals, unknown scripts, bad peers) may be logged.
 _WARNING_INTERVAL: Final = 10.0
+# Bytes read from the socket at a time. An environment block is ~1 KiB, a reply a few bytes.
+_RECV_BUFFER: Final = 4096
+_SHUTDOWN: Final = "server shutting down"
 # After the drain deadline, how long cancelled handlers get to unwind.
 _UNWIND_SECONDS: Final = 1.0
 
@@ -91,8 +95,11 @@ class FastAgiServer:
         for script, handler in handlers.items():
             if not callable(getattr(handler, "handle", None)):
                 raise TypeError(f"handler for script {script!r} has no handle() method")
-        if max_sessions < 1 or backlog < 1 or read_timeout <= 0 or idle_timeout <= 0:
-            raise ValueError("max_sessions, backlog and the timeouts must be positive")
+        if max_sessions < 1 or read_timeout <= 0 or idle_timeout <= 0:
+            raise ValueError("max_sessions and the timeouts must be positive")
+        if backlog < _MIN_BACKLOG:
+            # A burst of calls (a carrier failover) must queue in the kernel, not be reset.
+            raise ValueError(f"backlog must be at least {_MIN_BACKLOG}")
         AgiStreamParser(line_limit=line_limit)  # validates line_limit now, not per connection
         self._handlers: dict[str, AgiHandler] = dict(handlers)
         self._host = host
@@ -152,7 +159,7 @@ class FastAgiServer:
                 drain_deadline,
             )
             for connection in list(self._connections):
-                connection.cut("shutdown")
+                connection.cut(_SHUTDOWN)
             await self._wait_drained(_UNWIND_SECONDS)
         await server.wait_closed()
         log.info("FastAGI server stopped")
@@ -219,7 +226,8 @@ class FastAgiServer:
             if connection.cut_reason is None:
                 raise  # not ours: the loop is shutting down
             result = TIMEOUT
-            log.warning("FastAGI %s %s: closed (%s)", label, _who(session), connection.cut_reason)
+            level = logging.INFO if connection.cut_reason == _SHUTDOWN else logging.WARNING
+            log.log(level, "FastAGI %s %s: cut (%s)", label, _who(session), connection.cut_reason)
         except Exception:
             log.exception("FastAGI %s %s: handler failed", label, _who(session))
         finally:
@@ -243,42 +251,52 @@ def _who(session: AgiSession) -> str:
     return f"[{session.uniqueid or '?'} {session.channel or '?'} from {session.peer}]"
 
 
-class _AgiConnection(asyncio.Protocol):
+class _AgiConnection(asyncio.BufferedProtocol):
     """One Asterisk connection: bytes in, events out, and the `ReplyStream` of its channel.
 
     Every way a connection can end (EOF, reset, timeout, our own close) goes
     through `connection_lost`; the session is released once both the socket
     is closed and the handler task (if any) has finished.
+
+    A buffered protocol: with a plain `Protocol`, asyncio allocates a 256 KiB
+    bytes object per read, which glibc may serve with mmap/mremap/munmap, three
+    syscalls per read. AGI messages are small; this reads into a buffer of
+    `_RECV_BUFFER` bytes kept for the connection's life.
     """
+
+    # Per-connection state starts from these class-level defaults: an instance
+    # attribute is created only when a value changes (cheaper per connection).
+    _transport: asyncio.Transport | None = None
+    _waiter: asyncio.Future[None] | None = None
+    _task: asyncio.Task[None] | None = None
+    _hung_up = False
+    _failure: AgiError | None = None  # why the connection can no longer be used
+    cut_reason: str | None = None  # set when we cancel the handler ourselves
+    _lost = False
+    _task_running = False
+    _released = False
+    _received_any = False
+    _early_recorded = False  # a result counted before any handler ran
+    _env_deadline = 0.0
+    _read_deadline: float | None = None
+    _read_timeout: float | None = None  # of the reply awaited
+    _last_activity = 0.0
+    _timer: asyncio.TimerHandle | None = None
+    _timer_at = math.inf
+    peer = "?"
 
     def __init__(self, server: FastAgiServer, loop: asyncio.AbstractEventLoop) -> None:
         self._server = server
         self.loop = loop
-        self._transport: asyncio.Transport | None = None
         self._parser = AgiStreamParser(line_limit=server.line_limit)
+        self._recv = memoryview(bytearray(_RECV_BUFFER))
         self._replies: collections.deque[tuple[AgiReply, bool]] = collections.deque()
-        self._waiter: asyncio.Future[None] | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._hung_up = False
-        self._failure: AgiError | None = None  # why the connection can no longer be used
-        self.cut_reason: str | None = None  # set when we cancel the handler ourselves
-        self._lost = False
-        self._task_running = False
-        self._released = False
-        self._received_any = False
-        self._early_recorded = False  # a result counted before any handler ran
-        self._env_deadline = 0.0
-        self._read_deadline: float | None = None
-        self._last_activity = 0.0
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = math.inf
-        self.peer = "?"
 
     # -- asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses: no isinstance check.
+        self._transport = cast(asyncio.Transport, transport)
         if not self._server.admit(self):
             self._released = True
             transport.close()
@@ -290,6 +308,12 @@ class _AgiConnection(asyncio.Protocol):
         self._last_activity = now
         self._env_deadline = now + self._server.read_timeout
         self._arm(self._env_deadline)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._recv
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(self._recv[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         if self._released or self._failure is not None:
@@ -351,16 +375,20 @@ class _AgiConnection(asyncio.Protocol):
             if self._waiter is not None:
                 raise AgiStateError("one command at a time: a reply is already awaited")
             waiter = self._waiter = self.loop.create_future()
+            self._read_timeout = timeout
             if timeout is None:
                 self._read_deadline = None
             else:
-                self._read_deadline = self.loop.time() + timeout
-                self._arm(self._read_deadline)
+                deadline = self._read_deadline = self.loop.time() + timeout
+                if deadline < self._timer_at:
+                    self._arm(deadline)
             try:
                 await waiter
             finally:
                 self._waiter = None
-                self._arm(self._last_activity + self._server.idle_timeout)
+                idle_deadline = self._last_activity + self._server.idle_timeout
+                if idle_deadline < self._timer_at:
+                    self._arm(idle_deadline)
         return replies.popleft()
 
     # -- session lifecycle
@@ -371,12 +399,18 @@ class _AgiConnection(asyncio.Protocol):
         self._task = self.loop.create_task(self._server.serve(self, environment))
 
     def result_after_return(self) -> str:
-        """The result of a session whose handler returned normally."""
+        """The result of a session whose handler returned normally.
+
+        A `HANGUP` line is not looked at: Asterisk writes one at the end of
+        every FastAGI session (after reading our end-of-stream), and a handler
+        that returns has finished its work. Hang-ups count when they interrupt
+        the handler (`AgiHangup` escaping it).
+        """
         if isinstance(self._failure, AgiTimeout):
             return TIMEOUT
         if isinstance(self._failure, AgiProtocolError):
             return PROTOCOL_ERROR
-        return HANGUP_RESULT if self._hung_up else OK
+        return OK
 
     def end_session(self, *, graceful: bool) -> None:
         self._task_running = False
@@ -473,7 +507,7 @@ class _AgiConnection(asyncio.Protocol):
         elif what == "idle":
             self.cut(f"no command for {self._server.idle_timeout:g}s")
         elif what == "read":
-            self._fail(AgiTimeout(f"no reply within {self._server.read_timeout:g}s"))
+            self._fail(AgiTimeout(f"no reply within {self._read_timeout:g}s"))
         else:
             self._fail(AgiTimeout(f"no request within {self._server.read_timeout:g}s"))
 

@@ -115,9 +115,15 @@ class AgiChannel:
         (`math.inf` waits for ever, e.g. for `EXEC Dial`).
         """
         data = encode_command(command, *args)  # refuse before anything is sent
-        self._check_usable()
-        self._stream.send(data)
-        reply, hangup_first = await self._stream.next_reply(self._timeout(timeout))
+        stream = self._stream
+        if self._finished or stream.hung_up:
+            self._check_usable()
+        stream.send(data)
+        reply, hangup_first = await stream.next_reply(
+            self._read_timeout if timeout is None else self._timeout(timeout)
+        )
+        if reply.code == 200 and not hangup_first:
+            return reply
         return _checked(reply, hangup_first)
 
     async def set_variable(self, name: str, value: str) -> None:
@@ -129,10 +135,12 @@ class AgiChannel:
         With `final=True` all commands go in one write, our side of the
         connection is then shut down, and the replies are read in order:
         one round trip instead of one per variable. It must be the session's
-        last command: Asterisk reads commands through a stdio buffer and only
-        polls the socket between commands, so pipelined commands sit unread
-        until more bytes (or our end-of-stream) arrive. Without `final` the
-        variables are set one round trip at a time.
+        last command: Asterisk (`run_agi` in res_agi.c) reads commands through
+        a stdio buffer but polls the socket before each one, so a second
+        pipelined command would sit in that buffer, unread, until more bytes
+        or our end-of-stream arrive. Seeing the end-of-stream, Asterisk runs
+        what it holds, replies, ends `AGI()` and the dialplan goes on.
+        Without `final` the variables are set one round trip at a time.
         """
         if not final:
             for name, value in values.items():

@@ -48,8 +48,9 @@ class ApiContext:
         return db.connect_timeout + db.command_timeout
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        async with asyncio.timeout(self.deadline), self.engine.begin() as conn:
+    async def transaction(self, deadline: float | None = None
+                          ) -> AsyncIterator[AsyncConnection]:
+        async with asyncio.timeout(deadline or self.deadline), self.engine.begin() as conn:
             yield conn
 
 
@@ -91,6 +92,8 @@ class Endpoint:
     handler: Handler
     role: Role
     query: frozenset[str] = frozenset()
+    #: seconds for the whole request, if longer than ApiContext.deadline (exports)
+    deadline: float | None = None
 
 
 def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:hotline-pbx:problem:"
+STREAMING = web.RequestKey("hotline_streaming", bool)  # the response has started
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -117,23 +118,35 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     """Turn every error into problem+json; nothing inside leaks out."""
     try:
         return await handler(request)
-    except Problem as problem:
-        return problem.response(request.path)
-    except ValidationError as error:
-        return invalid(error).response(request.path)
     except web.HTTPException as exc:
         if exc.status < 400:
-            raise
+            raise  # redirects are answers, not errors
         return _from_http_exception(exc).response(request.path)
-    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
-            sqlalchemy.exc.TimeoutError, OSError, TimeoutError) as exc:
+    except Exception as exc:
+        if request.get(STREAMING):
+            # Headers and part of the body are out (a CSV export): no second
+            # answer is possible; aiohttp closes the connection, and the client
+            # sees a truncated download instead of a silently short file.
+            log.exception("%s %s failed while streaming", request.method, request.path)
+            raise
+        return _problem_for(request, exc).response(request.path)
+
+
+_DATABASE_DOWN = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
+                  sqlalchemy.exc.TimeoutError, OSError, TimeoutError)
+
+
+def _problem_for(request: web.Request, exc: Exception) -> Problem:
+    if isinstance(exc, Problem):
+        return exc
+    if isinstance(exc, ValidationError):
+        return invalid(exc)
+    if isinstance(exc, _DATABASE_DOWN):
         log.warning("%s %s: database unavailable: %s", request.method, request.path,
                     type(exc).__name__)
         return Problem(503, "unavailable", "Service unavailable",
                        "the database cannot be reached right now; try again shortly",
-                       headers={"Retry-After": "5"}).response(request.path)
-    except Exception:
-        log.exception("%s %s failed", request.method, request.path)
-        return Problem(500, "internal", "Internal error",
-                       "the server failed to handle this request; it has been logged"
-                       ).response(request.path)
+                       headers={"Retry-After": "5"})
+    log.exception("%s %s failed", request.method, request.path, exc_info=exc)
+    return Problem(500, "internal", "Internal error",
+                   "the server failed to handle this request; it has been logged")

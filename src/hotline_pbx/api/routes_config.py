@@ -32,7 +32,7 @@ API = "/api/v1"
 
 
 async def _schedule(call: Call) -> dict[str, Any]:
-    documents = await config_repo.read_documents(call.conn)
+    documents = await config_repo.read_documents(call.conn, call.api.settings.routing.timezone)
     return schedule_to_dict(schedule_from_dict(documents["schedule"]))
 
 
@@ -54,7 +54,7 @@ async def put_schedule(call: Call) -> web.StreamResponse:
 
 async def get_exceptions(call: Call) -> web.StreamResponse:
     year = parse_int(call.query, "year", default=0, low=2000, high=2100) or None
-    documents = await config_repo.read_documents(call.conn)
+    documents = await config_repo.read_documents(call.conn, call.api.settings.routing.timezone)
     items = [e for e in documents["exceptions"]
              if year is None or e["date"].startswith(f"{year}-")]
     return json_response({"items": items})
@@ -137,7 +137,7 @@ async def delete_override(call: Call) -> web.StreamResponse:
 
 
 async def _roster(call: Call) -> dict[str, Any]:
-    documents = await config_repo.read_documents(call.conn)
+    documents = await config_repo.read_documents(call.conn, call.api.settings.routing.timezone)
     roster = documents["roster"]
     absences = []
     for absence in roster["absences"]:

@@ -11,7 +11,7 @@ shift a page.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,8 +29,9 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncResult
 
 from hotline_pbx.store import models
 
@@ -228,20 +229,19 @@ async def add_note(conn: AsyncConnection, call_id: int, author: str, body: str) 
     return result.one()
 
 
-async def stream_register(conn: AsyncConnection, flt: CallFilter,
-                          limit: int) -> AsyncIterator[Any]:
-    """The call register (oldest first) with each call's notes joined, streamed
-    from a server-side cursor so a year's export never sits in memory."""
+async def open_register(conn: AsyncConnection, flt: CallFilter, limit: int) -> AsyncResult[Any]:
+    """The call register (oldest first) with each call's notes joined, as a
+    server-side cursor so a year's export never sits in memory. The query has
+    run when this returns: errors come before the caller starts answering."""
     c, n = models.calls, models.call_notes
-    notes = (select(func.string_agg(n.c.author + literal_column("': '") + n.c.body,
-                                    literal_column("' | '")).within_group(n.c.created_at))
+    separator: Any = aggregate_order_by(literal_column("' | '"), n.c.created_at, n.c.id)
+    notes = (select(func.string_agg(n.c.author + literal_column("': '") + n.c.body, separator))
              .where(n.c.call_id == c.c.id).scalar_subquery().label("notes"))
     query = (select(c.c.id, c.c.started_at, c.c.caller, c.c.period, c.c.outcome,
                     c.c.wait_seconds, c.c.talk_seconds, c.c.answered_by, notes)
              .where(*flt.conditions()).order_by(c.c.started_at, c.c.id).limit(limit))
-    result = await conn.stream(query.execution_options(yield_per=500))
-    async for row in result:
-        yield row
+    result: AsyncResult[Any] = await conn.stream(query.execution_options(yield_per=500))
+    return result
 
 
 async def count_calls(conn: AsyncConnection, flt: CallFilter) -> int:
@@ -300,3 +300,4 @@ async def purge(conn: AsyncConnection, cutoff: datetime, *, dry_run: bool = Fals
             result = await conn.execute(delete(table).where(old))
             counts[name] = int(result.rowcount)
     return counts
+

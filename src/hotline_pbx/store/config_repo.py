@@ -40,14 +40,17 @@ from hotline_pbx.store import models
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SCHEDULE: dict[str, Any] = {
-    "timezone": "Asia/Shanghai",
-    "weekly": [
-        {"day": day, "start": start, "end": end}
-        for day in ("mon", "tue", "wed", "thu", "fri")
-        for start, end in (("08:30", "12:00"), ("13:00", "17:30"))
-    ],
-}
+def default_schedule(timezone: str = "Asia/Shanghai") -> dict[str, Any]:
+    """The company's written hours (Mon-Fri 08:30-12:00, 13:00-17:30) in
+    ``routing.timezone``, until an admin stores a schedule of their own."""
+    return {
+        "timezone": timezone,
+        "weekly": [
+            {"day": day, "start": start, "end": end}
+            for day in ("mon", "tue", "wed", "thu", "fri")
+            for start, end in (("08:30", "12:00"), ("13:00", "17:30"))
+        ],
+    }
 
 
 def routing_settings(settings: Settings) -> RoutingSettings:
@@ -61,7 +64,8 @@ def routing_settings(settings: Settings) -> RoutingSettings:
 # -- reading ---------------------------------------------------------------------
 
 
-async def read_documents(conn: AsyncConnection) -> dict[str, Any]:
+async def read_documents(conn: AsyncConnection,
+                         default_timezone: str = "Asia/Shanghai") -> dict[str, Any]:
     """The stored configuration as the JSON documents the API speaks."""
     schedule_doc = (await conn.execute(select(models.schedule.c.document))).scalar()
     roster_doc = (await conn.execute(select(models.roster.c.document))).scalar()
@@ -82,7 +86,8 @@ async def read_documents(conn: AsyncConnection) -> dict[str, Any]:
                     "note": override_row.reason}
     roster_doc = dict(roster_doc or {"supervisor": None, "deputies": []})
     roster_doc["absences"] = absences
-    return {"schedule": schedule_doc or DEFAULT_SCHEDULE, "exceptions": exceptions,
+    return {"schedule": schedule_doc or default_schedule(default_timezone),
+            "exceptions": exceptions,
             "override": override, "roster": roster_doc}
 
 
@@ -117,14 +122,15 @@ class RoutingState:
         self._settings = settings
         self._version = 0
         self.snapshot = RoutingSnapshot(
-            BusinessCalendar(schedule_from_dict(DEFAULT_SCHEDULE)), Roster(),
+            BusinessCalendar(schedule_from_dict(default_schedule(settings.routing.timezone))),
+            Roster(),
             routing_settings(settings), 0,
         )
         self.loaded_at: datetime | None = None
 
     async def reload(self) -> None:
         async with self._engine.connect() as conn:
-            documents = await read_documents(conn)
+            documents = await read_documents(conn, self._settings.routing.timezone)
         now = datetime.now(UTC)
         snapshot = build_snapshot(documents, self._settings, version=self._version + 1, now=now)
         self._version += 1

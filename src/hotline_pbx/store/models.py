@@ -71,7 +71,9 @@ calls = Table(
     Column("needs_callback", Boolean, nullable=False, server_default=text("false")),
     Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=NOW),
-    CheckConstraint("period IN ('open', 'closed', 'override', 'failsafe')", name="period"),
+    # unrouted: the caller hung up during the AGI step (recorded, never offered)
+    CheckConstraint("period IN ('open', 'closed', 'override', 'failsafe', 'unrouted')",
+                    name="period"),
     CheckConstraint(
         "outcome IN ('answered', 'abandoned', 'short_abandoned', 'missed')", name="outcome"
     ),
@@ -206,13 +208,16 @@ api_tokens = Table(
     "api_tokens",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", Text, nullable=False, unique=True),
+    # unique among active tokens: a revoked token's name can be given again
+    Column("name", Text, nullable=False),
     Column("role", Text, nullable=False),
     Column("token_hash", Text, nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
     Column("last_used_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
     CheckConstraint("role IN ('admin', 'supervisor', 'viewer')", name="role"),
+    Index("uq_api_tokens_active_name", "name", unique=True,
+          postgresql_where=text("revoked_at IS NULL")),
 )
 
 CONFIG_CHANNEL = "hotline_config"

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+import uvloop
 
 from hotline_pbx.agi import AgiChannel, AgiSession, FastAgiServer
 from hotline_pbx.metrics import REGISTRY
@@ -12,6 +13,14 @@ from hotline_pbx.metrics import REGISTRY
 from .fake_asterisk import FakeAsterisk
 
 Body = Callable[[AgiSession, AgiChannel], Awaitable[None]]
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Every async test here runs on both loops: uvloop's transports differ (not
+    `asyncio.Transport` subclasses, other buffering), and the daemon may use either."""
+    return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
 
 
 class RecordingHandler:

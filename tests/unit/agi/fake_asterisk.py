@@ -11,6 +11,7 @@ import contextlib
 import socket
 import struct
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 from hotline_pbx.agi.protocol import encode_env_block, split_command
 
@@ -72,7 +73,7 @@ def env_bytes(script: str = "route", *, args: Sequence[str] = (), **overrides: s
 
 class FakeAsterisk:
     # Every peer a test opened, so the fixture can close them all (no ResourceWarning).
-    opened: list[FakeAsterisk] = []
+    opened: ClassVar[list[FakeAsterisk]] = []
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader

@@ -169,7 +169,13 @@ def test_script_falls_back_to_request_url_path() -> None:
         ("200 result=1 (hello world)", 200, "1", "hello world", {}),
         ("200 result= (timeout)", 200, "", "timeout", {}),
         ("200 result=0 endpos=16000", 200, "0", None, {"endpos": "16000"}),
-        ("200 result=1 (digit) digit=5 endpos=800", 200, "1", "digit", {"digit": "5", "endpos": "800"}),
+        (
+            "200 result=1 (digit) digit=5 endpos=800",
+            200,
+            "1",
+            "digit",
+            {"digit": "5", "endpos": "800"},
+        ),
         ("200 result=1 (a) b) endpos=5", 200, "1", "a) b", {"endpos": "5"}),
         ("200 result=1 (unterminated", 200, "1", "unterminated", {}),
         ("510 Invalid or unknown command", 510, None, None, {}),
@@ -180,11 +186,14 @@ def test_reply_lines(
     line: str, code: int, result: str | None, data: str | None, fields: dict[str, str]
 ) -> None:
     reply = parse_reply_line(line)
-    assert (reply.code, reply.result, reply.data, dict(reply.fields)) == (code, result, data, fields)
+    parsed = (reply.code, reply.result, reply.data, dict(reply.fields))
+    assert parsed == (code, result, data, fields)
     assert reply.text == line
 
 
-@pytest.mark.parametrize("line", ["", "OK", "20 result=1", "2000 result=1", "２００ result=1", "abc"])
+@pytest.mark.parametrize(
+    "line", ["", "OK", "20 result=1", "2000 result=1", "２００ result=1", "abc"]
+)
 def test_garbage_reply_is_a_protocol_error(line: str) -> None:
     with pytest.raises(AgiProtocolError):
         parse_reply_line(line)
@@ -329,3 +338,10 @@ def test_unencodable_text_is_refused() -> None:
 )
 def test_split_command_follows_asterisk_parse_args(line: str, words: list[str]) -> None:
     assert split_command(line) == words
+
+
+def test_a_leading_blank_line_is_an_empty_environment_whatever_follows() -> None:
+    # A one-read fast path must not read past the first blank line.
+    with pytest.raises(AgiProtocolError):
+        feed_all(b"\nagi_network: yes\n\n")
+    assert feed_all(b"\n\n") == [AgiEnvironment({}, ())]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,7 +34,41 @@ env_keys = st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True).filter(
 
 def _chunks(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
-    return [data[a:b] for a, b in zip(points, points[1:], strict=False)]
+    return [data[a:b] for a, b in itertools.pairwise(points)]
+
+
+def _events_or_error(chunks: list[bytes]) -> list[object] | str:
+    parser = AgiStreamParser(line_limit=128, env_limit=512)
+    events: list[object] = []
+    try:
+        for chunk in chunks:
+            events.extend(parser.feed(chunk))
+    except AgiProtocolError:
+        return "error"
+    return events
+
+
+# Realistic pieces, so that generated streams reach every branch of the parser.
+fragments = st.sampled_from(
+    [
+        b"agi_network: yes\n",
+        b"agi_network_script: route?x=1\n",
+        b"agi_arg_1: a b\n",
+        b"agi_calleridname: \xd5\xc5\xc8\xfd\n",
+        b"\n",
+        b"\r\n",
+        b"200 result=1\n",
+        b"200 result=0\n",
+        b"200 result=1 (x (y)) endpos=9\n",
+        b"100 result=0 Trying...\n",
+        b"510 Invalid or unknown command\n",
+        b"520-Invalid command syntax.  Proper usage follows:\n",
+        b"520 End of proper usage.\n",
+        b"HANGUP\n",
+        b"garbage\n",
+        b"x" * 200,
+    ]
+)
 
 
 @PROPERTY
@@ -51,10 +88,19 @@ def test_arbitrary_bytes_raise_only_protocol_errors(data: bytes, cuts: list[int]
 def test_arbitrary_bytes_after_the_environment_raise_only_protocol_errors(data: bytes) -> None:
     parser = AgiStreamParser(line_limit=128)
     parser.feed(b"agi_network: yes\n\n")
-    try:
+    with contextlib.suppress(AgiProtocolError):
         parser.feed(data)
-    except AgiProtocolError:
-        pass
+
+
+@PROPERTY
+@given(
+    st.one_of(st.lists(fragments, max_size=14).map(b"".join), st.binary(max_size=300)),
+    st.lists(st.integers(min_value=0), max_size=8),
+)
+def test_chunking_never_changes_the_outcome(data: bytes, cuts: list[int]) -> None:
+    whole = _events_or_error([data])
+    assert _events_or_error(_chunks(data, cuts)) == whole
+    assert _events_or_error([data[i : i + 1] for i in range(len(data))]) == whole
 
 
 @PROPERTY

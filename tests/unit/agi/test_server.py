@@ -146,7 +146,8 @@ async def test_pipelined_final_variables(start_server: StartServer, counts: Coun
         ["SET", "VARIABLE", "C", ""],
     ]
     assert await asyncio.wait_for(asterisk.reader.read(), WAIT) == b""  # half-closed
-    await asterisk.send(REPLY_OK * 3)
+    # Asterisk answers, sees our end-of-stream, ends the AGI with its usual HANGUP.
+    await asterisk.send(REPLY_OK * 3 + HANGUP_LINE)
     await handler.done.wait()
     await finished(server)
     assert handler.errors == []
@@ -184,6 +185,38 @@ async def test_unsafe_value_is_refused_before_anything_is_sent(start_server: Sta
 
 
 # -- hang-ups and error replies
+
+
+async def test_hangup_before_a_pipelined_reply(start_server: StartServer, counts: Counts) -> None:
+    handler = RecordingHandler(lambda s, c: c.set_variables({"A": "1", "B": "2"}, final=True))
+    server = await start_server({"route": handler})
+    asterisk = await FakeAsterisk.start(server.port)
+    await asterisk.command()
+    await asterisk.command()
+    await asterisk.send(REPLY_OK + HANGUP_LINE + REPLY_OK)
+    await handler.done.wait()
+    assert isinstance(handler.errors[0], AgiHangup)
+    await finished(server)
+    assert counts.delta() == {("route", "hangup"): 1}
+
+
+async def test_hangup_after_the_handler_returned_is_ok(
+    start_server: StartServer, counts: Counts
+) -> None:
+    returned = asyncio.Event()
+
+    async def route(session: AgiSession, channel: AgiChannel) -> None:
+        await channel.set_variable("A", "1")
+        await eventually(lambda: channel.hung_up)  # the decision is made; then the caller left
+        returned.set()
+
+    server = await start_server({"route": RecordingHandler(route)})
+    asterisk = await FakeAsterisk.start(server.port)
+    await asterisk.answer(REPLY_OK + HANGUP_LINE)
+    await asterisk.expect_closed()
+    await finished(server)
+    assert returned.is_set()
+    assert counts.delta() == {("route", "ok"): 1}
 
 
 async def test_hangup_before_the_reply(start_server: StartServer, counts: Counts) -> None:
@@ -305,9 +338,7 @@ async def test_no_request_within_the_read_timeout(
     assert counts.delta() == {("unknown", "timeout"): 1}
 
 
-async def test_reply_not_within_the_read_timeout(
-    start_server: StartServer, counts: Counts
-) -> None:
+async def test_reply_not_within_the_read_timeout(start_server: StartServer, counts: Counts) -> None:
     handler = RecordingHandler(lambda s, c: c.set_variable("A", "1"))
     server = await start_server({"route": handler}, read_timeout=0.1)
     asterisk = await FakeAsterisk.start(server.port)
@@ -529,7 +560,14 @@ def test_handlers_are_checked_when_the_server_is_built() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [{"max_sessions": 0}, {"read_timeout": 0}, {"idle_timeout": -1}, {"line_limit": 10}]
+    "bad",
+    [
+        {"max_sessions": 0},
+        {"read_timeout": 0},
+        {"idle_timeout": -1},
+        {"line_limit": 10},
+        {"backlog": 100},
+    ],
 )
 def test_settings_are_checked(bad: dict[str, Any]) -> None:
     settings: dict[str, Any] = {

@@ -1,0 +1,103 @@
+"""After every AMI (re)connect: tell the call tracker what Asterisk has right now.
+
+Calls in progress must be neither lost (the daemon restarted mid-call, or
+AMI was away while they started) nor counted twice (we knew them already),
+and calls that ended while AMI was away must be closed. The answer comes in
+order *through the event stream itself*, so the tracker applies it after
+every event that arrived before it:
+
+1. a ``HotlineReconnected`` marker: every call known so far becomes *stale*;
+2. one ``QueueEntry`` per caller waiting in a queue (``QueueStatus``);
+3. one ``CoreShowChannel`` per channel (``CoreShowChannels``), each root
+   channel with its ``HOTLINE_*`` variables read by ``Getvar``;
+4. ``CoreShowChannelsComplete``: stale calls absent from the list ended
+   during the gap; root channels of hotline calls we did not know are adopted.
+
+Action replies carry an ActionID, so panoramisk hands them to the action and
+not to the event callback: we copy them into the supervisor's queue ourselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from hotline_pbx.ami.normalise import RECONNECTED, VARIABLE_PREFIX
+from hotline_pbx.ami.supervisor import AmiEvent, AmiSupervisor
+
+log = logging.getLogger(__name__)
+
+#: Read from each root channel (the tracker needs these to resume a call).
+VARIABLES = ("HOTLINE_PERIOD", "HOTLINE_ROUTE", "HOTLINE_CLOSED", "HOTLINE_DNID")
+
+
+async def reconcile(supervisor: AmiSupervisor, *, timeout: float = 10.0,
+                    concurrency: int = 8) -> None:
+    """Queue the marker and the snapshot; a failure is logged, never raised."""
+    _put(supervisor, {"Event": RECONNECTED, "Timestamp": f"{time.time():.6f}"})
+    try:
+        async with asyncio.timeout(timeout):
+            entries = _events(await supervisor.action({"Action": "QueueStatus"},
+                                                      timeout=timeout, as_list=True),
+                              "QueueEntry")
+            channels = _events(await supervisor.action({"Action": "CoreShowChannels"},
+                                                       timeout=timeout, as_list=True),
+                               "CoreShowChannel")
+            variables = await _read_variables(supervisor, channels, concurrency, timeout)
+    except Exception as exc:  # the stale calls are closed by the sweep instead
+        log.warning("AMI reconcile failed (%s); calls that ended while AMI was away are "
+                    "closed when they go silent", exc or type(exc).__name__)
+        return
+    received = f"{time.time():.6f}"
+    for entry in entries:
+        _put(supervisor, {**entry, "Timestamp": entry.get("Timestamp") or received})
+    for channel in channels:
+        extra = {f"{VARIABLE_PREFIX}{k}": v
+                 for k, v in variables.get(channel.get("Uniqueid", ""), {}).items()}
+        _put(supervisor, {**channel, **extra,
+                          "Timestamp": channel.get("Timestamp") or received})
+    _put(supervisor, {"Event": "CoreShowChannelsComplete", "Timestamp": received})
+    roots = sum(1 for c in channels if c.get("Uniqueid") == c.get("Linkedid"))
+    log.info("AMI reconcile: %d channels (%d calls), %d callers queued",
+             len(channels), roots, len(entries))
+
+
+def _events(reply: Any, name: str) -> list[AmiEvent]:
+    messages: Iterable[Any] = reply if isinstance(reply, list) else [reply]
+    return [{str(k): str(v) for k, v in m.items()} for m in messages
+            if hasattr(m, "items") and m.get("Event") == name]
+
+
+async def _read_variables(supervisor: AmiSupervisor, channels: list[AmiEvent],
+                          concurrency: int, timeout: float) -> dict[str, dict[str, str]]:
+    """The HOTLINE_* variables of every root channel (one whose Uniqueid is its Linkedid)."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def read(channel: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+        values: dict[str, str] = {}
+        async with gate:
+            for name in VARIABLES:
+                reply = await supervisor.action(
+                    {"Action": "Getvar", "Channel": channel["Channel"], "Variable": name},
+                    timeout=timeout)
+                value = reply.get("Value") if hasattr(reply, "get") else None
+                if value and value != "(null)":
+                    values[name] = str(value)
+        return channel["Uniqueid"], values
+
+    # Every root channel: a hotline call may have left our contexts (a transfer).
+    roots = [c for c in channels if c.get("Uniqueid") and c.get("Channel")
+             and c.get("Uniqueid") == c.get("Linkedid")]
+    results = await asyncio.gather(*(read(c) for c in roots))
+    return dict(results)
+
+
+def _put(supervisor: AmiSupervisor, event: AmiEvent) -> None:
+    try:
+        supervisor.events.put_nowait(event)
+    except asyncio.QueueFull:
+        supervisor.dropped += 1
+        log.error("AMI event queue full: reconcile event %s dropped", event.get("Event"))

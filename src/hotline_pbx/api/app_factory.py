@@ -1,0 +1,71 @@
+"""The aiohttp application: health, metrics and the REST API on one port.
+
+``app.py`` builds it with :func:`build_app`; tests build the same app on a
+test server. The endpoint lists of the routes modules are collected here once
+(no decorators, no registry filled by imports), each handler wrapped by
+:func:`_guarded`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+
+from aiohttp import web
+
+from hotline_pbx.api import routes_calls, routes_config, routes_reports, routes_stats
+from hotline_pbx.api.auth import Principal, Role, bearer_token, hash_token, require, unauthorized
+from hotline_pbx.api.context import ApiContext, Call, Endpoint, json_response
+from hotline_pbx.api.health import ReadinessCheck, add_health_routes
+from hotline_pbx.api.openapi import openapi_document
+from hotline_pbx.api.params import check_query
+from hotline_pbx.api.problems import problem_middleware
+from hotline_pbx.store.api_repo import authenticate
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    *routes_config.ENDPOINTS,
+    *routes_calls.ENDPOINTS,
+    *routes_stats.ENDPOINTS,
+    *routes_reports.ENDPOINTS,
+)
+
+CONTEXT_KEY = web.AppKey("hotline_api", ApiContext)
+
+
+def build_app(api: ApiContext, checks: Mapping[str, ReadinessCheck]) -> web.Application:
+    app = web.Application(client_max_size=api.settings.http.max_body_bytes,
+                          middlewares=[problem_middleware])
+    app[CONTEXT_KEY] = api
+    add_health_routes(app, checks)
+    add_api_routes(app, api, ENDPOINTS)
+    return app
+
+
+def add_api_routes(app: web.Application, api: ApiContext,
+                   endpoints: Iterable[Endpoint]) -> None:
+    document = openapi_document()
+
+    async def openapi(_request: web.Request) -> web.StreamResponse:
+        return json_response(document)
+
+    app.router.add_get("/api/v1/openapi.json", openapi)
+    for endpoint in endpoints:
+        app.router.add_route(endpoint.method, endpoint.path, _guarded(api, endpoint))
+
+
+def _guarded(api: ApiContext, endpoint: Endpoint
+             ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    what = f"{endpoint.method} {endpoint.path}"
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        token = bearer_token(request.headers.get("Authorization"))
+        async with api.transaction(endpoint.deadline) as conn:
+            found = await authenticate(conn, hash_token(token))
+            if found is None:
+                raise unauthorized("the token is unknown or revoked")
+            principal = Principal(found[0], found[1], Role.parse(found[2]))
+            require(principal, endpoint.role, what)
+            query = check_query(request, endpoint.query)
+            return await endpoint.handler(Call(api, request, conn, principal, query))
+
+    handle.__name__ = endpoint.handler.__name__
+    return handle

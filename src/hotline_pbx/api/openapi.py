@@ -1,0 +1,375 @@
+"""The OpenAPI 3.1 document served at ``/api/v1/openapi.json``.
+
+Written by hand next to the handlers it describes. Two checks keep it true:
+``tests/unit/api/test_openapi.py`` compares its paths, methods, query
+parameters and roles with the registered endpoints, and
+``tests/integration/test_schemathesis.py`` runs schemathesis against the
+live daemon: no 5xx, and every response matches its schema.
+
+Request schemas are as strict as the handlers (patterns, enums, no unknown
+fields) so generated requests reach the handlers' real work; response
+schemas describe what comes back, including masked numbers for viewers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hotline_pbx import __version__
+
+JSON = "application/json"
+PROBLEM = "application/problem+json"
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def obj(properties: dict[str, Any], required: list[str] | None = None, *,
+        closed: bool = True) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required is None:
+        required = list(properties)
+    if required:
+        schema["required"] = required
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+STRING = {"type": "string"}
+TIME = {"type": "string", "format": "date-time",
+        "description": "ISO 8601 with the offset of the configured zone"}
+HHMM = {"type": "string", "pattern": r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
+        "examples": ["08:30"]}
+NUMBER_OR_NULL = nullable({"type": "number"})
+
+
+def _page(item: str) -> dict[str, Any]:
+    return obj({"items": {"type": "array", "items": ref(item)},
+                "next_cursor": nullable(STRING)})
+
+
+CALL_PROPS: dict[str, Any] = {
+        "id": {"type": "integer"}, "call_key": STRING,
+        "caller": {"type": "string", "description": "masked for viewers: 138****8000"},
+        "caller_name": STRING, "dnid": STRING, "started_at": TIME,
+        "routed_at": nullable(TIME), "answered_at": nullable(TIME), "ended_at": nullable(TIME),
+        "period": {"enum": ["open", "closed", "override", "failsafe"]},
+        "route": nullable(STRING),
+        "outcome": {"enum": ["answered", "abandoned", "short_abandoned", "missed"]},
+        "wait_seconds": NUMBER_OR_NULL, "talk_seconds": NUMBER_OR_NULL,
+        "answered_by": nullable(STRING), "answered_role": nullable(STRING),
+        "failover_attempts": {"type": "integer"}, "hangup_side": nullable(STRING),
+        "hangup_cause": nullable({"type": "integer"}), "is_test": {"type": "boolean"},
+        "needs_callback": {"type": "boolean"}, "note_count": {"type": "integer"},
+    }
+
+KPI_PROPS: dict[str, Any] = {
+    "offered": {"type": "integer"}, "answered": {"type": "integer"},
+    "abandoned": {"type": "integer"}, "short_abandoned": {"type": "integer"},
+    "missed": {"type": "integer"}, "answered_within_service_level": {"type": "integer"},
+    "answer_rate": NUMBER_OR_NULL, "service_level": NUMBER_OR_NULL,
+    "abandon_rate": NUMBER_OR_NULL, "asa_seconds": NUMBER_OR_NULL,
+    "mean_talk_seconds": NUMBER_OR_NULL,
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Problem": obj({
+        "type": STRING, "title": STRING, "status": {"type": "integer"}, "detail": STRING,
+        "instance": STRING, "field": STRING, "reason": STRING, "example": STRING,
+        "errors": {"type": "array", "items": obj({"field": STRING, "reason": STRING,
+                                                  "example": STRING})},
+    }, ["type", "title", "status", "detail"]),
+    "TimeRange": obj({"start": HHMM, "end": HHMM}),
+    "WeeklyPeriod": obj({"day": {"enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
+                         "start": HHMM, "end": HHMM}),
+    "Schedule": obj({
+        "timezone": {"type": "string", "examples": ["Asia/Shanghai"]},
+        "weekly": {"type": "array", "items": ref("WeeklyPeriod"), "maxItems": 336},
+        "workday_periods": nullable({"type": "array", "items": ref("TimeRange"),
+                                     "maxItems": 48}),
+    }, ["weekly"]),
+    "ScheduleDocument": obj({
+        "timezone": STRING,
+        "weekly": {"type": "array", "items": ref("WeeklyPeriod")},
+        "workday_periods": nullable({"type": "array", "items": ref("TimeRange")}),
+    }),
+    "Exception": obj({
+        "date": {"type": "string", "format": "date", "examples": ["2026-10-01"]},
+        "kind": {"enum": ["closed", "open"]},
+        "periods": {"type": "array", "items": ref("TimeRange"), "maxItems": 48},
+        "note": {"type": "string", "maxLength": 500},
+    }, ["date", "kind"]),
+    "ExceptionList": obj({"items": {"type": "array", "items": ref("Exception")}}),
+    "OverrideInput": obj({
+        "mode": {"enum": ["open", "closed"]},
+        "until": {"type": "string", "format": "date-time",
+                  "examples": ["2026-10-01T08:30:00+08:00"]},
+        "note": {"type": "string", "maxLength": 500},
+    }, ["mode", "until"]),
+    "OverrideState": obj({
+        "override": nullable(obj({"mode": {"enum": ["open", "closed"]}, "until": TIME,
+                                  "note": STRING, "set_by": STRING, "set_at": TIME})),
+        "active": {"type": "boolean"},
+    }),
+    "PersonInput": obj({
+        "id": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "mobile": {"type": "string", "pattern": r"^\+?[0-9]{5,20}$"},
+    }),
+    "AbsenceInput": obj({
+        "person_id": STRING,
+        "from": {"type": "string", "format": "date-time"},
+        "to": nullable({"type": "string", "format": "date-time"}),
+        "reason": {"enum": ["leave", "resigned", "no_signal", "other"]},
+        "note": {"type": "string", "maxLength": 500},
+    }, ["person_id", "from", "reason"]),
+    "RosterInput": obj({
+        "supervisor": nullable(ref("PersonInput")),
+        "deputies": {"type": "array", "items": ref("PersonInput"), "maxItems": 50},
+        "absences": {"type": "array", "items": ref("AbsenceInput"), "maxItems": 1000},
+    }, []),
+    "Person": obj({"id": STRING, "name": STRING,
+                   "mobile": {"type": "string", "description": "masked for viewers"}}),
+    "Absence": obj({"person_id": STRING, "from": TIME, "to": nullable(TIME),
+                    "reason": STRING, "note": STRING}),
+    "Roster": obj({"supervisor": nullable(ref("Person")),
+                   "deputies": {"type": "array", "items": ref("Person")},
+                   "absences": {"type": "array", "items": ref("Absence")}}),
+    "Call": obj(CALL_PROPS),
+    "Note": obj({"id": {"type": "integer"}, "author": STRING, "body": STRING,
+                 "created_at": TIME}),
+    "NoteInput": obj({"body": {"type": "string", "minLength": 1, "maxLength": 4000}}),
+    "TimelineEntry": obj({"at": nullable(STRING), "event": STRING}, ["event"], closed=False),
+    "CallDetail": obj({**CALL_PROPS,
+                       "timeline": {"type": "array", "items": ref("TimelineEntry")},
+                       "details": {"type": "object"},
+                       "notes": {"type": "array", "items": ref("Note")}}),
+    "CallPage": _page("Call"),
+    "DayKpis": obj({"day": {"type": "string", "format": "date"}, **KPI_PROPS}),
+    "Stats": obj({
+        "from": TIME, "to": TIME,
+        "period": {"enum": ["all", "open", "closed", "override", "failsafe"]},
+        "timezone": STRING, "service_level_seconds": {"type": "number"},
+        "short_abandon_seconds": {"type": "number"},
+        **KPI_PROPS,
+        "unrouted": {"type": "integer", "description": "callers who hung up before routing"},
+        "test_calls": {"type": "integer", "description": "line-monitor calls, excluded"},
+        "days": {"type": "array", "items": ref("DayKpis")},
+    }),
+    "Fault": obj({"id": {"type": "integer"}, "cause": STRING, "started_at": TIME,
+                  "ended_at": nullable(TIME), "duration_seconds": NUMBER_OR_NULL,
+                  "details": {"type": "object"}}),
+    "FaultPage": _page("Fault"),
+    "BlockedOutbound": obj({
+        "id": {"type": "integer"}, "occurred_at": TIME, "source_channel": STRING,
+        "source": STRING, "dialled_number": STRING, "method": STRING, "action": STRING,
+        "reaction_ms": NUMBER_OR_NULL, "details": {"type": "object"}}),
+    "BlockedOutboundPage": _page("BlockedOutbound"),
+    "AuditEntry": obj({"id": {"type": "integer"}, "at": TIME, "actor": STRING,
+                       "action": STRING, "target": STRING, "before": {}, "after": {},
+                       "client": STRING}),
+    "AuditPage": _page("AuditEntry"),
+    "Health": obj({"status": STRING}),
+    "Readiness": obj({"ready": {"type": "boolean"}, "components": {
+        "type": "object", "additionalProperties": obj({"ok": {"type": "boolean"},
+                                                       "detail": STRING})}}),
+}
+
+
+# -- parameters --------------------------------------------------------------------
+
+def _query(name: str, schema: dict[str, Any], description: str,
+           required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "schema": schema,
+            "description": description}
+
+
+INSTANT = {"type": "string", "examples": ["2026-10-01", "2026-10-01T08:30:00+08:00"]}
+P_FROM = _query("from", INSTANT, "first instant: a date (its start, configured zone) or "
+                "a date-time with offset")
+P_TO = _query("to", INSTANT, "end (exclusive): a date means the end of that day")
+P_LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                 "rows per page")
+P_CURSOR = _query("cursor", STRING, "next_cursor of the previous page, unchanged")
+P_PERIOD = _query("period", {"enum": ["open", "closed", "override", "failsafe"]},
+                  "the call's period")
+P_OUTCOME = _query("outcome", {"enum": ["answered", "abandoned", "short_abandoned",
+                                        "missed"]}, "the call's outcome")
+P_CALLER = _query("caller", {"type": "string", "pattern": r"^\+?[0-9*#]{1,32}$"},
+                  "exact caller number (supervisor and admin only)")
+P_TEST = _query("include_test", {"type": "boolean", "default": False},
+                "include the line monitor's test calls")
+P_CALL_ID = {"name": "id", "in": "path", "required": True,
+             "schema": {"type": "integer", "minimum": 1, "format": "int64"}}
+P_DATE_PATH = {"name": "date", "in": "path", "required": True,
+               "schema": {"type": "string", "format": "date"}}
+
+# -- responses ---------------------------------------------------------------------
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM: {"schema": ref("Problem")}}}
+
+
+def _ok(schema: str, description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": ref(schema)}}}
+
+
+NO_CONTENT = {"description": "done"}
+AUTH_ERRORS = {
+    "400": _problem("a query parameter is unknown, repeated or invalid"),
+    "401": _problem("no token, or an unknown or revoked one"),
+    "403": _problem("the token's role may not do this"),
+    "503": _problem("the database cannot be reached"),
+}
+BODY_ERRORS = {
+    "413": _problem("the body is over http.max_body_bytes"),
+    "415": _problem("the body is not application/json"),
+    "422": _problem("the body is not valid; errors name each field"),
+}
+
+
+def _op(summary: str, role: str, responses: dict[str, Any], *,
+        params: list[dict[str, Any]] | None = None, body: str | None = None,
+        tag: str) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "tags": [tag],
+                          "description": f"Role: {role} or above.",
+                          "x-hotline-role": role, "responses": {**responses, **AUTH_ERRORS}}
+    if params:
+        op["parameters"] = params
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {JSON: {"schema": ref(body)}}}
+        op["responses"].update(BODY_ERRORS)
+    return op
+
+
+CALL_FILTERS = [P_FROM, P_TO, P_PERIOD, P_OUTCOME, P_CALLER, P_TEST]
+
+
+def _paths() -> dict[str, Any]:
+    v1 = "/api/v1"
+    public = {"security": [], "tags": ["operations"]}
+    return {
+        "/healthz": {"get": {**public, "summary": "liveness",
+                             "responses": {"200": _ok("Health")}}},
+        "/readyz": {"get": {**public, "summary": "readiness of AMI, PostgreSQL and AGI",
+                            "responses": {"200": _ok("Readiness", "ready"),
+                                          "503": _ok("Readiness", "not ready")}}},
+        "/metrics": {"get": {**public, "summary": "Prometheus metrics", "responses": {
+            "200": {"description": "text exposition format",
+                    "content": {"text/plain": {"schema": STRING}}}}}},
+        f"{v1}/openapi.json": {"get": {**public, "summary": "this document", "responses": {
+            "200": {"description": "OpenAPI 3.1", "content": {JSON: {"schema": {
+                "type": "object"}}}}}}},
+        f"{v1}/schedule": {
+            "get": _op("the weekly schedule", "viewer", {"200": _ok("ScheduleDocument")},
+                       tag="routing"),
+            "put": _op("replace the weekly schedule (routing follows within 1 s)", "admin",
+                       {"200": _ok("ScheduleDocument")}, body="Schedule", tag="routing"),
+        },
+        f"{v1}/exceptions": {
+            "get": _op("dated exceptions", "viewer", {"200": _ok("ExceptionList")},
+                       params=[_query("year", {"type": "integer", "minimum": 2000,
+                                               "maximum": 2100}, "only this year")],
+                       tag="routing"),
+            "post": _op("add a dated closure or extra open day", "admin", {
+                "201": _ok("Exception", "created"),
+                "409": _problem("that date already has an exception")},
+                body="Exception", tag="routing"),
+            "delete": _op("remove the exception of a date", "admin", {
+                "204": NO_CONTENT, "404": _problem("no exception on that date")},
+                params=[_query("date", {"type": "string", "format": "date"}, "the date",
+                               required=True)], tag="routing"),
+        },
+        f"{v1}/exceptions/{{date}}": {
+            "delete": _op("remove the exception of a date", "admin", {
+                "204": NO_CONTENT, "404": _problem("no exception on that date")},
+                params=[P_DATE_PATH], tag="routing"),
+        },
+        f"{v1}/override": {
+            "get": _op("the day/night override", "viewer", {"200": _ok("OverrideState")},
+                       tag="routing"),
+            "put": _op("force open or closed until a time", "admin",
+                       {"200": _ok("OverrideState")}, body="OverrideInput", tag="routing"),
+            "delete": _op("end the override now", "admin", {"204": NO_CONTENT},
+                          tag="routing"),
+        },
+        f"{v1}/roster": {
+            "get": _op("supervisor, deputies and absences (mobiles masked for viewers)",
+                       "viewer", {"200": _ok("Roster")}, tag="routing"),
+            "put": _op("replace the roster", "supervisor", {"200": _ok("Roster")},
+                       body="RosterInput", tag="routing"),
+        },
+        f"{v1}/calls": {"get": _op(
+            "the call register, newest first (audited)", "viewer", {"200": _ok("CallPage")},
+            params=[*CALL_FILTERS, P_LIMIT, P_CURSOR], tag="calls")},
+        f"{v1}/calls.csv": {"get": _op(
+            "the call register as CSV, oldest first (audited)", "viewer", {"200": {
+                "description": "date, time, caller, period, outcome, wait_seconds, "
+                               "talk_seconds, answered_by, notes",
+                "content": {"text/csv": {"schema": STRING}}}},
+            params=[*CALL_FILTERS, _query("limit", {"type": "integer", "minimum": 1,
+                                                    "maximum": 100000}, "at most this many")],
+            tag="calls")},
+        f"{v1}/calls/{{id}}": {"get": _op(
+            "one call with its timeline and notes (audited)", "viewer", {
+                "200": _ok("CallDetail"), "404": _problem("no such call")},
+            params=[P_CALL_ID], tag="calls")},
+        f"{v1}/calls/{{id}}/notes": {"post": _op(
+            "append a note to a call (notes are never edited)", "supervisor", {
+                "201": _ok("Note", "created"), "404": _problem("no such call")},
+            params=[P_CALL_ID], body="NoteInput", tag="calls")},
+        f"{v1}/stats": {"get": _op(
+            "KPIs of docs/kpi.md over [from, to) with a per-day breakdown", "viewer",
+            {"200": _ok("Stats")},
+            params=[{**P_FROM, "required": True}, {**P_TO, "required": True},
+                    _query("period", {"enum": ["open", "closed", "override", "failsafe"]},
+                           "only calls of this period (default: all)")],
+            tag="reports")},
+        f"{v1}/faults": {"get": _op(
+            "line faults: cause, start, end", "viewer", {"200": _ok("FaultPage")},
+            params=[P_FROM, P_TO, _query("cause", {"type": "string",
+                                                   "pattern": r"^[A-Za-z0-9_.:@-]{1,100}$"},
+                                         "only this cause"), P_LIMIT, P_CURSOR],
+            tag="reports")},
+        f"{v1}/blocked-outbound": {"get": _op(
+            "every blocked outbound attempt on the 400 trunk", "viewer",
+            {"200": _ok("BlockedOutboundPage")}, params=[P_FROM, P_TO, P_LIMIT, P_CURSOR],
+            tag="reports")},
+        f"{v1}/audit": {"get": _op(
+            "who changed or read what", "admin", {"200": _ok("AuditPage")},
+            params=[P_FROM, P_TO,
+                    _query("actor", {"type": "string",
+                                     "pattern": r"^[A-Za-z0-9_.:@-]{1,100}$"},
+                           "e.g. token:alice"),
+                    _query("action", {"type": "string",
+                                      "pattern": r"^[A-Za-z0-9_.:@-]{1,100}$"},
+                           "e.g. schedule.update"), P_LIMIT, P_CURSOR],
+            tag="reports")},
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "hotline-pbx admin API", "version": __version__,
+                 "description": "Schedules, exceptions, override and roster of the 400 "
+                                "hotline; the call register and notes; KPIs; faults, "
+                                "blocked outbound attempts and the audit log. Errors are "
+                                "application/problem+json. See docs/api.md."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": _paths(),
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearer": {
+                "type": "http", "scheme": "bearer",
+                "description": "a token from `hotline-pbx token create`"}},
+        },
+    }

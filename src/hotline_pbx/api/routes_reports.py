@@ -1,0 +1,90 @@
+"""Read-only lists: line faults, blocked outbound attempts, the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.engine import Row
+
+from hotline_pbx.api.auth import Role, mask_text, mask_value
+from hotline_pbx.api.context import Call, Endpoint, json_response
+from hotline_pbx.api.params import (
+    decode_cursor,
+    encode_cursor,
+    parse_int,
+    parse_text,
+    time_filter,
+)
+from hotline_pbx.store import api_repo
+
+API = "/api/v1"
+PAGE_QUERY = frozenset({"from", "to", "limit", "cursor"})
+_WORD = r"[A-Za-z0-9_.:@-]{1,100}"
+
+
+def _limit(call: Call) -> int:
+    return parse_int(call.query, "limit", default=50, low=1, high=500)
+
+
+def _details(call: Call, value: Any) -> Any:
+    details = value if isinstance(value, dict) else {}
+    return mask_value(details) if call.principal.masked else details
+
+
+def fault_json(call: Call, row: Row[Any]) -> dict[str, Any]:
+    duration = None
+    if row.ended_at is not None:
+        duration = (row.ended_at - row.started_at).total_seconds()
+    return {"id": row.id, "cause": row.cause, "started_at": call.local(row.started_at),
+            "ended_at": call.local(row.ended_at), "duration_seconds": duration,
+            "details": _details(call, row.details)}
+
+
+async def list_faults(call: Call) -> web.StreamResponse:
+    cause = parse_text(call.query, "cause", _WORD, "no_answer", "a fault cause")
+    rows, cursor = await api_repo.list_faults(
+        call.conn, time_filter(call.query, call.zone), cause=cause,
+        after=decode_cursor(call.query), limit=_limit(call))
+    return json_response({"items": [fault_json(call, row) for row in rows],
+                          "next_cursor": encode_cursor(cursor)})
+
+
+def blocked_json(call: Call, row: Row[Any]) -> dict[str, Any]:
+    text = mask_text if call.principal.masked else str
+    return {"id": row.id, "occurred_at": call.local(row.occurred_at),
+            "source_channel": text(row.source_channel), "source": text(row.source),
+            "dialled_number": text(row.dialled_number), "method": row.method,
+            "action": row.action, "reaction_ms": row.reaction_ms,
+            "details": _details(call, row.details)}
+
+
+async def list_blocked(call: Call) -> web.StreamResponse:
+    rows, cursor = await api_repo.list_blocked(
+        call.conn, time_filter(call.query, call.zone), after=decode_cursor(call.query),
+        limit=_limit(call))
+    return json_response({"items": [blocked_json(call, row) for row in rows],
+                          "next_cursor": encode_cursor(cursor)})
+
+
+def audit_json(call: Call, row: Row[Any]) -> dict[str, Any]:
+    return {"id": row.id, "at": call.local(row.at), "actor": row.actor, "action": row.action,
+            "target": row.target, "before": row.before, "after": row.after,
+            "client": row.client}
+
+
+async def list_audit(call: Call) -> web.StreamResponse:
+    rows, cursor = await api_repo.list_audit(
+        call.conn, time_filter(call.query, call.zone),
+        actor=parse_text(call.query, "actor", _WORD, "token:alice", "an actor name"),
+        action=parse_text(call.query, "action", _WORD, "schedule.update", "an action name"),
+        after=decode_cursor(call.query), limit=_limit(call))
+    return json_response({"items": [audit_json(call, row) for row in rows],
+                          "next_cursor": encode_cursor(cursor)})
+
+
+ENDPOINTS = (
+    Endpoint("GET", f"{API}/faults", list_faults, Role.VIEWER, PAGE_QUERY | {"cause"}),
+    Endpoint("GET", f"{API}/blocked-outbound", list_blocked, Role.VIEWER, PAGE_QUERY),
+    Endpoint("GET", f"{API}/audit", list_audit, Role.ADMIN, PAGE_QUERY | {"actor", "action"}),
+)

@@ -1,0 +1,99 @@
+"""Call tracking, assembled: AMI events → normaliser → tracker → metrics and records.
+
+:class:`CallTracking` is what ``app.py`` wires in: an ``EventDispatcher``
+subscriber (raw AMI events), a ``RouteHandler`` observer (what ``/route``
+decided, with names and roles), the AMI on-connect hook (reconcile) and the
+tracker's observer (offered and ended calls → Prometheus and the writer).
+Everything here is synchronous and quick except the reconcile and the sweep,
+which run as their own coroutines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from hotline_pbx.agi.route_handler import RoutedCall
+from hotline_pbx.ami.normalise import Normaliser
+from hotline_pbx.ami.reconcile import reconcile
+from hotline_pbx.ami.supervisor import AmiEvent, AmiSupervisor
+from hotline_pbx.config import Settings
+from hotline_pbx.domain.call_record import CallRecord, Outcome
+from hotline_pbx.domain.call_tracker import Call, CallTracker, RouteInfo, RouteTarget
+from hotline_pbx.metrics import CALL_TALK, CALL_WAIT, CALLS, CALLS_ACTIVE, CALLS_OFFERED
+from hotline_pbx.store.call_writer import CallWriter
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL = 60.0
+
+
+def route_info(routed: RoutedCall) -> RouteInfo:
+    decision = routed.decision
+    return RouteInfo(
+        call_id=routed.call_id,
+        period=decision.period.value,
+        route=decision.route.value,
+        decided_at=routed.decided_at.timestamp(),
+        targets=tuple(RouteTarget(t.role.value, t.person_id, t.name, t.dial_string)
+                      for t in decision.targets),
+        caller=routed.caller,
+        caller_name=routed.caller_name,
+        dnid=routed.dnid,
+    )
+
+
+class CallTracking:
+    def __init__(self, settings: Settings, writer: CallWriter) -> None:
+        self.writer = writer
+        self.normaliser = Normaliser()
+        self.tracker = CallTracker(short_abandon_seconds=settings.kpi.short_abandon_seconds,
+                                   observer=self)
+        self._lost_logged = 0
+
+    # -- inputs -------------------------------------------------------------------
+
+    def on_ami_event(self, raw: AmiEvent) -> None:
+        """EventDispatcher subscriber."""
+        event = self.normaliser(raw, time.time())
+        if event is not None:
+            self.tracker.feed(event)
+            CALLS_ACTIVE.set(self.tracker.active)
+
+    def on_route(self, routed: RoutedCall) -> None:
+        """RouteHandler observer."""
+        self.tracker.route_decided(route_info(routed))
+
+    async def on_ami_connected(self, supervisor: AmiSupervisor) -> None:
+        """AmiSupervisor on_connected hook: reconcile the calls in progress."""
+        await reconcile(supervisor, timeout=supervisor.settings.connect_timeout * 2)
+
+    async def sweep_forever(self) -> None:
+        """Close calls whose hang-up was never seen (events lost in a gap)."""
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            self.tracker.sweep(time.time())
+            CALLS_ACTIVE.set(self.tracker.active)
+            if self.tracker.lost_calls > self._lost_logged:
+                log.warning("%d calls closed without their hang-up so far (AMI gap or "
+                            "lost events); their records say so in details",
+                            self.tracker.lost_calls)
+                self._lost_logged = self.tracker.lost_calls
+
+    # -- TrackerObserver -----------------------------------------------------------
+
+    def call_offered(self, call: Call) -> None:
+        CALLS_OFFERED.labels(call.period.value).inc()
+
+    def call_ended(self, record: CallRecord) -> None:
+        if record.offered:
+            period, outcome = record.period.value, record.outcome.value
+            CALLS.labels(period, outcome).inc()
+            CALL_WAIT.labels(period, outcome).observe(record.wait_seconds)
+            if record.outcome is Outcome.ANSWERED and record.talk_seconds is not None:
+                CALL_TALK.labels(period).observe(record.talk_seconds)
+        log.info("call %s ended: %s/%s, wait %.1fs%s", record.call_key, record.period.value,
+                 record.outcome.value, record.wait_seconds,
+                 f", talk {record.talk_seconds:.1f}s" if record.talk_seconds is not None else "")
+        self.writer.submit(record)

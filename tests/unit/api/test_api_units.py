@@ -1,0 +1,118 @@
+"""Pure pieces of the API: masking, tokens, query parsing, cursors, CSV cells."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from hotline_pbx.api.auth import (
+    Principal,
+    Role,
+    bearer_token,
+    hash_token,
+    mask_number,
+    mask_text,
+    mask_value,
+    new_token,
+    require,
+)
+from hotline_pbx.api.params import decode_cursor, encode_cursor, parse_instant
+from hotline_pbx.api.problems import Problem
+from hotline_pbx.api.routes_calls import csv_safe
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.mark.parametrize(("number", "masked"), [
+    ("13800138000", "138****8000"),
+    ("+8613800138000", "+86*******8000"),
+    ("01012345678", "010****5678"),
+    ("12345678", "123*5678"),
+    ("1234567", "*****67"),
+    ("10086", "***86"),
+    ("12", "**"),
+    ("", ""),
+])
+def test_mask_number(number: str, masked: str) -> None:
+    assert mask_number(number) == masked
+    assert len(mask_number(number)) == len(number)
+
+
+def test_mask_text_and_values_hide_every_phone_number() -> None:
+    assert mask_text("called 13800138000 back at 10:30, ticket 42") == \
+        "called 138****8000 back at 10:30, ticket 42"
+    assert mask_value({"a": ["Local/13800138000@x", 5, None], "b": {"c": "+8613900139000"}}) \
+        == {"a": ["Local/138****8000@x", 5, None], "b": {"c": "+86*******9000"}}
+
+
+def test_tokens_are_random_and_hashed() -> None:
+    first, second = new_token(), new_token()
+    assert first != second and first.startswith("hpx_") and len(first) == 47
+    assert hash_token(first) != hash_token(second) and len(hash_token(first)) == 64
+    assert bearer_token(f"Bearer {first}") == first
+    assert bearer_token(f"bearer   {first} ") == first
+
+
+@pytest.mark.parametrize("header", [None, "", "Bearer", "Basic dXNlcjpwdw==", "Bearer x",
+                                    "Bearer hpx_short", "Token hpx_" + "a" * 43])
+def test_bad_authorization_headers_are_401(header: str | None) -> None:
+    with pytest.raises(Problem) as caught:
+        bearer_token(header)
+    assert caught.value.status == 401 and "WWW-Authenticate" in caught.value.headers
+
+
+def test_roles_are_ordered() -> None:
+    viewer = Principal(1, "v", Role.VIEWER)
+    require(Principal(2, "a", Role.ADMIN), Role.SUPERVISOR, "x")
+    with pytest.raises(Problem) as caught:
+        require(viewer, Role.SUPERVISOR, "PUT /api/v1/roster")
+    assert caught.value.status == 403 and "supervisor" in caught.value.detail
+    assert viewer.masked and not Principal(2, "a", Role.SUPERVISOR).masked
+
+
+@pytest.mark.parametrize(("text", "end", "expected"), [
+    ("2026-10-01", False, datetime(2026, 9, 30, 16, 0, tzinfo=UTC)),
+    ("2026-10-01", True, datetime(2026, 10, 1, 16, 0, tzinfo=UTC)),
+    ("2026-10-01T08:30:00+08:00", False, datetime(2026, 10, 1, 0, 30, tzinfo=UTC)),
+    ("2026-10-01T08:30:00 08:00", False, datetime(2026, 10, 1, 0, 30, tzinfo=UTC)),
+    ("2026-10-01T00:30Z", True, datetime(2026, 10, 1, 0, 30, tzinfo=UTC)),
+    ("2026-10-01T08:30:00.5-02:00", False, datetime(2026, 10, 1, 10, 30, 0, 500000, tzinfo=UTC)),
+])
+def test_query_instants(text: str, end: bool, expected: datetime) -> None:
+    assert parse_instant(text, "from", SHANGHAI, end_of_day=end) == expected
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2026-02-30", "2026-10-01T08:30:00",
+                                  "2026-10-01T25:00:00Z", "1999-12-31", "2101-01-01",
+                                  "20261001", "2026-10-01T08:30:00+8"])
+def test_bad_query_instants(text: str) -> None:
+    with pytest.raises(Problem) as caught:
+        parse_instant(text, "from", SHANGHAI)
+    problem = caught.value
+    assert problem.status == 400 and problem.errors[0].field == "from"
+    assert problem.errors[0].example == "2026-10-01T08:30:00+08:00"
+
+
+def test_cursor_round_trip_and_tampering() -> None:
+    when = datetime(2026, 11, 24, 10, 0, tzinfo=SHANGHAI) + timedelta(microseconds=7)
+    cursor = encode_cursor((when, 42))
+    assert cursor is not None and encode_cursor(None) is None
+    assert decode_cursor({"cursor": cursor}) == (when, 42)
+    assert decode_cursor({}) is None
+    for bad in ("abc", "", cursor[:-3], "W10", "WyIyMDI2IiwgMV0", "bnVsbA"):
+        with pytest.raises(Problem):
+            decode_cursor({"cursor": bad})
+
+
+@pytest.mark.parametrize(("cell", "safe"), [
+    ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+    ("+8613800138000", "+8613800138000"),
+    ("-1+2", "'-1+2"),
+    ("@SUM(A1)", "'@SUM(A1)"),
+    ("agent1", "agent1"),
+    ("", ""),
+])
+def test_csv_cells_never_become_formulas(cell: str, safe: str) -> None:
+    assert csv_safe(cell) == safe
