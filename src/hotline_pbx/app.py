@@ -114,6 +114,7 @@ class Daemon:
         await writer.start()
         self._cleanups.append(lambda: writer.stop(self.settings.daemon.drain_seconds))
         self.tracking = CallTracking(self.settings, writer)
+        self._cleanups.append(self.tracking.stop)  # before the writer's final flush
 
     async def _start_agi(self) -> None:
         assert self.routing is not None

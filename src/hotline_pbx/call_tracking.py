@@ -11,12 +11,13 @@ which run as their own coroutines.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
 from hotline_pbx.agi.route_handler import RoutedCall
 from hotline_pbx.ami.normalise import Normaliser
-from hotline_pbx.ami.reconcile import reconcile
+from hotline_pbx.ami.reconcile import mark_reconnected, reconcile
 from hotline_pbx.ami.supervisor import AmiEvent, AmiSupervisor
 from hotline_pbx.config import Settings
 from hotline_pbx.domain.call_record import CallRecord, Outcome
@@ -51,6 +52,7 @@ class CallTracking:
         self.tracker = CallTracker(short_abandon_seconds=settings.kpi.short_abandon_seconds,
                                    observer=self)
         self._lost_logged = 0
+        self._reconcile: asyncio.Task[bool] | None = None
 
     # -- inputs -------------------------------------------------------------------
 
@@ -66,8 +68,24 @@ class CallTracking:
         self.tracker.route_decided(route_info(routed))
 
     async def on_ami_connected(self, supervisor: AmiSupervisor) -> None:
-        """AmiSupervisor on_connected hook: reconcile the calls in progress."""
-        await reconcile(supervisor, timeout=supervisor.settings.connect_timeout * 2)
+        """AmiSupervisor on_connected hook: reconcile the calls in progress.
+
+        The marker goes into the event stream at once, ahead of anything the new
+        connection delivers; the snapshot follows from a task of its own (it
+        retries while a restarted Asterisk is still booting).
+        """
+        mark_reconnected(supervisor)
+        if self._reconcile is not None:
+            self._reconcile.cancel()
+        self._reconcile = asyncio.create_task(
+            reconcile(supervisor, timeout=supervisor.settings.connect_timeout),
+            name="ami-reconcile")
+
+    async def stop(self) -> None:
+        if self._reconcile is not None:
+            self._reconcile.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconcile
 
     async def sweep_forever(self) -> None:
         """Close calls whose hang-up was never seen (events lost in a gap)."""

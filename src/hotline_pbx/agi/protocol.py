@@ -11,7 +11,14 @@ What Asterisk 22 (`res/res_agi.c`) sends and expects:
   multi-line `520-…` block ending with `520 End of proper usage.`.
 * When the caller hangs up, Asterisk writes `HANGUP` on a line of its own,
   unsolicited, possibly before the reply of the command in flight. After it,
-  the dialogue goes on (each command still gets exactly one reply).
+  the dialogue goes on (each command still gets exactly one reply: `511` for
+  most, `200` for those allowed on a dead channel such as `SET VARIABLE`).
+  It also writes `HANGUP` when the session ends normally, after reading our
+  end-of-stream (unless the channel has `AGISIGHUP=no`).
+* Commands are read through a stdio buffer, but the socket is polled before
+  each: pipelined commands wait unread until more bytes or our end-of-stream
+  arrive (seen on the sandbox). `AgiChannel.set_variables(final=True)` relies
+  on the end-of-stream.
 * Asterisk splits a command into arguments with its own rules (`parse_args`):
   double quotes group, a backslash escapes the next character. It reads a
   command into a 2048-byte buffer: a longer line is cut and its remainder runs

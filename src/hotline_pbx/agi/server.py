@@ -1,6 +1,6 @@
 """The FastAGI server: accepts Asterisk's connections and runs one handler per session.
 
-Each connection is an `asyncio.BufferedProtocol` (`_AgiConnection`) feeding a sans-IO
+Each connection is an `asyncio.Protocol` (`_AgiConnection`) feeding a sans-IO
 `AgiStreamParser`; once the environment block is in, a task runs the handler
 registered for the script, inside an exception boundary. One watchdog timer
 per connection enforces the read timeout (a reply or the environment is
@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import inspect
 import logging
 import math
 import time
@@ -93,8 +94,8 @@ class FastAgiServer:
         line_limit: int = DEFAULT_LINE_LIMIT,
     ) -> None:
         for script, handler in handlers.items():
-            if not callable(getattr(handler, "handle", None)):
-                raise TypeError(f"handler for script {script!r} has no handle() method")
+            if not inspect.iscoroutinefunction(getattr(handler, "handle", None)):
+                raise TypeError(f"handler for script {script!r} needs an `async def handle()`")
         if max_sessions < 1 or read_timeout <= 0 or idle_timeout <= 0:
             raise ValueError("max_sessions and the timeouts must be positive")
         if backlog < _MIN_BACKLOG:
@@ -125,8 +126,11 @@ class FastAgiServer:
             raise RuntimeError("FastAgiServer already started")
         loop = asyncio.get_running_loop()
         self._closing = False
+        connection = (
+            _BufferedAgiConnection if isinstance(loop, asyncio.BaseEventLoop) else _AgiConnection
+        )
         self._server = await loop.create_server(
-            lambda: _AgiConnection(self, loop),
+            lambda: connection(self, loop),
             self._host,
             self._requested_port,
             backlog=self._backlog,
@@ -251,17 +255,12 @@ def _who(session: AgiSession) -> str:
     return f"[{session.uniqueid or '?'} {session.channel or '?'} from {session.peer}]"
 
 
-class _AgiConnection(asyncio.BufferedProtocol):
+class _AgiConnection(asyncio.Protocol):
     """One Asterisk connection: bytes in, events out, and the `ReplyStream` of its channel.
 
     Every way a connection can end (EOF, reset, timeout, our own close) goes
     through `connection_lost`; the session is released once both the socket
     is closed and the handler task (if any) has finished.
-
-    A buffered protocol: with a plain `Protocol`, asyncio allocates a 256 KiB
-    bytes object per read, which glibc may serve with mmap/mremap/munmap, three
-    syscalls per read. AGI messages are small; this reads into a buffer of
-    `_RECV_BUFFER` bytes kept for the connection's life.
     """
 
     # Per-connection state starts from these class-level defaults: an instance
@@ -273,6 +272,7 @@ class _AgiConnection(asyncio.BufferedProtocol):
     _failure: AgiError | None = None  # why the connection can no longer be used
     cut_reason: str | None = None  # set when we cancel the handler ourselves
     _lost = False
+    _lost_reason: Exception | None = None
     _task_running = False
     _released = False
     _received_any = False
@@ -289,7 +289,6 @@ class _AgiConnection(asyncio.BufferedProtocol):
         self._server = server
         self.loop = loop
         self._parser = AgiStreamParser(line_limit=server.line_limit)
-        self._recv = memoryview(bytearray(_RECV_BUFFER))
         self._replies: collections.deque[tuple[AgiReply, bool]] = collections.deque()
 
     # -- asyncio.Protocol
@@ -308,12 +307,6 @@ class _AgiConnection(asyncio.BufferedProtocol):
         self._last_activity = now
         self._env_deadline = now + self._server.read_timeout
         self._arm(self._env_deadline)
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self._recv
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(bytes(self._recv[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         if self._released or self._failure is not None:
@@ -341,9 +334,7 @@ class _AgiConnection(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
-        if self._failure is None:
-            reason = f": {exc}" if exc else ""
-            self._failure = AgiConnectionLost(f"Asterisk closed the connection{reason}")
+        self._lost_reason = exc
         self._wake_with_failure()
         if self._task is None and not self._released:
             self._end_before_session(exc)
@@ -357,8 +348,8 @@ class _AgiConnection(asyncio.BufferedProtocol):
 
     def send(self, data: bytes) -> None:
         transport = self._transport
-        if self._failure is not None or transport is None or transport.is_closing():
-            raise self._failure or AgiConnectionLost("connection already closed")
+        if self._failure is not None or self._lost or transport is None or transport.is_closing():
+            raise self._unusable() or AgiConnectionLost("connection already closed")
         transport.write(data)
         self._last_activity = self.loop.time()
 
@@ -370,8 +361,9 @@ class _AgiConnection(asyncio.BufferedProtocol):
     async def next_reply(self, timeout: float | None) -> tuple[AgiReply, bool]:
         replies = self._replies
         if not replies:
-            if self._failure is not None:
-                raise self._failure
+            failure = self._unusable()
+            if failure is not None:
+                raise failure
             if self._waiter is not None:
                 raise AgiStateError("one command at a time: a reply is already awaited")
             waiter = self._waiter = self.loop.create_future()
@@ -481,11 +473,20 @@ class _AgiConnection(asyncio.BufferedProtocol):
         if self._transport is not None:
             self._transport.abort()
 
+    def _unusable(self) -> AgiError | None:
+        """Why no more replies will come, or None while the connection is fine."""
+        if self._failure is None and self._lost:
+            # Built only when someone asks: most sessions end with nobody waiting.
+            reason = f": {self._lost_reason}" if self._lost_reason else ""
+            self._failure = AgiConnectionLost(f"Asterisk closed the connection{reason}")
+        return self._failure
+
     def _wake_with_failure(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done() and not self._replies:
-            assert self._failure is not None
-            waiter.set_exception(self._failure)
+            failure = self._unusable()
+            assert failure is not None
+            waiter.set_exception(failure)
 
     def _arm(self, deadline: float) -> None:
         """Make sure the watchdog fires no later than `deadline` (it re-checks when it does)."""
@@ -519,6 +520,28 @@ class _AgiConnection(asyncio.BufferedProtocol):
         if self._task_running:
             return self._last_activity + self._server.idle_timeout, "idle"
         return None, ""
+
+
+class _BufferedAgiConnection(_AgiConnection, asyncio.BufferedProtocol):
+    """The connection for asyncio's own event loops.
+
+    With a plain `Protocol`, asyncio's selector transport allocates a 256 KiB
+    bytes object per read, which glibc often serves with mmap + mremap +
+    munmap: three syscalls per read, measured at ~50 µs of kernel time per
+    session. AGI messages are small: read into a buffer kept for the
+    connection's life instead. (uvloop reads into one loop-wide buffer and
+    gains nothing from this, so it gets the plain protocol.)
+    """
+
+    def __init__(self, server: FastAgiServer, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(server, loop)
+        self._recv = memoryview(bytearray(_RECV_BUFFER))
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._recv
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(self._recv[:nbytes]))
 
 
 class _Metrics:

@@ -34,10 +34,15 @@ log = logging.getLogger(__name__)
 VARIABLES = ("HOTLINE_PERIOD", "HOTLINE_ROUTE", "HOTLINE_CLOSED", "HOTLINE_DNID")
 
 
-async def reconcile(supervisor: AmiSupervisor, *, timeout: float = 10.0,
-                    concurrency: int = 8) -> None:
-    """Queue the marker and the snapshot; a failure is logged, never raised."""
+def mark_reconnected(supervisor: AmiSupervisor) -> None:
+    """Step 1, at once on login: every call known so far becomes stale."""
     _put(supervisor, {"Event": RECONNECTED, "Timestamp": f"{time.time():.6f}"})
+
+
+async def snapshot(supervisor: AmiSupervisor, *, timeout: float = 5.0,
+                   concurrency: int = 8) -> bool:
+    """Steps 2-4; False (logged) when Asterisk did not answer in time, e.g. while it
+    is still booting: the caller tries again."""
     try:
         async with asyncio.timeout(timeout):
             entries = _events(await supervisor.action({"Action": "QueueStatus"},
@@ -47,10 +52,10 @@ async def reconcile(supervisor: AmiSupervisor, *, timeout: float = 10.0,
                                                        timeout=timeout, as_list=True),
                                "CoreShowChannel")
             variables = await _read_variables(supervisor, channels, concurrency, timeout)
-    except Exception as exc:  # the stale calls are closed by the sweep instead
-        log.warning("AMI reconcile failed (%s); calls that ended while AMI was away are "
-                    "closed when they go silent", exc or type(exc).__name__)
-        return
+    except Exception as exc:
+        log.warning("AMI reconcile: no snapshot from Asterisk (%s)",
+                    str(exc) or type(exc).__name__)
+        return False
     received = f"{time.time():.6f}"
     for entry in entries:
         _put(supervisor, {**entry, "Timestamp": entry.get("Timestamp") or received})
@@ -63,6 +68,24 @@ async def reconcile(supervisor: AmiSupervisor, *, timeout: float = 10.0,
     roots = sum(1 for c in channels if c.get("Uniqueid") == c.get("Linkedid"))
     log.info("AMI reconcile: %d channels (%d calls), %d callers queued",
              len(channels), roots, len(entries))
+    return True
+
+
+async def reconcile(supervisor: AmiSupervisor, *, timeout: float = 5.0,
+                    retry_interval: float = 2.0, attempts: int = 15) -> bool:
+    """Steps 2-4 after :func:`mark_reconnected`, retried while Asterisk is still
+    booting (an AMI login can succeed seconds before app_queue answers). Run it
+    as a task of its own: it must not hold up the connection's other work."""
+    for attempt in range(attempts):
+        if attempt:
+            await asyncio.sleep(retry_interval)
+        if not supervisor.connected.is_set():
+            return False  # the next login starts a new reconcile
+        if await snapshot(supervisor, timeout=timeout):
+            return True
+    log.error("AMI reconcile gave up after %d attempts: calls that ended while AMI was "
+              "away are closed by the sweep, up to 4 hours late", attempts)
+    return False
 
 
 def _events(reply: Any, name: str) -> list[AmiEvent]:

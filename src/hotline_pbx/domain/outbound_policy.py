@@ -342,11 +342,11 @@ class OutboundWatch:
             only.attempt = replace(only.attempt, origin="ami", dialled_number=number)
 
     def on_target_uri(self, uniqueid: str, uri: str) -> None:
-        """The blocked leg's Request-URI, read from the channel right after the Hangup.
+        """The blocked leg's SIP Request-URI, read from the channel (``Getvar``).
 
-        The guard can win the race against Asterisk's own ``DialBegin`` (a CLI
-        originate is hung up before the dial API announces its dial string):
-        then this is the only place the dialled number is found.
+        Used for legs found by a sweep, whose ``DialBegin`` was never seen: the
+        URI's user part is then the only place the dialled number is found. A
+        number from a dial string, when there is one, is kept.
         """
         pending = self._pending.get(uniqueid)
         if pending is None or not uri:

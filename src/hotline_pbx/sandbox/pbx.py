@@ -99,6 +99,7 @@ class AsteriskSandbox:
     def start(self, timeout: float = 60.0) -> None:
         ensure_root(self.root)
         reap_orphans(self.root)
+        isolate_name_lookups(self.root)
         self.install_config()
         mount_proc(self.root)
         console = self.root / self.run_dir.lstrip("/") / "console.log"
@@ -126,6 +127,14 @@ class AsteriskSandbox:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
+        release_proc(self.root)
+
+    def kill(self) -> None:
+        """Crash Asterisk (SIGKILL): no hang-ups, no goodbye on AMI, as on a power cut."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(5)
         release_proc(self.root)
 
     def __enter__(self) -> AsteriskSandbox:
@@ -265,6 +274,24 @@ def ensure_root(root: Path = DEFAULT_ROOT) -> None:
     result = subprocess.run(["bash", str(BUILD_SCRIPT), str(root)], check=False)
     if result.returncode != 0:
         raise SandboxError(f"building the Asterisk root failed (exit {result.returncode})")
+
+
+def isolate_name_lookups(root: Path = DEFAULT_ROOT) -> None:
+    """Give the root a hosts file and no DNS server.
+
+    Asterisk looks up the host name (and, to find its own address, a root name
+    server) while setting up channels; in a debootstrap root with the host's
+    resolver and no network those lookups stall for seconds. The sandbox only
+    ever talks to 127.0.0.1: a refused lookup is the right, instant answer.
+    """
+    etc = root / "etc"
+    (etc / "hosts").write_text(
+        f"127.0.0.1\tlocalhost {socket.gethostname()}\n::1\tlocalhost ip6-localhost\n"
+    )
+    resolv = etc / "resolv.conf"
+    resolv.unlink(missing_ok=True)  # may be a symlink into the host's runtime dirs
+    resolv.write_text("# hotline-pbx sandbox: loopback only, no DNS\n"
+                      "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
 
 
 def reap_orphans(root: Path = DEFAULT_ROOT) -> list[str]:

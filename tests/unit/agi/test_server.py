@@ -547,10 +547,16 @@ async def test_concurrent_sessions_are_independent(start_server: StartServer) ->
     await finished(server)
 
 
-def test_handlers_are_checked_when_the_server_is_built() -> None:
+class SyncHandler:
+    def handle(self, session: AgiSession, channel: AgiChannel) -> None:
+        pass
+
+
+@pytest.mark.parametrize("handler", [object(), SyncHandler()])
+def test_handlers_are_checked_when_the_server_is_built(handler: object) -> None:
     with pytest.raises(TypeError):
         FastAgiServer(
-            {"route": object()},  # type: ignore[dict-item]
+            {"route": handler},  # type: ignore[dict-item]
             host="127.0.0.1",
             port=0,
             max_sessions=1,
