@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import math
@@ -73,6 +74,31 @@ class Target:
     runs: list[dict[str, Any]] = field(default_factory=list)
 
 
+class GcPauses:
+    """Pauses of the server process's cyclic garbage collector, per load-generator run."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.reset()
+        gc.callbacks.append(self._callback)
+
+    def reset(self) -> None:
+        self.count = 0
+        self.full = 0
+        self.longest_ms = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+            return
+        self.count += 1
+        self.full += info["generation"] == 2
+        self.longest_ms = max(self.longest_ms, (time.perf_counter() - self.started) * 1000)
+
+
+GC = GcPauses()
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds spent by the whole machine so far (all cores, not idle)."""
     with open("/proc/stat") as stat:
@@ -105,8 +131,10 @@ async def run_loadgen(
         machine_busy_seconds(),
         time.perf_counter(),
     )
+    GC.reset()
     process = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
     stdout, _ = await process.communicate()
+    gc_runs, gc_full, gc_longest = GC.count, GC.full, GC.longest_ms
     after, busy, wall = (
         resource.getrusage(resource.RUSAGE_SELF),
         machine_busy_seconds() - busy,
@@ -120,6 +148,7 @@ async def run_loadgen(
     r["server_cpu_us"] = (user + system) / sessions * 1e6
     r["server_sys_us"] = system / sessions * 1e6
     r["server_busy"] = (user + system) / wall
+    r["gc_runs"], r["gc_full"], r["gc_longest_ms"] = gc_runs, gc_full, gc_longest
     # Everything else the machine did meanwhile: other tenants, softirq threads.
     r["other_cpu"] = max(busy - user - system - r["client_cpu_seconds"], 0.0) / wall
     return r
@@ -212,7 +241,8 @@ def print_open(targets: list[Target], o: argparse.Namespace) -> None:
     )
     print(
         f"{'server':<25}{'held':>6}{'done':>7}{'decision p50':>14}{'p99':>7}{'max':>7}"
-        f"{'session p99':>13}{'srv busy':>9}{'arrival lag p99':>17}{'other CPU':>10}{'errors':>7}"
+        f"{'session p99':>13}{'srv busy':>9}{'arrival lag p99':>17}{'other CPU':>10}"
+        f"{'GC full/longest':>17}{'errors':>7}"
     )
     for t in targets:
         [r] = t.runs
@@ -220,7 +250,8 @@ def print_open(targets: list[Target], o: argparse.Namespace) -> None:
             f"{t.label:<25}{r['held']:>6}{r['sessions']:>7}{fmt(r['decision_p50_ms']):>14}"
             f"{fmt(r['decision_p99_ms']):>7}{fmt(r['decision_max_ms']):>7}"
             f"{fmt(r['session_p99_ms']):>13}{r['server_busy']:>9.0%}"
-            f"{fmt(r['arrival_lag_p99_ms']):>17}{r['other_cpu']:>10.0%}{r['errors']:>7}"
+            f"{fmt(r['arrival_lag_p99_ms']):>17}{r['other_cpu']:>10.0%}"
+            f"{r['gc_full']:>9} /{r['gc_longest_ms']:>5.1f}{r['errors']:>7}"
         )
 
 

@@ -325,9 +325,9 @@ def test_postgres_down_calls_still_routed_rows_spooled_then_stored_once(
     config.schedule(ALWAYS_OPEN)
     daemon = DaemonProcess.for_sandbox(pbx_clean, own_postgres.dsn, tmp_path, {
         **DAEMON_ENV, "HOTLINE_DATABASE_CONNECT_TIMEOUT": "1"})
-    daemon.start()
-    pbx_clean.set_global("SANDBOX_AGENT_TALK", "1")
     try:
+        daemon.start()
+        pbx_clean.set_global("SANDBOX_AGENT_TALK", "1")
         assert all(r.ok for r in calls(pbx_clean, [CallScript(caller="13900000501")]))
         wait_for(lambda: db_rows(own_postgres.dsn, "SELECT count(*) FROM calls")[0][0] == 1)
 
@@ -389,8 +389,8 @@ def test_asterisk_restart_and_daemon_restart_lose_and_double_no_call(
     with running_sandbox(f"e2e-restart-{os.getpid()}", PbxPorts.allocate()) as pbx:
         env = {**DAEMON_ENV, "HOTLINE_AMI_PING_INTERVAL": "1", "HOTLINE_AMI_PING_TIMEOUT": "1"}
         daemon = DaemonProcess.for_sandbox(pbx, pg_dsn, tmp_path, env)
-        daemon.start()
         try:
+            daemon.start()
             pbx.set_global("SANDBOX_AGENT_TALK", "1")
             assert calls(pbx, [CallScript(caller="13900000701")])[0].ok
             with Poller(daemon) as poll, ThreadPoolExecutor(max_workers=2) as pool:

@@ -84,7 +84,7 @@ async def reconcile(supervisor: AmiSupervisor, *, timeout: float = 5.0,
         if await snapshot(supervisor, timeout=timeout):
             return True
     log.error("AMI reconcile gave up after %d attempts: calls that ended while AMI was "
-              "away are closed by the sweep, up to 4 hours late", attempts)
+              "away are closed by the sweep after 10 minutes of silence", attempts)
     return False
 
 

@@ -279,15 +279,20 @@ class CallTracker:
     def connection_lost(self, at: float) -> None:
         """The AMI stream stopped: what happens next is unknown until the reconcile."""
         for call in self.calls.values():
-            call.stale = True
-            call.lost_at = at if call.lost_at is None else call.lost_at
+            if not call.stale:  # a second gap before any confirmation keeps the first
+                call.stale = True
+                call.lost_at = at
         self._snapshot.clear()
         self._queue_entries.clear()
 
-    def sweep(self, now: float, *, max_idle: float = 4 * 3600.0,
+    def sweep(self, now: float, *, stale_idle: float = 600.0, max_idle: float = 12 * 3600.0,
               pending_route_ttl: float = 600.0) -> None:
-        """Close calls silent for ``max_idle`` seconds (their hang-up was never seen)."""
-        for call in [c for c in self.calls.values() if now - c.last_event_at > max_idle]:
+        """Close calls whose hang-up will never be seen: unconfirmed since an AMI gap
+        (the reconcile failed) and silent for ``stale_idle`` s, or silent for
+        ``max_idle`` s whatever happened (events lost without a gap)."""
+        idle = [c for c in self.calls.values()
+                if now - c.last_event_at > (stale_idle if c.stale else max_idle)]
+        for call in idle:
             call.notes["lost_track"] = True
             self._end(call, call.last_event_at, None)
             self.lost_calls += 1

@@ -20,7 +20,14 @@ REPLY_OK = b"200 result=1\n"
 REPLY_UNSET = b"200 result=0\n"
 REPLY_510 = b"510 Invalid or unknown command\n"
 REPLY_511 = b"511 Command Not Permitted on a dead channel or intercept routine\n"
+# As the Asterisk 22 sandbox answered `SET VARIABLE "ONLY_NAME"`.
 REPLY_520 = (
+    b"520-Invalid command syntax.  Proper usage follows:\n"
+    b"Sets a variable to the current channel.\n"
+    b"520 End of proper usage.\n"
+)
+# Older releases print a longer usage text, blank lines included.
+REPLY_520_LONG = (
     b"520-Invalid command syntax.  Proper usage follows:\n"
     b" Usage: SET VARIABLE <variablename> <value>\n"
     b"\n"

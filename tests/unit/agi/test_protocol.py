@@ -25,6 +25,7 @@ from .fake_asterisk import (
     REPLY_510,
     REPLY_511,
     REPLY_520,
+    REPLY_520_LONG,
     REPLY_OK,
     env_bytes,
     env_with_raw,
@@ -227,15 +228,22 @@ def test_error_replies() -> None:
 
 
 def test_multi_line_520_is_one_reply() -> None:
-    [reply] = after_env(REPLY_520 + b"")
+    [reply] = after_env(REPLY_520)
     assert isinstance(reply, AgiReply)
     assert reply.code == 520
-    assert reply.usage[0] == " Usage: SET VARIABLE <variablename> <value>"
+    assert reply.usage == ("Sets a variable to the current channel.",)
     assert reply.text.splitlines()[-1] == "520 End of proper usage."
 
 
+def test_long_520_usage_with_blank_lines() -> None:
+    [reply] = after_env(REPLY_520_LONG)
+    assert isinstance(reply, AgiReply)
+    assert reply.usage[0] == " Usage: SET VARIABLE <variablename> <value>"
+    assert reply.usage[1] == ""  # a blank line inside the block is usage, not a separator
+
+
 def test_multi_line_520_split_byte_by_byte_then_next_reply() -> None:
-    data = REPLY_520 + REPLY_OK
+    data = REPLY_520_LONG + REPLY_OK
     events = after_env(*(data[i : i + 1] for i in range(len(data))))
     assert [e.code for e in events] == [520, 200]  # type: ignore[attr-defined]
 

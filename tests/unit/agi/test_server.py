@@ -275,7 +275,7 @@ async def test_510_and_multi_line_520_keep_the_dialogue_in_sync(
         with pytest.raises(AgiCommandError) as usage:
             await channel.execute("SET VARIABLE", "ONLY_NAME")
         assert usage.value.code == 520
-        assert usage.value.reply.usage[0].startswith(" Usage: SET VARIABLE")
+        assert usage.value.reply.usage == ("Sets a variable to the current channel.",)
         await channel.set_variable("AFTER", "ok")
 
     handler = RecordingHandler(route)
@@ -519,10 +519,7 @@ async def test_stop_cuts_sessions_still_open_at_the_deadline(
     waiting = await FakeAsterisk.connect(server.port, b"agi_network: yes\n")  # mid-request
     asterisk = await FakeAsterisk.start(server.port)
     await handler.started.wait()
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    await server.stop(drain_deadline=0.1)
-    assert loop.time() - started < WAIT
+    await asyncio.wait_for(server.stop(drain_deadline=0.1), WAIT)  # does not wait for the handler
     assert server.active_sessions == 0
     assert await asterisk.expect_closed() == b""
     assert await waiting.expect_closed() == b""

@@ -144,3 +144,20 @@ def test_a_route_decision_before_the_events_is_applied_when_the_call_appears() -
     # override): the later word wins, and the call is offered exactly once.
     assert record.period is CallPeriod.OVERRIDE
     assert collector.offered == ["closed"]
+
+
+def test_the_sweep_closes_unconfirmed_calls_soon_and_long_calls_only_after_half_a_day() -> None:
+    collector = Collector()
+    tracker = CallTracker(observer=collector)
+    cut = index_of(ANSWERED, "BridgeEnter", 1) + 1
+    feed(tracker, ANSWERED[:cut])
+    last = float(ANSWERED[cut - 1]["Timestamp"])
+    tracker.sweep(last + 3 * 3600)  # a three-hour call is still a call
+    assert tracker.active == 1
+    feed(tracker, [{"Event": RECONNECTED, "Timestamp": f"{last + 5:.6f}"}])  # no snapshot follows
+    tracker.sweep(last + 5 + 60)
+    assert tracker.active == 1
+    tracker.sweep(last + 5 + 601)
+    (record,) = collector.records
+    assert record.details["lost_track"] is True and record.ended_at.timestamp() == last
+    assert tracker.lost_calls == 1
