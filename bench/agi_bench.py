@@ -149,6 +149,7 @@ async def run_loadgen(
     r["server_sys_us"] = system / sessions * 1e6
     r["server_busy"] = (user + system) / wall
     r["gc_runs"], r["gc_full"], r["gc_longest_ms"] = gc_runs, gc_full, gc_longest
+    r["gc_objects"] = len(gc.get_objects())
     # Everything else the machine did meanwhile: other tenants, softirq threads.
     r["other_cpu"] = max(busy - user - system - r["client_cpu_seconds"], 0.0) / wall
     return r
@@ -251,7 +252,7 @@ def print_open(targets: list[Target], o: argparse.Namespace) -> None:
             f"{fmt(r['decision_p99_ms']):>7}{fmt(r['decision_max_ms']):>7}"
             f"{fmt(r['session_p99_ms']):>13}{r['server_busy']:>9.0%}"
             f"{fmt(r['arrival_lag_p99_ms']):>17}{r['other_cpu']:>10.0%}"
-            f"{r['gc_full']:>9} /{r['gc_longest_ms']:>5.1f}{r['errors']:>7}"
+            f"{r['gc_full']:>9} /{r['gc_longest_ms']:>5.1f}{r['errors']:>7}  objects {r['gc_objects']:,}"
         )
 
 

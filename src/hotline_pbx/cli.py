@@ -28,7 +28,9 @@ class CommandFailed(RuntimeError):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hotline-pbx", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="hotline-pbx",
+        description="Routing, call records and supervision for a 400 hotline on Asterisk.")
     parser.add_argument("--config", help="TOML configuration file (or HOTLINE_CONFIG)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("--version", action="version", version=f"hotline-pbx {__version__}")

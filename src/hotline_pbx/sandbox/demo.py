@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -125,8 +126,15 @@ def report(results: list[SippResult]) -> None:
 
 
 def summary(daemon: DaemonProcess) -> None:
+    time.sleep(1)  # the last records leave the writer's batch
+    report = subprocess.run([sys.executable, "-m", "hotline_pbx.cli", "report", "--period", "all"],
+                            env=daemon.env, capture_output=True, text=True, timeout=60,
+                            check=False)
+    say("hotline-pbx report --period all:")
+    for line in (report.stdout or report.stderr).splitlines():
+        say(f"  {line}")
     routes = [r for r in daemon.log_records() if str(r.get("message", "")).startswith("call ")]
-    say(f"routing decisions ({len(routes)}):")
+    say(f"routing decisions and call records ({len(routes)} log lines):")
     for record in routes:
         say(f"  {record['message']}")
     metrics = daemon.metrics()
