@@ -211,6 +211,7 @@ class FastAgiServer:
         label = session.script if handler is not None else UNKNOWN_LABEL
         channel = AgiChannel(connection, read_timeout=self.read_timeout)
         result = ERROR
+        caught: BaseException | None = None
         try:
             if handler is None:
                 result = await self._reject_unknown(session, channel)
@@ -218,25 +219,27 @@ class FastAgiServer:
                 await handler.handle(session, channel)
                 result = connection.result_after_return()
         except AgiHangup as exc:
-            result = HANGUP_RESULT
+            result, caught = HANGUP_RESULT, exc
             log.info("FastAGI %s %s: caller gone (%s)", label, _who(session), exc)
         except AgiTimeout as exc:
-            result = TIMEOUT
+            result, caught = TIMEOUT, exc
             log.warning("FastAGI %s %s: %s", label, _who(session), exc)
         except AgiProtocolError as exc:
-            result = PROTOCOL_ERROR
+            result, caught = PROTOCOL_ERROR, exc
             self.protocol_log.warning(log, "FastAGI %s %s: %s", label, _who(session), exc)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
             if connection.cut_reason is None:
                 raise  # not ours: the loop is shutting down
-            result = TIMEOUT
+            result, caught = TIMEOUT, exc
             level = logging.INFO if connection.cut_reason == _SHUTDOWN else logging.WARNING
             log.log(level, "FastAGI %s %s: cut (%s)", label, _who(session), connection.cut_reason)
-        except Exception:
+        except Exception as exc:
+            caught = exc
             log.exception("FastAGI %s %s: handler failed", label, _who(session))
         finally:
             connection.end_session(graceful=result in (OK, HANGUP_RESULT, ERROR, UNKNOWN_SCRIPT))
             self.record(label, result, loop.time() - started)
+            _drop_tracebacks(caught)
         if result == OK and log.isEnabledFor(logging.DEBUG):
             log.debug("FastAGI %s %s: done", label, _who(session))
 
@@ -249,6 +252,22 @@ class FastAgiServer:
         with contextlib.suppress(AgiError):
             await channel.verbose(message, level=1)
         return UNKNOWN_SCRIPT
+
+
+def _drop_tracebacks(exc: BaseException | None) -> None:
+    """Free the frames an exception's traceback holds, now.
+
+    Those frames hold the exception or the connection (a waiter future, a
+    local): a reference cycle that only a full garbage collection frees, and
+    with thousands of sessions ending that way a full collection blocks the
+    loop for 100+ ms (measured). Without the traceback, reference counting
+    frees the session as soon as it ends.
+    """
+    seen = 0
+    while exc is not None and seen < 8:
+        exc.__traceback__ = None
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
 
 
 def _who(session: AgiSession) -> str:
@@ -406,6 +425,7 @@ class _AgiConnection(asyncio.Protocol):
 
     def end_session(self, *, graceful: bool) -> None:
         self._task_running = False
+        _drop_tracebacks(self._failure)
         transport = self._transport
         if transport is not None and not transport.is_closing():
             if graceful:

@@ -12,7 +12,7 @@ from hotline_pbx.metrics import REGISTRY
 
 from .fake_asterisk import FakeAsterisk
 
-Body = Callable[[AgiSession, AgiChannel], Awaitable[None]]
+Body = Callable[[AgiSession, AgiChannel], Awaitable[object]]
 
 
 def pytest_asyncio_loop_factories(

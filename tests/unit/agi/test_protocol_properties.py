@@ -25,7 +25,7 @@ PROPERTY = settings(max_examples=300, deadline=None)
 
 # Text that can travel in one line: no CR, LF or NUL (and no lone surrogates).
 line_text = st.text(
-    st.characters(blacklist_characters="\r\n\x00", blacklist_categories=("Cs",)), max_size=40
+    st.characters(exclude_characters="\r\n\x00", exclude_categories=["Cs"]), max_size=40
 )
 env_keys = st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True).filter(
     lambda k: not k.startswith("arg_")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -422,6 +424,31 @@ async def test_unsolicited_replies_are_a_protocol_error(
 
 
 # -- robustness of the server itself
+
+
+async def test_a_session_ending_in_a_hangup_is_freed_without_the_cyclic_gc(
+    start_server: StartServer,
+) -> None:
+    # Exceptions' tracebacks would otherwise keep each such session in a
+    # reference cycle until a full collection, which blocks the loop.
+    connections: list[weakref.ref[object]] = []
+
+    async def route(session: AgiSession, channel: AgiChannel) -> None:
+        connections.append(weakref.ref(channel._stream))
+        await channel.set_variable("A", "1")
+
+    server = await start_server({"route": RecordingHandler(route)})
+    gc.collect()
+    gc.disable()
+    try:
+        asterisk = await FakeAsterisk.start(server.port)
+        await asterisk.command()
+        await asterisk.close()
+        await finished(server)
+        await asyncio.sleep(0.01)
+        assert connections[0]() is None
+    finally:
+        gc.enable()
 
 
 async def test_unknown_script(start_server: StartServer, counts: Counts) -> None:
