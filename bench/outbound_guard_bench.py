@@ -35,7 +35,6 @@ from pathlib import Path
 from hotline_pbx.sandbox.ami_recorder import AmiRecorder
 from hotline_pbx.sandbox.daemon import DaemonProcess
 from hotline_pbx.sandbox.pbx import AsteriskSandbox, PbxPorts, running_sandbox
-from hotline_pbx.store.blocked_repo import list_blocked
 from hotline_pbx.store.database import start_embedded
 
 
@@ -133,16 +132,19 @@ def measure(pbx: AsteriskSandbox, args: argparse.Namespace,
 
 
 def reactions(dsn: str) -> list[float]:
+    from sqlalchemy import select
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from hotline_pbx.store.database import sqlalchemy_url
+    from hotline_pbx.store.models import blocked_outbound
 
     async def go() -> list[float]:
         engine = create_async_engine(sqlalchemy_url(dsn))
         try:
             async with engine.connect() as conn:
-                page = await list_blocked(conn, limit=1000)
-            return [r.reaction_ms for r in page.items if r.reaction_ms is not None]
+                result = await conn.execute(select(blocked_outbound.c.reaction_ms).where(
+                    blocked_outbound.c.reaction_ms.is_not(None)))
+                return [float(ms) for ms in result.scalars()]
         finally:
             await engine.dispose()
 

@@ -18,7 +18,7 @@ One run, scenarios in parallel (SIPp calls in threads):
 * then: the supervisor's "mobile" misconfigured to go out on the 400 trunk →
   that forward is hung up, the 400 caller is kept and the deputy answers.
 
-Rows are checked in ``blocked_outbound`` (through ``list_blocked``) and the
+Rows are checked in ``blocked_outbound`` (a plain select of every row) and the
 counter on /metrics; reaction times are printed (the house rule: no timing
 asserts), measured twice: by the daemon and independently from the AMI stream.
 """
@@ -39,14 +39,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import Row
 
 from hotline_pbx.config import DatabaseSettings, Secret
 from hotline_pbx.sandbox.ami_recorder import AmiRecorder
 from hotline_pbx.sandbox.daemon import DaemonProcess
 from hotline_pbx.sandbox.pbx import AsteriskSandbox
 from hotline_pbx.sandbox.sipp import CallScript, SippResult, place_call
-from hotline_pbx.store.blocked_repo import BlockedRow, list_blocked
 from hotline_pbx.store.database import open_database
+from hotline_pbx.store.models import blocked_outbound
 from tests.e2e.conftest import ConfigWriter
 
 SUPERVISOR_OK = {"id": "li.na", "name": "Li Na", "mobile": "13500000001"}  # general trunk
@@ -119,13 +121,13 @@ def misconfigured_dialplan(pbx: AsteriskSandbox) -> Iterator[None]:
             pbx.rx(f"dialplan remove extension {exten}@{context}")
 
 
-def blocked_rows(dsn: str, tmp: Path) -> list[BlockedRow]:
-    async def go() -> list[BlockedRow]:
+def blocked_rows(dsn: str, tmp: Path) -> list[Row[Any]]:
+    """Every row of blocked_outbound."""
+    async def go() -> list[Row[Any]]:
         db = await open_database(DatabaseSettings(dsn=Secret(dsn)), tmp)
         try:
             async with db.engine.connect() as conn:
-                page = await list_blocked(conn, limit=100)
-            return page.items
+                return list((await conn.execute(select(blocked_outbound))).all())
         finally:
             await db.close()
 
@@ -201,7 +203,7 @@ def test_hotline_trunk_is_inbound_only(pbx_clean: AsteriskSandbox, daemon_factor
         assert results[name].ok, (name, results[name].output[-1500:])
     assert not results["misconfigured_9"].ok  # its only route was the 400 trunk
 
-    assert len(rows) == 6, [r.as_dict() for r in rows]
+    assert len(rows) == 6, [r._asdict() for r in rows]
     kinds = {(r.method, r.details.get("origin"), r.details.get("trigger")): r for r in rows}
     refused = kinds["dialplan", None, None]
     assert (refused.action, refused.source, refused.dialled_number) == (
@@ -215,7 +217,7 @@ def test_hotline_trunk_is_inbound_only(pbx_clean: AsteriskSandbox, daemon_factor
     cli = kinds["originate", "cli_or_ami_sync", "Newchannel"]
     # The guard can beat the dial API's DialBegin, and the channel can be gone
     # before its Request-URI is read: then the number is honestly unknown.
-    assert cli.action == "hung_up" and cli.dialled_number in ("124", ""), cli.as_dict()
+    assert cli.action == "hung_up" and cli.dialled_number in ("124", ""), cli._asdict()
     dial = kinds["dial", "channel", "Newchannel"]
     assert (dial.action, dial.source, dial.dialled_number) == ("hung_up", "1001", "125")
     assert dial.source_channel.startswith("PJSIP/1001-")

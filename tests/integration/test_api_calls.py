@@ -209,3 +209,46 @@ async def test_faults_and_blocked_outbound(api: Api) -> None:
     assert blocked[0]["dialled_number"] == "13800138000"
     masked = (await api.call("GET", "/api/v1/blocked-outbound", "viewer"))[1]["items"]
     assert masked[0]["dialled_number"] == "138****8000"
+
+
+def blocked_row(n: int, at: datetime) -> dict[str, object]:
+    return {"event_key": f"hangup:{n}", "occurred_at": at, "source_channel": "",
+            "source": "", "dialled_number": f"12{n}", "method": "originate",
+            "action": "hung_up", "reaction_ms": 3.5 + n,
+            "details": {"channel": f"PJSIP/carrier-{n:08x}", "origin": "ami"}}
+
+
+async def test_blocked_outbound_pages_newest_first_without_loss_or_repeat(api: Api) -> None:
+    same_time = T0 + timedelta(minutes=5)
+    async with api.db.engine.begin() as conn:
+        await conn.execute(insert(models.blocked_outbound),
+                           [blocked_row(n, T0 + timedelta(seconds=n)) for n in range(7)])
+        # Two attempts in the same microsecond: the id breaks the tie.
+        await conn.execute(insert(models.blocked_outbound),
+                           [blocked_row(10, same_time), blocked_row(11, same_time)])
+    page = (await api.call("GET", "/api/v1/blocked-outbound?limit=3"))[1]
+    seen = [item["dialled_number"] for item in page["items"]]
+    first = page["items"][0]
+    while page["next_cursor"]:
+        page = (await api.call(
+            "GET", f"/api/v1/blocked-outbound?limit=3&cursor={page['next_cursor']}"))[1]
+        seen += [item["dialled_number"] for item in page["items"]]
+    assert seen == ["1211", "1210", "126", "125", "124", "123", "122", "121", "120"]
+    assert first["occurred_at"] == "2026-11-24T10:05:00+08:00"
+    assert first["method"] == "originate" and first["details"]["origin"] == "ami"
+    # from is inclusive, to exclusive
+    window = "from=2026-11-24T02:00:01Z&to=2026-11-24T10:00:03%2B08:00"
+    page = (await api.call("GET", f"/api/v1/blocked-outbound?{window}"))[1]
+    assert [item["dialled_number"] for item in page["items"]] == ["122", "121"]
+    assert page["next_cursor"] is None
+
+
+async def test_bad_blocked_outbound_queries_name_the_field(api: Api) -> None:
+    naive_cursor = "WyIyMDI2LTExLTI0VDAyOjAwOjAwIiwgMV0"  # ["2026-11-24T02:00:00", 1]
+    for query, field in (("from=2026-11-24T10:00:00", "from"),
+                         ("from=2026-11-24T02:00:00Z&to=2026-11-24T02:00:00Z", "to"),
+                         ("limit=0", "limit"), ("limit=501", "limit"),
+                         ("cursor=not-a-cursor", "cursor"), (f"cursor={naive_cursor}", "cursor")):
+        status, problem, _ = await api.call("GET", f"/api/v1/blocked-outbound?{query}")
+        assert (status, problem["field"]) == (400, field), query
+        assert problem["reason"] and problem["example"]

@@ -1,4 +1,4 @@
-"""``blocked_outbound``: every outbound attempt on the 400 trunk, written and listed.
+"""``blocked_outbound``: every outbound attempt on the 400 trunk, written.
 
 Writing goes through :class:`BlockedWriter`, so the AMI event path never
 waits for PostgreSQL: ``submit`` only appends to a bounded in-memory queue
@@ -16,15 +16,15 @@ them. The oldest records — the first evidence — are kept. The
 this queue. At shutdown the queue gets ``drain_seconds`` to flush; whatever
 is left is logged the same way.
 
-:func:`list_blocked` is the query behind ``GET /api/v1/blocked-outbound``:
-newest first, keyset pagination with an opaque cursor.
+Reading is not here: the one listing of these rows is
+:func:`hotline_pbx.store.api_repo.list_blocked`, the query behind
+``GET /api/v1/blocked-outbound`` (the API's shared time filter and keyset
+paging).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import collections
 import contextlib
 import json
@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -47,7 +46,6 @@ METHODS = ("dial", "originate", "forward", "transfer", "cli", "dialplan")
 # refused: the dialplan said no; hung_up: the watchdog hung the channel up;
 # already_ended: it was gone before the Hangup arrived; hangup_failed: AMI could not.
 ACTIONS = ("refused", "hung_up", "already_ended", "hangup_failed")
-MAX_PAGE = 1000
 
 RETRY_FIRST = 0.5
 RETRY_MAX = 15.0
@@ -198,95 +196,3 @@ class BlockedWriter:
             log.warning("blocked_outbound: cannot write %d record(s), retrying: %s",
                         len(self._queue), reason)
 
-
-# -- reading (GET /api/v1/blocked-outbound) -----------------------------------------------
-
-
-class InvalidCursor(ValueError):
-    """The pagination cursor was not one this module produced."""
-
-
-@dataclass(frozen=True, slots=True)
-class BlockedRow:
-    id: int
-    occurred_at: datetime
-    source_channel: str
-    source: str
-    dialled_number: str
-    method: str
-    action: str
-    reaction_ms: float | None
-    details: Mapping[str, Any]
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready (times in ISO 8601 with their offset)."""
-        return {
-            "id": self.id, "occurred_at": self.occurred_at.isoformat(),
-            "source_channel": self.source_channel, "source": self.source,
-            "dialled_number": self.dialled_number, "method": self.method,
-            "action": self.action, "reaction_ms": self.reaction_ms,
-            "details": dict(self.details),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class BlockedPage:
-    items: list[BlockedRow]
-    next_cursor: str | None  # None: this was the last page
-
-
-def encode_cursor(occurred_at: datetime, row_id: int) -> str:
-    raw = json.dumps([occurred_at.isoformat(), row_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at_text, row_id = json.loads(raw)
-        at = datetime.fromisoformat(at_text)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise InvalidCursor("cursor is not valid; use next_cursor from the previous page "
-                            "or leave it out") from None
-    if at.tzinfo is None or not isinstance(row_id, int) or isinstance(row_id, bool):
-        raise InvalidCursor("cursor is not valid; use next_cursor from the previous page "
-                            "or leave it out")
-    return at, row_id
-
-
-async def list_blocked(conn: AsyncConnection, start: datetime | None = None,
-                       end: datetime | None = None, limit: int = 100,
-                       cursor: str | None = None) -> BlockedPage:
-    """Attempts with ``start <= occurred_at < end``, newest first, ``limit`` a page.
-
-    ``start``/``end`` must be timezone-aware (None: unbounded); ``limit`` 1–1000.
-    Raises ValueError (``InvalidCursor`` for a bad cursor) with a message a
-    person can act on; nothing is read then.
-    """
-    for name, value in (("start", start), ("end", end)):
-        if value is not None and value.tzinfo is None:
-            raise ValueError(f"{name} needs a UTC offset, e.g. 2026-01-31T08:00:00+08:00")
-    if start is not None and end is not None and end <= start:
-        raise ValueError("end must be after start")
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        raise ValueError(f"limit must be a whole number from 1 to {MAX_PAGE}")
-    t = blocked_outbound
-    query = select(t).order_by(t.c.occurred_at.desc(), t.c.id.desc()).limit(limit + 1)
-    if start is not None:
-        query = query.where(t.c.occurred_at >= start)
-    if end is not None:
-        query = query.where(t.c.occurred_at < end)
-    if cursor is not None:
-        at, row_id = decode_cursor(cursor)
-        query = query.where(tuple_(t.c.occurred_at, t.c.id) < tuple_(at, row_id))
-    rows = (await conn.execute(query)).all()
-    items = [BlockedRow(
-        id=r.id, occurred_at=r.occurred_at, source_channel=r.source_channel, source=r.source,
-        dialled_number=r.dialled_number, method=r.method, action=r.action,
-        reaction_ms=r.reaction_ms, details=r.details,
-    ) for r in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = items[-1]
-        next_cursor = encode_cursor(last.occurred_at, last.id)
-    return BlockedPage(items, next_cursor)
