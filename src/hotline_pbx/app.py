@@ -165,7 +165,6 @@ class Daemon:
             self.dispatcher.subscribe("call-tracker", self.tracking.on_ami_event)
             self._tasks.append(asyncio.create_task(self.tracking.sweep_forever(),
                                                    name="call-sweep"))
-        # Subscribers (call tracker, outbound guard) are added here.
         self.ami.start()
         self._tasks.append(asyncio.create_task(self.dispatcher.run(), name="ami-events"))
 
