@@ -15,6 +15,7 @@ from hotline_pbx.agi.protocol import (
     AgiStreamParser,
     encode_command,
     encode_env_block,
+    parse_env_block,
     parse_reply_line,
     parse_script,
     split_command,
@@ -131,6 +132,32 @@ def test_environment_round_trip(values: dict[str, str], args: list[str], cuts: l
     parser = AgiStreamParser()
     events = [e for chunk in _chunks(data, cuts) for e in parser.feed(chunk)]
     assert events == [AgiEnvironment(values, tuple(args))]
+
+
+# Environment-like lines, odd ones included: argument keys, colons in keys, bad separators.
+env_like_line = st.tuples(
+    st.sampled_from(["agi_", "agi_arg_", "agi_arg", "", "x"]),
+    st.text(st.sampled_from("ab1:_ \u00e9"), max_size=5),
+    st.sampled_from([": ", ":", " ", ""]),
+    st.text(st.sampled_from("ab: \t1"), max_size=5),
+).map("".join)
+
+
+@PROPERTY
+@given(st.lists(env_like_line, max_size=8))
+def test_environment_fast_path_reads_lines_as_the_line_loop_does(lines: list[str]) -> None:
+    # The one-regex fast path must agree with the line-by-line loop (reached
+    # here through a CR in the block) on every block, odd lines included.
+    block = "".join(line + "\n" for line in lines if line).encode()
+    try:
+        fast: object = parse_env_block(block)
+    except AgiProtocolError as exc:
+        fast = type(exc)
+    try:
+        slow: object = parse_env_block(block.replace(b"\n", b"\r\n"))
+    except AgiProtocolError as exc:
+        slow = type(exc)
+    assert fast == slow
 
 
 @PROPERTY
