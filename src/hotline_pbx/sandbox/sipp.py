@@ -14,6 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+# An audio offer/answer in PCMU, with SIPp's own keywords for the addresses.
+SDP_BODY = """      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+"""
+
 _INVITE = """
   <send retrans="500"><![CDATA[
       INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
@@ -24,17 +37,7 @@ _INVITE = """
       CSeq: 1 INVITE
       Contact: sip:{caller}@[local_ip]:[local_port]
       Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-  ]]></send>
+""" + SDP_BODY + """  ]]></send>
   <recv response="100" optional="true" {wait}/>
   <recv response="180" optional="true" {wait}/>
   <recv response="183" optional="true" {wait}/>

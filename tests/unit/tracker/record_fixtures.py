@@ -39,7 +39,7 @@ from hotline_pbx.config import DatabaseSettings, Secret
 from hotline_pbx.sandbox.ami_recorder import AmiRecorder
 from hotline_pbx.sandbox.daemon import DaemonProcess
 from hotline_pbx.sandbox.pbx import SANDBOX_GLOBALS, AsteriskSandbox, PbxPorts, free_port
-from hotline_pbx.sandbox.sipp import CallScript, SippResult, place_call
+from hotline_pbx.sandbox.sipp import SDP_BODY, CallScript, SippResult, place_call
 from hotline_pbx.store import config_repo
 from hotline_pbx.store.database import open_database
 from hotline_pbx.store.migrate import migrate
@@ -147,17 +147,7 @@ _UAS_REPLY = """  <send{retrans}><![CDATA[
       Contact: <sip:[local_ip]:[local_port];transport=[transport]>
 {body}  ]]></send>
 """
-_SDP = """      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-"""
+_SDP = SDP_BODY
 _NO_BODY = "      Content-Length: 0\n"
 _UAS_BYE = """  <recv request="BYE"/>
   <send><![CDATA[
