@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -76,21 +75,6 @@ def sample(metrics: Mapping[str, float], name: str, **labels: str) -> float:
         if family == name and found == labels:
             return value
     return 0.0
-
-
-def ami_action(pbx: AsteriskSandbox, action: Mapping[str, str], timeout: float = 5.0) -> str:
-    with socket.create_connection(("127.0.0.1", pbx.ports.ami), timeout=timeout) as sock:
-        def send(fields: Mapping[str, str]) -> None:
-            sock.sendall(("".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n").encode())
-
-        send({"Action": "Login", "Username": pbx.ami_user, "Secret": pbx.ami_secret,
-              "Events": "off"})
-        send({**action, "ActionID": "e2e-1"})
-        data = b""
-        deadline = time.monotonic() + timeout
-        while b"ActionID: e2e-1" not in data and time.monotonic() < deadline:
-            data += sock.recv(65536)
-        return data.decode(errors="replace")
 
 
 def calls(pbx: AsteriskSandbox, scripts: list[CallScript], timeout: float = 60) -> list[SippResult]:

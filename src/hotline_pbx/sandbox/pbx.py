@@ -166,6 +166,25 @@ class AsteriskSandbox:
             )
         return result.stdout.decode(errors="replace")
 
+    def ami_action(self, action: Mapping[str, str], timeout: float = 5.0) -> str:
+        """Send one AMI action on a connection of its own; return the raw response.
+
+        For tests and scripts that drive the PBX directly, apart from the daemon.
+        """
+        with socket.create_connection(("127.0.0.1", self.ports.ami), timeout=timeout) as sock:
+            def send(fields: Mapping[str, str]) -> None:
+                sock.sendall(("".join(f"{k}: {v}\r\n" for k, v in fields.items())
+                              + "\r\n").encode())
+
+            send({"Action": "Login", "Username": self.ami_user, "Secret": self.ami_secret,
+                  "Events": "off"})
+            send({**action, "ActionID": "sandbox-1"})
+            data = b""
+            deadline = time.monotonic() + timeout
+            while b"ActionID: sandbox-1" not in data and time.monotonic() < deadline:
+                data += sock.recv(65536)
+            return data.decode(errors="replace")
+
     def set_global(self, name: str, value: str) -> None:
         self.rx(f"dialplan set global {name} {value}")
 

@@ -27,6 +27,18 @@ SDP_BODY = """      Content-Type: application/sdp
       a=rtpmap:0 PCMU/8000
 """
 
+# 200 OK to the request just received (the far end's BYE).
+OK_TO_LAST_REQUEST = """  <send><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+  ]]></send>
+"""
+
 _INVITE = """
   <send retrans="500"><![CDATA[
       INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
@@ -71,16 +83,7 @@ _CALLER_BYE = """
   ]]></send>
   <recv response="200" next="end"/>
   <label id="far_bye"/>
-  <send><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-  ]]></send>
-  <label id="end"/>
+""" + OK_TO_LAST_REQUEST + """  <label id="end"/>
 """
 
 # CANCEL and the ACK of its 487 belong to the INVITE transaction: they reuse

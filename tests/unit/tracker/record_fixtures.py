@@ -39,7 +39,13 @@ from hotline_pbx.config import DatabaseSettings, Secret
 from hotline_pbx.sandbox.ami_recorder import AmiRecorder
 from hotline_pbx.sandbox.daemon import DaemonProcess
 from hotline_pbx.sandbox.pbx import SANDBOX_GLOBALS, AsteriskSandbox, PbxPorts, free_port
-from hotline_pbx.sandbox.sipp import SDP_BODY, CallScript, SippResult, place_call
+from hotline_pbx.sandbox.sipp import (
+    OK_TO_LAST_REQUEST,
+    SDP_BODY,
+    CallScript,
+    SippResult,
+    place_call,
+)
 from hotline_pbx.store import config_repo
 from hotline_pbx.store.database import open_database
 from hotline_pbx.store.migrate import migrate
@@ -89,22 +95,6 @@ class Config:
         self._run(config_repo.save_roster, {"supervisor": supervisor, "deputies": [deputy]})
 
 
-def ami_action(pbx: AsteriskSandbox, action: dict[str, str], timeout: float = 5.0) -> str:
-    """Send one AMI action on a connection of its own; return the raw response."""
-    with socket.create_connection(("127.0.0.1", pbx.ports.ami), timeout=timeout) as sock:
-        def send(fields: dict[str, str]) -> None:
-            sock.sendall(("".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n").encode())
-
-        send({"Action": "Login", "Username": pbx.ami_user, "Secret": pbx.ami_secret,
-              "Events": "off"})
-        send({**action, "ActionID": "rec-1"})
-        buffer = b""
-        deadline = time.monotonic() + timeout
-        while b"ActionID: rec-1" not in buffer and time.monotonic() < deadline:
-            buffer += sock.recv(65536)
-        return buffer.decode(errors="replace")
-
-
 @contextlib.contextmanager
 def silent_agi_listener() -> Iterator[int]:
     """A FastAGI address that accepts and never answers: the caller waits in AGI."""
@@ -150,16 +140,7 @@ _UAS_REPLY = """  <send{retrans}><![CDATA[
 _SDP = SDP_BODY
 _NO_BODY = "      Content-Length: 0\n"
 _UAS_BYE = """  <recv request="BYE"/>
-  <send><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-  ]]></send>
-</scenario>
+""" + OK_TO_LAST_REQUEST + """</scenario>
 """
 
 
@@ -256,7 +237,7 @@ def queue_blind_transfer(rig: Rig) -> None:
                              rig.pbx.ports.sip, timeout=90)
         connect = rig.recorder.wait_for(lambda e: e.get("Event") == "AgentConnect", 20)
         time.sleep(2)
-        reply = ami_action(rig.pbx, {"Action": "BlindTransfer", "Channel": connect["DestChannel"],
+        reply = rig.pbx.ami_action({"Action": "BlindTransfer", "Channel": connect["DestChannel"],
                                      "Context": "sandbox-transfer", "Exten": "13810300000"})
         rig.notes["transfer_reply"] = reply.splitlines()[:4]
         future.result()
