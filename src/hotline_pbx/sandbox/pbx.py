@@ -181,7 +181,9 @@ class AsteriskSandbox:
             send({**action, "ActionID": "sandbox-1"})
             data = b""
             deadline = time.monotonic() + timeout
-            while b"ActionID: sandbox-1" not in data and time.monotonic() < deadline:
+            while not _has_whole_reply(data, b"ActionID: sandbox-1") and (
+                time.monotonic() < deadline
+            ):
                 data += sock.recv(65536)
             return data.decode(errors="replace")
 
@@ -293,6 +295,12 @@ def ensure_root(root: Path = DEFAULT_ROOT) -> None:
     result = subprocess.run(["bash", str(BUILD_SCRIPT), str(root)], check=False)
     if result.returncode != 0:
         raise SandboxError(f"building the Asterisk root failed (exit {result.returncode})")
+
+
+def _has_whole_reply(data: bytes, marker: bytes) -> bool:
+    """Has the message carrying ``marker`` arrived up to its closing blank line?"""
+    at = data.find(marker)
+    return at >= 0 and data.find(b"\r\n\r\n", at) >= 0
 
 
 def isolate_name_lookups(root: Path = DEFAULT_ROOT) -> None:
