@@ -22,6 +22,7 @@ from hotline_pbx.ami.supervisor import AmiEvent, AmiSupervisor
 from hotline_pbx.config import Settings
 from hotline_pbx.domain.call_record import CallRecord, Outcome
 from hotline_pbx.domain.call_tracker import Call, CallTracker, RouteInfo, RouteTarget
+from hotline_pbx.logs import Identifier
 from hotline_pbx.metrics import CALL_TALK, CALL_WAIT, CALLS, CALLS_ACTIVE, CALLS_OFFERED
 from hotline_pbx.store.call_writer import CallWriter
 
@@ -111,7 +112,7 @@ class CallTracking:
             CALL_WAIT.labels(period, outcome).observe(record.wait_seconds)
             if record.outcome is Outcome.ANSWERED and record.talk_seconds is not None:
                 CALL_TALK.labels(period).observe(record.talk_seconds)
-        log.info("call %s ended: %s/%s, wait %.1fs%s", record.call_key, record.period.value,
-                 record.outcome.value, record.wait_seconds,
+        log.info("call %s ended: %s/%s, wait %.1fs%s", Identifier(record.call_key),
+                 record.period.value, record.outcome.value, record.wait_seconds,
                  f", talk {record.talk_seconds:.1f}s" if record.talk_seconds is not None else "")
         self.writer.submit(record)

@@ -61,7 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"hotline-pbx: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    setup_logging(settings.daemon.log_format, "debug" if args.debug else settings.daemon.log_level)
+    daemon = settings.daemon
+    setup_logging(daemon.log_format, "debug" if args.debug else daemon.log_level,
+                  log_numbers=daemon.log_numbers)
     try:
         if args.command == "check-config":
             return check_config(settings)

@@ -51,6 +51,7 @@ NO_SECRET = Secret("")
 class DaemonSettings:
     log_format: str = "text"  # text | json
     log_level: str = "info"
+    log_numbers: bool = False  # true: phone numbers in logs unmasked (logs.py)
     drain_seconds: float = 10.0
     data_dir: str = "~/.local/share/hotline-pbx"
 

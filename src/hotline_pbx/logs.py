@@ -1,37 +1,199 @@
-"""Logging: readable text for a terminal, one JSON object a line for machines."""
+"""Logging: readable text for a terminal, one JSON object a line for machines.
+
+Log lines carry what callers chose (caller ids and names, channel data), so
+both formats make every record safe to read and to parse:
+
+* control characters (C0 including CR, LF, TAB and NUL, ESC and so every ANSI
+  sequence, DEL, C1, the Unicode line/paragraph separators and the bidi
+  overrides) are written as escapes (``\\r``, ``\\x00``, ``\\x1b``, ``\\u202e``):
+  a caller id cannot end a line, forge the next one or repaint the terminal;
+* each argument of a message is cut to :data:`MAX_VALUE` characters, the
+  message's own text and each JSON extra field to :data:`MAX_MESSAGE`, with
+  ``…(N more)`` saying how much was left out (an 8 KB caller id is not logged
+  whole);
+* phone numbers are masked as for a viewer of the API
+  (:mod:`hotline_pbx.domain.masking`), unless ``daemon.log_numbers = true``.
+  Numeric arguments (``%d``: counts, ports, seconds) are the daemon's own
+  numbers and stay as they are; every value from outside arrives as text.
+
+An :class:`Identifier` (a uniqueid the PBX made) is not masked, so lines
+can be matched with Asterisk's; a :class:`Verbatim` value is neither masked
+nor cut, for a record the log is the last place of (a full queue, a
+shutdown). Both are still escaped.
+Tracebacks keep their lines, each one prefixed with ``| `` so that no line of
+a traceback can pass for a record of its own.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
-_RESERVED = set(vars(logging.makeLogRecord({})))
+from hotline_pbx.domain.masking import mask_json, mask_text
+
+MAX_VALUE = 200
+MAX_MESSAGE = 2000
+TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+_RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+class Identifier(str):
+    """A log argument the PBX made, not the caller (a uniqueid/linkedid such as
+    ``1754380000.1``): not masked, so log lines can be matched with Asterisk's,
+    but still cut and escaped."""
+
+    __slots__ = ()
+
+
+class Verbatim(Identifier):
+    """A log argument written whole, numbers included (control characters
+    still escaped): a record that is kept nowhere but in the log."""
+
+    __slots__ = ()
+
+
+def escape_controls(text: str) -> str:
+    """Every control character as a visible escape."""
+    return _CONTROL.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group(0)
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def cut(text: str, limit: int, length: int | None = None) -> str:
+    """`text` up to `limit` characters, saying how many of `length` (the
+    original's length, if `text` is already a part of it) were left out."""
+    length = len(text) if length is None else length
+    if length <= limit:
+        return text
+    return f"{text[:limit]}…({length - limit} more)"
+
+
+class _Shown:
+    """An argument as the record shows it, for both ``%s`` and ``%r``."""
+
+    __slots__ = ("_repr", "_str")
+
+    def __init__(self, as_str: str, as_repr: str) -> None:
+        self._str, self._repr = as_str, as_repr
+
+    def __str__(self) -> str:
+        return self._str
+
+    def __repr__(self) -> str:
+        return self._repr
+
+
+class SafeText:
+    """How a value from a log record becomes text that is safe to write."""
+
+    def __init__(self, log_numbers: bool = False) -> None:
+        self.log_numbers = log_numbers
+
+    def value(self, text: str, limit: int = MAX_VALUE) -> str:
+        """Masked and cut, not yet escaped. Masked before the cut, so a cut
+        never leaves the front half of a number readable."""
+        if isinstance(text, Verbatim):
+            return text
+        length, keep_numbers = len(text), self.log_numbers or isinstance(text, Identifier)
+        text = text[:4 * limit]  # a huge value costs no more than a long one to mask
+        return cut(text if keep_numbers else mask_text(text), limit, length)
+
+    def argument(self, arg: object) -> object:
+        if isinstance(arg, (int, float)):  # %d, %.1f: the daemon's own numbers
+            return arg
+        as_str = arg if isinstance(arg, str) else str(arg)
+        shown = self.value(as_str)
+        if isinstance(arg, str):
+            return _Shown(shown, repr(shown))
+        return _Shown(shown, self.value(repr(arg)))
+
+    def message(self, record: logging.LogRecord) -> str:
+        """The record's message, masked, cut and escaped, argument by argument."""
+        clean = logging.makeLogRecord(vars(record))
+        clean.msg = self.value(str(record.msg), MAX_MESSAGE)
+        if isinstance(record.args, Mapping):
+            clean.args = {k: self.argument(v) for k, v in record.args.items()}
+        elif record.args:
+            clean.args = tuple(self.argument(a) for a in record.args)
+        return escape_controls(clean.getMessage())
+
+    def traceback(self, text: str) -> str:
+        lines = text if self.log_numbers else mask_text(text)
+        return "\n".join("| " + escape_controls(line) for line in lines.splitlines())
+
+    def extra(self, value: object) -> object:
+        """A JSON extra field: numbers and booleans as they are, objects as
+        JSON text (masked value by value, so times stay readable), text cut."""
+        if isinstance(value, (int, float, bool)) or value is None:
+            return value
+        if not isinstance(value, str):
+            shown = value if self.log_numbers else mask_json(value)
+            value = json.dumps(shown, ensure_ascii=False, default=str)
+            return escape_controls(cut(value, MAX_MESSAGE))
+        return escape_controls(self.value(value, MAX_MESSAGE))
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self, safe: SafeText) -> None:
+        super().__init__(TEXT_FORMAT)
+        self.safe = safe
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return self._style.format(_with_message(record, self.safe.message(record)))
+
+    def formatException(self, ei: Any) -> str:
+        return self.safe.traceback(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return self.safe.traceback(stack_info)
+
+
+def _with_message(record: logging.LogRecord, message: str) -> logging.LogRecord:
+    shown = logging.makeLogRecord(vars(record))
+    shown.message = message
+    return shown
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, safe: SafeText | None = None) -> None:
+        super().__init__()
+        self.safe = safe or SafeText()
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": self.safe.message(record),
         }
         for key, value in vars(record).items():
             if key not in _RESERVED and not key.startswith("_"):
-                entry[key] = value if isinstance(value, (int, float, bool, str)) else str(value)
+                entry[key] = self.safe.extra(value)
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = self.safe.traceback(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 
-def setup_logging(fmt: str = "text", level: str = "info") -> None:
+def formatter(fmt: str = "text", log_numbers: bool = False) -> logging.Formatter:
+    safe = SafeText(log_numbers)
+    return JsonFormatter(safe) if fmt == "json" else TextFormatter(safe)
+
+
+def setup_logging(fmt: str = "text", level: str = "info", log_numbers: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.setFormatter(formatter(fmt, log_numbers))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
@@ -78,12 +79,88 @@ async def test_bad_queries_name_the_field(api: Api) -> None:
 async def test_viewers_see_masked_numbers_and_cannot_search_by_number(api: Api) -> None:
     ids = await seed_calls(api)
     items = (await api.call("GET", "/api/v1/calls", "viewer"))[1]["items"]
-    assert {c["caller"] for c in items} >= {"138****8000", "139****9000"}
+    assert {c["caller"] for c in items} >= {"*******8000", "*******9000"}
     assert (await api.call("GET", "/api/v1/calls?caller=13800138000", "viewer"))[0] == 403
     detail = (await api.call("GET", f"/api/v1/calls/{ids[3]}", "viewer"))[1]
-    assert detail["caller"] == "138****8000"
-    assert detail["timeline"][0]["event"] == "ringing Local/138****8000@agents"
+    assert detail["caller"] == "*******8000"
+    assert detail["timeline"][0]["event"] == "ringing Local/*******8000@agents"
     assert "13800138000" not in str(detail)
+
+
+REPORTED = ("138 0013 8000", "138-0013-8000", "+86-139-1234-5678")  # issue #9 item 5
+# what a viewer must never see of the numbers below: their middle groups
+HIDDEN = ("0013", "139-1234", "139 1234", "1391234", "13800138000", "13912345678")
+
+
+async def seed_hostile_call(api: Api) -> int:
+    """A call whose every free field carries a number in one of the reported formats."""
+    details = {
+        "timeline": [{"at": "2026-11-24T10:00:00+08:00",
+                      "event": "ringing Local/+86-139-1234-5678@mobiles"}],
+        "13800138000": "a number as a dictionary key",
+        "callback": {"+86 139 1234 5678": 13912345678, "mobile": 13800138000,
+                     "tries": 2, "queued_at": "2026-11-24T10:00:01+08:00"},
+    }
+    [call_id] = await api.insert_calls([call_row(
+        "h1", T0, caller="+86 138 0013 8000", caller_name="Wang 138-0013-8000",
+        answered_by="Local/138.0013.8000@mobiles", details=details)])
+    for body in REPORTED:
+        await api.call("POST", f"/api/v1/calls/{call_id}/notes", "supervisor",
+                       json={"body": f"call back on {body} please"})
+    return call_id
+
+
+def assert_no_whole_number(text: str) -> None:
+    for hidden in HIDDEN:
+        assert hidden not in text, (hidden, text)
+
+
+async def test_a_viewer_sees_no_number_whole_in_any_format_anywhere(api: Api) -> None:
+    call_id = await seed_hostile_call(api)
+    status, detail, _ = await api.call("GET", f"/api/v1/calls/{call_id}", "viewer")
+    assert status == 200
+    assert_no_whole_number(json.dumps(detail, ensure_ascii=False))
+    assert detail["caller"] == "+** *** **** 8000"
+    assert detail["caller_name"] == "Wang ***-****-8000"
+    assert [n["body"] for n in detail["notes"]] == [
+        "call back on *** **** 8000 please", "call back on ***-****-8000 please",
+        "call back on +**-***-****-5678 please"]
+    assert detail["details"]["*******8000"] == "a number as a dictionary key"
+    assert detail["details"]["callback"] == {
+        "+** *** **** 5678": "*******5678", "mobile": "*******8000", "tries": 2,
+        "queued_at": "2026-11-24T10:00:01+08:00"}
+    assert detail["timeline"][0] == {"at": "2026-11-24T10:00:00+08:00",
+                                     "event": "ringing Local/+**-***-****-5678@mobiles"}
+    listed = (await api.call("GET", "/api/v1/calls", "viewer"))[1]
+    assert_no_whole_number(json.dumps(listed, ensure_ascii=False))
+    csv_text = (await api.call("GET", "/api/v1/calls.csv", "viewer"))[1]
+    assert_no_whole_number(csv_text)
+    [row] = list(csv.reader(io.StringIO(csv_text.lstrip("\ufeff"))))[1:]
+    assert row[2] == "'+** *** **** 8000"  # still no formula
+    assert "***-****-8000" in row[8] and "+**-***-****-5678" in row[8]
+
+
+async def test_admin_and_supervisor_see_every_number_in_full(api: Api) -> None:
+    call_id = await seed_hostile_call(api)
+    for role in ("admin", "supervisor"):
+        detail = (await api.call("GET", f"/api/v1/calls/{call_id}", role))[1]
+        assert detail["caller"] == "+86 138 0013 8000"
+        assert detail["caller_name"] == "Wang 138-0013-8000"
+        assert detail["details"]["callback"]["+86 139 1234 5678"] == 13912345678
+        assert [n["body"] for n in detail["notes"]] == [
+            f"call back on {body} please" for body in REPORTED]
+    csv_text = (await api.call("GET", "/api/v1/calls.csv"))[1]
+    assert "+86-139-1234-5678" in csv_text and "Local/138.0013.8000@mobiles" in csv_text
+
+
+async def test_a_problem_echoing_a_viewers_input_is_masked(api: Api) -> None:
+    status, problem, _ = await api.call("GET", "/api/v1/calls?from=138%200013%208000",
+                                        "viewer")
+    assert status == 400 and problem["field"] == "from"
+    assert "*** **** 8000" in problem["detail"]
+    assert_no_whole_number(json.dumps(problem))
+    admin = (await api.call("GET", "/api/v1/calls?from=138%200013%208000"))[1]
+    assert "138 0013 8000" in admin["detail"]
 
 
 async def test_one_call_with_timeline_and_appended_notes(api: Api) -> None:
@@ -101,7 +178,7 @@ async def test_one_call_with_timeline_and_appended_notes(api: Api) -> None:
                                                     "closed\nby admin"]
     assert detail["note_count"] == 2
     masked = (await api.call("GET", f"/api/v1/calls/{ids[0]}", "viewer"))[1]
-    assert masked["notes"][0]["body"] == "called back 138****8000, solved"
+    assert masked["notes"][0]["body"] == "called back *******8000, solved"
     assert (await api.call("POST", f"/api/v1/calls/{ids[0]}/notes", "viewer",
                            json={"body": "x"}))[0] == 403
     for body, field in (({"body": ""}, "body"), ({"body": 5}, "body"),
@@ -129,7 +206,7 @@ async def test_csv_register(api: Api) -> None:
     assert rows[3][2] == "'=HYPERLINK(\"x\")"  # a caller id cannot become a formula
     assert len(rows) == 5
     viewer = (await api.call("GET", "/api/v1/calls.csv", "viewer"))[1]
-    assert "13800138000" not in viewer and "138****8000" in viewer
+    assert "13800138000" not in viewer and "*******8000" in viewer
 
 
 async def test_reads_of_customer_data_are_audited(api: Api) -> None:
@@ -208,7 +285,7 @@ async def test_faults_and_blocked_outbound(api: Api) -> None:
     blocked = (await api.call("GET", "/api/v1/blocked-outbound"))[1]["items"]
     assert blocked[0]["dialled_number"] == "13800138000"
     masked = (await api.call("GET", "/api/v1/blocked-outbound", "viewer"))[1]["items"]
-    assert masked[0]["dialled_number"] == "138****8000"
+    assert masked[0]["dialled_number"] == "*******8000"
 
 
 def blocked_row(n: int, at: datetime) -> dict[str, object]:

@@ -20,6 +20,7 @@ from hotline_pbx.domain.routing import (
     decide_route,
     decision_to_variables,
 )
+from hotline_pbx.logs import Identifier
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class RouteHandler:
         decision = decide_route(self._state.snapshot, now)
         call_id = call_id_for(session)
         await channel.set_variables(decision_to_variables(decision, call_id), final=True)
-        log.info("call %s from %s: %s/%s (%s)", call_id, session.callerid or "unknown",
+        log.info("call %s from %s: %s/%s (%s)", Identifier(call_id), session.callerid or "unknown",
                  decision.period.value, decision.route.value, decision.reason)
         routed = RoutedCall(
             call_id=call_id, uniqueid=session.uniqueid, channel=session.channel,

@@ -267,7 +267,7 @@ class OutboundGuard:
                     action.replace("_", " "), record.method, record.source or "unknown",
                     record.dialled_number,
                     f"{reaction_ms:.1f} ms" if reaction_ms is not None else "no reaction time",
-                    extra={"blocked_outbound": record.as_log()})
+                    extra={"blocked_outbound": record.log_fields()})
         self._sink.submit(record)
 
     # -- sweep and lifecycle -----------------------------------------------------------------

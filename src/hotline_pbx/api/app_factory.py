@@ -18,7 +18,8 @@ from hotline_pbx.api.context import ApiContext, Call, Endpoint, json_response
 from hotline_pbx.api.health import ReadinessCheck, add_health_routes
 from hotline_pbx.api.openapi import openapi_document
 from hotline_pbx.api.params import check_query
-from hotline_pbx.api.problems import problem_middleware
+from hotline_pbx.api.problems import Problem, invalid, problem_middleware
+from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.store.api_repo import authenticate
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -64,8 +65,19 @@ def _guarded(api: ApiContext, endpoint: Endpoint
                 raise unauthorized("the token is unknown or revoked")
             principal = Principal(found[0], found[1], Role.parse(found[2]))
             require(principal, endpoint.role, what)
-            query = check_query(request, endpoint.query)
-            return await endpoint.handler(Call(api, request, conn, principal, query))
+            try:
+                query = check_query(request, endpoint.query)
+                return await endpoint.handler(Call(api, request, conn, principal, query))
+            except ValidationError as error:
+                raise _shown(principal, invalid(error)) from error
+            except Problem as problem:
+                raise _shown(principal, problem) from None
 
     handle.__name__ = endpoint.handler.__name__
     return handle
+
+
+def _shown(principal: Principal, problem: Problem) -> Problem:
+    """An error answer as this caller may read it: masked for a viewer."""
+    problem.masked = principal.masked
+    return problem

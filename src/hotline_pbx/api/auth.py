@@ -10,7 +10,8 @@ Roles, from most to least powerful:
 * ``admin`` - everything;
 * ``supervisor`` - reads everything a viewer reads, edits the roster and
   adds notes to calls;
-* ``viewer`` - reads; caller numbers (and every other phone number) masked.
+* ``viewer`` - reads; caller numbers (and every other phone number) masked
+  (:mod:`hotline_pbx.domain.masking`, applied by ``Call.shown``).
 
 401 for a missing, malformed, unknown or revoked token; 403 for a role that
 may not do what it asked.
@@ -103,32 +104,3 @@ def require(principal: Principal, role: Role, what: str) -> None:
         raise Problem(403, "forbidden", "Forbidden",
                       f"{what} needs the {role.key} role; this token ({principal.name}) "
                       f"has {principal.role.key}")
-
-
-def mask_number(number: str) -> str:
-    """``13800138000`` → ``138****8000``: the first 3 and the last 4 characters
-    stay, the middle is starred; short numbers keep only their last 2."""
-    if len(number) >= 8:
-        return number[:3] + "*" * (len(number) - 7) + number[-4:]
-    if len(number) > 2:
-        return "*" * (len(number) - 2) + number[-2:]
-    return "*" * len(number)
-
-
-_DIGIT_RUN = re.compile(r"\+?\d{6,}")
-
-
-def mask_text(text: str) -> str:
-    """Every phone-number-like run of digits in free text, masked."""
-    return _DIGIT_RUN.sub(lambda m: mask_number(m.group(0)), text)
-
-
-def mask_value(value: object) -> object:
-    """Masks every string inside a JSON value (timelines, details)."""
-    if isinstance(value, str):
-        return mask_text(value)
-    if isinstance(value, list):
-        return [mask_value(v) for v in value]
-    if isinstance(value, dict):
-        return {k: mask_value(v) for k, v in value.items()}
-    return value

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hotline_pbx.api.auth import Principal, Role
 from hotline_pbx.api.params import local_iso
 from hotline_pbx.config import Settings
+from hotline_pbx.domain.masking import mask_json, mask_number
 from hotline_pbx.store.api_repo import record_audit
 
 
@@ -74,6 +75,16 @@ class Call:
 
     def local(self, value: datetime | None) -> str | None:
         return local_iso(value, self.api.zone)
+
+    def shown(self, value: Any) -> Any:
+        """What this caller may read of a stored value (text, or JSON walked
+        whole, keys and numbers included): every phone number masked for a viewer."""
+        return mask_json(value) if self.principal.masked else value
+
+    def shown_number(self, number: str) -> str:
+        """A value that is a phone number (a caller, a mobile), masked for a
+        viewer whatever its length."""
+        return mask_number(number) if self.principal.masked else number
 
     async def audit(self, action: str, target: str = "", *, before: Any = None,
                     after: Any = None) -> None:

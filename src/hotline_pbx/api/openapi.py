@@ -56,7 +56,7 @@ def _page(item: str) -> dict[str, Any]:
 
 CALL_PROPS: dict[str, Any] = {
         "id": {"type": "integer"}, "call_key": STRING,
-        "caller": {"type": "string", "description": "masked for viewers: 138****8000"},
+        "caller": {"type": "string", "description": "masked for viewers: *******8000"},
         "caller_name": STRING, "dnid": STRING, "started_at": TIME,
         "routed_at": nullable(TIME), "answered_at": nullable(TIME), "ended_at": nullable(TIME),
         "period": {"enum": ["open", "closed", "override", "failsafe"]},

@@ -22,6 +22,7 @@ import sqlalchemy.exc
 from aiohttp import web
 
 from hotline_pbx.domain.errors import ValidationError
+from hotline_pbx.domain.masking import mask_json
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,14 @@ class Problem(Exception):
         self.detail = detail
         self.errors = tuple(errors)
         self.headers = headers or {}
+        #: set for a viewer: a detail may echo a stored value or the request
+        self.masked = False
 
     def body(self, instance: str) -> dict[str, Any]:
+        body = self._body(instance)
+        return mask_json(body) if self.masked else body
+
+    def _body(self, instance: str) -> dict[str, Any]:
         body: dict[str, Any] = {"type": TYPE_PREFIX + self.slug, "title": self.title,
                                 "status": self.status, "detail": self.detail,
                                 "instance": instance}

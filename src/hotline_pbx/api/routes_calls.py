@@ -4,8 +4,11 @@ register.
 
 Every read of customer data (a list, one call, an export) is itself written
 to the audit log, in the same transaction as the read: if the access cannot
-be recorded, it does not happen. Viewers see phone numbers masked
-(``138****8000``) and cannot look calls up by a caller's number.
+be recorded, it does not happen. Viewers see every phone number masked
+(``*******8000``; :mod:`hotline_pbx.domain.masking`) in every field a person
+or a caller could have written - caller, caller name, notes, timeline and
+details (keys and numbers too), the CSV - and cannot look calls up by a
+caller's number.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.engine import Row
 
-from hotline_pbx.api.auth import Role, mask_number, mask_text, mask_value, require
+from hotline_pbx.api.auth import Role, require
 from hotline_pbx.api.context import Call, Endpoint, json_response
 from hotline_pbx.api.params import (
     Outcome,
@@ -64,31 +67,25 @@ def call_filter(call: Call) -> api_repo.CallFilter:
 
 
 def call_json(call: Call, row: Row[Any]) -> dict[str, Any]:
-    masked = call.principal.masked
-    text = mask_text if masked else _same
+    shown = call.shown
     return {
         "id": row.id, "call_key": row.call_key,
-        "caller": mask_number(row.caller) if masked else row.caller,
-        "caller_name": text(row.caller_name), "dnid": row.dnid,
+        "caller": call.shown_number(row.caller),
+        "caller_name": shown(row.caller_name), "dnid": shown(row.dnid),
         "started_at": call.local(row.started_at), "routed_at": call.local(row.routed_at),
         "answered_at": call.local(row.answered_at), "ended_at": call.local(row.ended_at),
         "period": row.period, "route": row.route, "outcome": row.outcome,
         "wait_seconds": row.wait_seconds, "talk_seconds": row.talk_seconds,
-        "answered_by": None if row.answered_by is None else text(row.answered_by),
+        "answered_by": shown(row.answered_by),
         "answered_role": row.answered_role, "failover_attempts": row.failover_attempts,
-        "hangup_side": row.hangup_side, "hangup_cause": row.hangup_cause,
+        "hangup_side": row.hangup_side, "hangup_cause": shown(row.hangup_cause),
         "is_test": row.is_test, "needs_callback": row.needs_callback,
         "note_count": row.note_count,
     }
 
 
-def _same(value: str) -> str:
-    return value
-
-
 def note_json(call: Call, row: Row[Any]) -> dict[str, Any]:
-    body = mask_text(row.body) if call.principal.masked else row.body
-    return {"id": row.id, "author": row.author, "body": body,
+    return {"id": row.id, "author": call.shown(row.author), "body": call.shown(row.body),
             "created_at": call.local(row.created_at)}
 
 
@@ -97,14 +94,10 @@ def timeline(call: Call, row: Row[Any]) -> list[dict[str, Any]]:
     stored = row.details.get("timeline") if isinstance(row.details, dict) else None
     if isinstance(stored, list):
         items = [item if isinstance(item, dict) else {"event": str(item)} for item in stored]
-        return [_masked(call, item) for item in items]
+        return [call.shown(item) for item in items]
     milestones = (("started", row.started_at), ("routed", row.routed_at),
                   ("answered", row.answered_at), ("ended", row.ended_at))
     return [{"at": call.local(at), "event": event} for event, at in milestones if at is not None]
-
-
-def _masked(call: Call, value: dict[str, Any]) -> dict[str, Any]:
-    return mask_value(value) if call.principal.masked else value  # type: ignore[return-value]
 
 
 async def list_calls(call: Call) -> web.StreamResponse:
@@ -127,7 +120,7 @@ async def get_call(call: Call) -> web.StreamResponse:
     await call.audit("call.read", f"call:{call_id}")
     details = row.details if isinstance(row.details, dict) else {}
     return json_response({**call_json(call, row), "timeline": timeline(call, row),
-                          "details": _masked(call, details),
+                          "details": call.shown(details),
                           "notes": [note_json(call, n) for n in notes]})
 
 
@@ -161,12 +154,8 @@ def csv_safe(value: str) -> str:
 
 def register_row(call: Call, row: Row[Any]) -> list[str]:
     local = row.started_at.astimezone(call.zone)
-    masked = call.principal.masked
-    caller = mask_number(row.caller) if masked else row.caller
-    answered_by = row.answered_by or ""
-    notes = row.notes or ""
-    if masked:
-        answered_by, notes = mask_text(answered_by), mask_text(notes)
+    caller = call.shown_number(row.caller)
+    answered_by, notes = call.shown(row.answered_by or ""), call.shown(row.notes or "")
     return [local.date().isoformat(), local.strftime("%H:%M:%S"), csv_safe(caller),
             row.period, row.outcome, _seconds(row.wait_seconds), _seconds(row.talk_seconds),
             csv_safe(answered_by), csv_safe(notes)]

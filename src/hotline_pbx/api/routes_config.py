@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from hotline_pbx.api.auth import Role, mask_number, mask_text
+from hotline_pbx.api.auth import Role
 from hotline_pbx.api.context import Call, Endpoint, json_response
 from hotline_pbx.api.params import parse_int, read_json
 from hotline_pbx.api.problems import Problem, bad_query, conflict, not_found
@@ -55,7 +55,7 @@ async def put_schedule(call: Call) -> web.StreamResponse:
 async def get_exceptions(call: Call) -> web.StreamResponse:
     year = parse_int(call.query, "year", default=0, low=2000, high=2100) or None
     documents = await config_repo.read_documents(call.conn, call.api.settings.routing.timezone)
-    items = [e for e in documents["exceptions"]
+    items = [{**e, "note": call.shown(e.get("note"))} for e in documents["exceptions"]
              if year is None or e["date"].startswith(f"{year}-")]
     return json_response({"items": items})
 
@@ -107,7 +107,10 @@ async def _override(call: Call) -> dict[str, Any]:
 
 
 async def get_override(call: Call) -> web.StreamResponse:
-    return json_response(await _override(call))
+    state = await _override(call)
+    if state["override"] is not None:
+        state["override"]["note"] = call.shown(state["override"]["note"])
+    return json_response(state)
 
 
 async def put_override(call: Call) -> web.StreamResponse:
@@ -149,18 +152,17 @@ async def _roster(call: Call) -> dict[str, Any]:
             "absences": absences}
 
 
-def _masked_roster(roster: dict[str, Any]) -> dict[str, Any]:
+def _shown_roster(call: Call, roster: dict[str, Any]) -> dict[str, Any]:
     def person(p: dict[str, Any] | None) -> dict[str, Any] | None:
-        return None if p is None else {**p, "mobile": mask_number(p["mobile"])}
+        return None if p is None else {**call.shown(p), "mobile": call.shown_number(p["mobile"])}
 
     return {"supervisor": person(roster["supervisor"]),
             "deputies": [person(p) for p in roster["deputies"]],
-            "absences": [{**a, "note": mask_text(a["note"])} for a in roster["absences"]]}
+            "absences": call.shown(roster["absences"])}
 
 
 async def get_roster(call: Call) -> web.StreamResponse:
-    roster = await _roster(call)
-    return json_response(_masked_roster(roster) if call.principal.masked else roster)
+    return json_response(_shown_roster(call, await _roster(call)))
 
 
 async def put_roster(call: Call) -> web.StreamResponse:

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.engine import Row
 
-from hotline_pbx.api.auth import Role, mask_text, mask_value
+from hotline_pbx.api.auth import Role
 from hotline_pbx.api.context import Call, Endpoint, json_response
 from hotline_pbx.api.params import (
     decode_cursor,
@@ -28,8 +28,7 @@ def _limit(call: Call) -> int:
 
 
 def _details(call: Call, value: Any) -> Any:
-    details = value if isinstance(value, dict) else {}
-    return mask_value(details) if call.principal.masked else details
+    return call.shown(value if isinstance(value, dict) else {})
 
 
 def fault_json(call: Call, row: Row[Any]) -> dict[str, Any]:
@@ -51,10 +50,10 @@ async def list_faults(call: Call) -> web.StreamResponse:
 
 
 def blocked_json(call: Call, row: Row[Any]) -> dict[str, Any]:
-    text = mask_text if call.principal.masked else str
+    shown = call.shown
     return {"id": row.id, "occurred_at": call.local(row.occurred_at),
-            "source_channel": text(row.source_channel), "source": text(row.source),
-            "dialled_number": text(row.dialled_number), "method": row.method,
+            "source_channel": shown(row.source_channel), "source": shown(row.source),
+            "dialled_number": shown(row.dialled_number), "method": row.method,
             "action": row.action, "reaction_ms": row.reaction_ms,
             "details": _details(call, row.details)}
 

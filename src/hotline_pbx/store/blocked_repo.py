@@ -38,6 +38,7 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hotline_pbx.logs import Verbatim
 from hotline_pbx.store.models import blocked_outbound
 
 log = logging.getLogger(__name__)
@@ -82,9 +83,12 @@ class BlockedRecord:
             "details": dict(self.details),
         }
 
-    def as_log(self) -> str:
-        return json.dumps({**self.row(), "occurred_at": self.occurred_at.isoformat()},
-                          ensure_ascii=False, default=str)
+    def log_fields(self) -> dict[str, Any]:
+        return {**self.row(), "occurred_at": self.occurred_at.isoformat()}
+
+    def as_log(self) -> Verbatim:
+        """The whole record for a log line that is its last copy (not masked, not cut)."""
+        return Verbatim(json.dumps(self.log_fields(), ensure_ascii=False, default=str))
 
 
 async def insert_blocked(conn: AsyncConnection, records: Sequence[BlockedRecord]) -> int:

@@ -1,4 +1,4 @@
-"""Pure pieces of the API: masking, tokens, query parsing, cursors, CSV cells."""
+"""Pure pieces of the API: tokens, query parsing, cursors, CSV cells."""
 
 from __future__ import annotations
 
@@ -12,9 +12,6 @@ from hotline_pbx.api.auth import (
     Role,
     bearer_token,
     hash_token,
-    mask_number,
-    mask_text,
-    mask_value,
     new_token,
     require,
 )
@@ -23,28 +20,6 @@ from hotline_pbx.api.problems import Problem
 from hotline_pbx.api.routes_calls import csv_safe
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.mark.parametrize(("number", "masked"), [
-    ("13800138000", "138****8000"),
-    ("+8613800138000", "+86*******8000"),
-    ("01012345678", "010****5678"),
-    ("12345678", "123*5678"),
-    ("1234567", "*****67"),
-    ("10086", "***86"),
-    ("12", "**"),
-    ("", ""),
-])
-def test_mask_number(number: str, masked: str) -> None:
-    assert mask_number(number) == masked
-    assert len(mask_number(number)) == len(number)
-
-
-def test_mask_text_and_values_hide_every_phone_number() -> None:
-    assert mask_text("called 13800138000 back at 10:30, ticket 42") == \
-        "called 138****8000 back at 10:30, ticket 42"
-    assert mask_value({"a": ["Local/13800138000@x", 5, None], "b": {"c": "+8613900139000"}}) \
-        == {"a": ["Local/138****8000@x", 5, None], "b": {"c": "+86*******9000"}}
 
 
 def test_tokens_are_random_and_hashed() -> None:
