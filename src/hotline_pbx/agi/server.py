@@ -18,7 +18,6 @@ import contextlib
 import inspect
 import logging
 import math
-import time
 from collections.abc import Mapping
 from typing import Final, Protocol, cast
 
@@ -39,6 +38,7 @@ from hotline_pbx.agi.protocol import (
     AgiStreamParser,
 )
 from hotline_pbx.agi.session import AgiChannel, AgiSession
+from hotline_pbx.logs import RateLimitedLog
 from hotline_pbx.metrics import AGI_REQUEST_SECONDS, AGI_REQUESTS
 
 log = logging.getLogger(__name__)
@@ -119,9 +119,9 @@ class FastAgiServer:
         self._closing = False
         self._drained: asyncio.Future[None] | None = None
         self._metrics = _Metrics(AGI_REQUESTS, AGI_REQUEST_SECONDS)
-        self._refusal_log = _RateLimitedLog(_WARNING_INTERVAL)
-        self._unknown_log = _RateLimitedLog(_WARNING_INTERVAL)
-        self.protocol_log = _RateLimitedLog(_WARNING_INTERVAL)
+        self._refusal_log = RateLimitedLog(_WARNING_INTERVAL)
+        self._unknown_log = RateLimitedLog(_WARNING_INTERVAL)
+        self.protocol_log = RateLimitedLog(_WARNING_INTERVAL)
 
     # -- lifecycle
 
@@ -593,23 +593,3 @@ class _Metrics:
         if child is None:
             child = self._histograms[script] = self._seconds.labels(script)
         child.observe(seconds)
-
-
-class _RateLimitedLog:
-    """At most one warning per interval; the next one says how many were dropped."""
-
-    def __init__(self, interval: float) -> None:
-        self._interval = interval
-        self._next_at = 0.0
-        self._suppressed = 0
-
-    def warning(self, logger: logging.Logger, message: str, *args: object) -> None:
-        now = time.monotonic()
-        if now < self._next_at:
-            self._suppressed += 1
-            return
-        if self._suppressed:
-            message += f" ({self._suppressed} similar message(s) suppressed)"
-        self._suppressed = 0
-        self._next_at = now + self._interval
-        logger.warning(message, *args)
