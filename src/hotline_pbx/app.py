@@ -4,7 +4,8 @@ Start order: PostgreSQL (fail fast) → schema check → routing snapshot →
 config listener → call writer (and its spool) → FastAGI listener → HTTP
 (API, health, metrics) → AMI (call tracker, outbound guard).
 If any step fails, what was started is stopped again and :class:`StartupError`
-says which step and why: nothing is left half-started.
+says which step and why: nothing is left half-started. Before any of it, the
+open-files limit is checked against what the settings may open (`fdlimit`).
 
 Stop (SIGTERM/SIGINT): stop accepting AGI sessions and let in-flight ones
 finish within ``daemon.drain_seconds``, stop AMI, flush pending records,
