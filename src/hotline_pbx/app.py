@@ -4,7 +4,8 @@ Start order: PostgreSQL (fail fast) → schema check → routing snapshot →
 config listener → call writer (and its spool) → FastAGI listener → HTTP
 (API, health, metrics) → AMI (call tracker, outbound guard).
 If any step fails, what was started is stopped again and :class:`StartupError`
-says which step and why: nothing is left half-started.
+says which step and why: nothing is left half-started. Before any of it, the
+open-files limit is checked against what the settings may open (`fdlimit`).
 
 Stop (SIGTERM/SIGINT): stop accepting AGI sessions and let in-flight ones
 finish within ``daemon.drain_seconds``, stop AMI, flush pending records,
@@ -31,9 +32,12 @@ from hotline_pbx.ami.dispatch import EventDispatcher
 from hotline_pbx.ami.outbound_guard import OutboundGuard, check_trunks
 from hotline_pbx.ami.supervisor import AmiSupervisor, AmiUnavailable
 from hotline_pbx.api.app_factory import build_app
+from hotline_pbx.api.connections import HttpConnectionGuard
 from hotline_pbx.api.context import ApiContext
 from hotline_pbx.call_tracking import CallTracking
 from hotline_pbx.config import ConfigError, Settings
+from hotline_pbx.fdlimit import ensure_open_file_limit
+from hotline_pbx.logs import install_accept_error_log
 from hotline_pbx.metrics import initialise_series
 from hotline_pbx.store.blocked_repo import BlockedWriter
 from hotline_pbx.store.call_writer import CallWriter
@@ -138,12 +142,16 @@ class Daemon:
     async def _start_http(self) -> None:
         assert self.db is not None
         s = self.settings.http
+        guard = HttpConnectionGuard(max_connections=s.max_connections,
+                                    header_timeout=s.header_timeout,
+                                    body_timeout=s.body_timeout)
         app = build_app(ApiContext(self.db.engine, self.settings),
                         {"database": self._db_ready, "ami": self._ami_ready,
-                         "agi": self._agi_ready})
+                         "agi": self._agi_ready},
+                        middlewares=[guard.middleware])
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, s.host, s.port, backlog=512)
+        site = guard.site(runner, s.host, s.port, backlog=512)
         try:
             await site.start()
         except OSError as exc:
@@ -286,9 +294,11 @@ def _bind_failure(section: str, host: str, port: int, exc: OSError) -> str:
 
 async def run_daemon(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then drain and stop."""
+    ensure_open_file_limit(settings)
     daemon = Daemon(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    install_accept_error_log(loop)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await daemon.start()

@@ -46,6 +46,10 @@ class Secret(str):
 
 NO_SECRET = Secret("")
 
+#: Connections the database pool may open beyond `database.pool_size` (SQLAlchemy's
+#: `max_overflow`); counted in the daemon's open-file budget.
+DATABASE_POOL_OVERFLOW = 10
+
 
 @dataclass(frozen=True)
 class DaemonSettings:
@@ -99,6 +103,12 @@ class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = 65536
+    # Concurrent connections; beyond, the one waiting longest without a request is closed.
+    max_connections: int = 256
+    # Seconds to deliver a request head (from connect or the previous response).
+    header_timeout: float = 10.0
+    # Seconds to deliver a request body once its head is in.
+    body_timeout: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -294,6 +304,9 @@ def validate(settings: Settings) -> None:
     _address("http.host", settings.http.host)
     _port("http.port", settings.http.port)
     _range("http.max_body_bytes", settings.http.max_body_bytes, 1024, 10_000_000)
+    _range("http.max_connections", settings.http.max_connections, 8, 100_000)
+    _positive("http.header_timeout", settings.http.header_timeout)
+    _positive("http.body_timeout", settings.http.body_timeout)
     _timezone("routing.timezone", settings.routing.timezone)
     if "{number}" not in settings.routing.dial_template:
         raise ConfigError("routing.dial_template", "must contain {number}, "

@@ -4,13 +4,14 @@ and each bad input (one clear line, non-zero exit, nothing left running)."""
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -144,4 +145,77 @@ def test_sigterm_drains_an_in_flight_agi_session(tmp_path: Path, pg_dsn: str,
     assert process.wait(30) == 0
     # And new sessions are refused once draining has begun.
     with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", int(env["HOTLINE_AGI_PORT"]))) != 0
+
+
+def _lower_open_files(limit: int) -> Callable[[], None]:
+    def preexec() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+    return preexec
+
+
+def _closed_by_server(sock: socket.socket, deadline: float) -> bool:
+    sock.settimeout(max(deadline - time.monotonic(), 0.01))
+    try:
+        while sock.recv(4096):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionError:
+        pass
+    return True
+
+
+def test_slow_http_clients_starve_neither_healthz_nor_fastagi(
+        tmp_path: Path, pg_dsn: str, started: list[subprocess.Popen[bytes]]) -> None:
+    """Issue 9 item 7: more trickling HTTP clients than the daemon has descriptors.
+
+    The daemon may open 200 files; 250 clients each send half a request head.
+    Before the fix every one was kept, accept() failed and /healthz went dark.
+    """
+    env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=pg_dsn, HOTLINE_AGI_MAX_SESSIONS="20",
+                     HOTLINE_HTTP_MAX_CONNECTIONS="50", HOTLINE_HTTP_HEADER_TIMEOUT="2")
+    with (tmp_path / "daemon.log").open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "hotline_pbx.cli", "run"], env=env,
+                                   stdout=log, stderr=subprocess.STDOUT,
+                                   preexec_fn=_lower_open_files(200))
+    started.append(process)
+    http_port, agi_port = int(env["HOTLINE_HTTP_PORT"]), int(env["HOTLINE_AGI_PORT"])
+    wait_http(http_port, "/healthz", process, timeout=60)
+    tricklers = []
+    try:
+        for _ in range(250):
+            sock = socket.create_connection(("127.0.0.1", http_port), timeout=10)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nX-Trickle: 1\r\n")
+            tricklers.append(sock)
+        attacked_at = time.monotonic()
+        assert wait_http(http_port, "/healthz", process, timeout=10) == b'{"status": "ok"}'
+        with socket.create_connection(("127.0.0.1", agi_port), timeout=10) as agi:
+            agi.sendall(b"agi_network: yes\nagi_network_script: route\n"
+                        b"agi_uniqueid: 1700000000.2\nagi_channel: PJSIP/carrier-00000002\n\n")
+            agi.settimeout(10)
+            assert agi.recv(4096).startswith(b"SET VARIABLE")
+        # Every trickler is gone by its header deadline (2 s), evicted or timed out.
+        deadline = attacked_at + 2 + 5
+        still_open = [s for s in tricklers if not _closed_by_server(s, deadline)]
+        assert still_open == []
+    finally:
+        for sock in tricklers:
+            sock.close()
+    assert process.poll() is None
+    assert wait_http(http_port, "/healthz", process, timeout=10) == b'{"status": "ok"}'
+
+
+def test_agi_sessions_beyond_the_open_files_limit_refuse_to_start(tmp_path: Path,
+                                                                  pg_dsn: str) -> None:
+    """Issue 9 item 7: 2,000 AGI sessions cannot fit a hard limit of 1,024 files."""
+    env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=pg_dsn)
+    result = subprocess.run([sys.executable, "-m", "hotline_pbx.cli", "run"], env=env,
+                            capture_output=True, text=True, timeout=60, check=False,
+                            preexec_fn=_lower_open_files(1024))
+    assert result.returncode == 2
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("hotline-pbx:")]
+    assert "agi.max_sessions" in line and "http.max_connections" in line
+    assert "at most 1024" in line
+    with socket.socket() as probe:  # refused before anything listened
         assert probe.connect_ex(("127.0.0.1", int(env["HOTLINE_AGI_PORT"]))) != 0

@@ -48,6 +48,11 @@ ENV_BLOCK_LIMIT: Final = 64 * 1024
 MAX_ARG_INDEX: Final = 1024
 #: Lines of a multi-line (`520-`) reply before we call it garbage.
 MAX_REPLY_BLOCK_LINES: Final = 256
+#: Bytes of a multi-line (`520-`) reply, its unfinished line included: what one
+#: session may hold beyond its environment. Asterisk 22's longest usage text
+#: (`CONTROL STREAM FILE`) is under 1 KiB; without a byte bound, 256 lines of
+#: up to `line_limit` bytes held ~1.8 MiB per session.
+MAX_REPLY_BLOCK_BYTES: Final = 8 * 1024
 #: Asterisk reads commands into `char buf[AGI_BUF_LEN=2048]`: 2047 bytes with the newline.
 MAX_COMMAND_BYTES: Final = 2047
 
@@ -316,11 +321,20 @@ class AgiStreamParser:
 
     First the environment block (one `AgiEnvironment` event), then replies and
     `HANGUP` lines. Interim `100 Trying…` replies are dropped; a `520-` block is
-    assembled into one reply. Lines over `line_limit` are refused as soon as
-    the buffer shows it, so memory stays bounded.
+    assembled into one reply. Lines over `line_limit` and blocks over
+    `MAX_REPLY_BLOCK_BYTES` are refused as soon as the buffer shows it, so
+    memory stays bounded.
     """
 
-    __slots__ = ("_block", "_buf", "_env_done", "_env_limit", "_line_limit", "_scan_from")
+    __slots__ = (
+        "_block",
+        "_block_bytes",
+        "_buf",
+        "_env_done",
+        "_env_limit",
+        "_line_limit",
+        "_scan_from",
+    )
 
     def __init__(
         self, *, line_limit: int = DEFAULT_LINE_LIMIT, env_limit: int = ENV_BLOCK_LIMIT
@@ -333,6 +347,7 @@ class AgiStreamParser:
         self._env_done = False
         self._scan_from = 0
         self._block: list[str] | None = None  # lines of a multi-line reply in progress
+        self._block_bytes = 0  # their size, newlines included
 
     @property
     def environment_received(self) -> bool:
@@ -341,7 +356,7 @@ class AgiStreamParser:
     @property
     def pending_bytes(self) -> int:
         """Bytes received but not yet part of an event (a partial line or block)."""
-        return len(self._buf)
+        return len(self._buf) + self._block_bytes
 
     def feed(self, data: bytes) -> list[AgiEvent]:
         if not self._env_done:
@@ -419,6 +434,8 @@ class AgiStreamParser:
             buf += data
             if len(buf) > self._line_limit:
                 raise AgiLineTooLong(f"reply line over {self._line_limit} bytes")
+            if self._block is not None:
+                self._check_block_size(len(buf))
             return []
         if buf:
             data = bytes(buf) + data
@@ -435,6 +452,8 @@ class AgiStreamParser:
             event = self._on_line(raw.decode("utf-8", "replace"))
             if event is not None:
                 events.append(event)
+        if self._block is not None:
+            self._check_block_size(len(buf))
         return events
 
     def _on_line(self, line: str) -> AgiReply | _Hangup | None:
@@ -449,6 +468,7 @@ class AgiStreamParser:
         if len(line) > 3 and line[3] == "-":
             _reply_code(line)  # validates the code
             self._block = [line]
+            self._block_bytes = len(line) + 1
             return None
         reply = parse_reply_line(line)
         return None if reply.code == 100 else reply  # `100 Trying…` is interim
@@ -459,11 +479,19 @@ class AgiStreamParser:
         head = block[0][:3]
         if line.startswith(head + " ") or line == head:
             self._block = None
+            self._block_bytes = 0
             return AgiReply(int(head), "\n".join((*block, line)), usage=tuple(block[1:]))
         if len(block) >= MAX_REPLY_BLOCK_LINES:
             raise AgiProtocolError(f"multi-line reply over {MAX_REPLY_BLOCK_LINES} lines")
         block.append(line)
+        self._block_bytes += len(line) + 1
+        self._check_block_size()
         return None
+
+    def _check_block_size(self, unfinished: int = 0) -> None:
+        """Refuse a `520-` block (with its `unfinished` last line) over the byte bound."""
+        if self._block_bytes + unfinished > MAX_REPLY_BLOCK_BYTES:
+            raise AgiProtocolError(f"multi-line reply over {MAX_REPLY_BLOCK_BYTES} bytes")
 
 
 # --------------------------------------------------------------------------- commands

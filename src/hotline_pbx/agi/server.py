@@ -18,7 +18,6 @@ import contextlib
 import inspect
 import logging
 import math
-import time
 from collections.abc import Mapping
 from typing import Final, Protocol, cast
 
@@ -39,6 +38,7 @@ from hotline_pbx.agi.protocol import (
     AgiStreamParser,
 )
 from hotline_pbx.agi.session import AgiChannel, AgiSession
+from hotline_pbx.logs import RateLimitedLog
 from hotline_pbx.metrics import AGI_REQUEST_SECONDS, AGI_REQUESTS
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,10 @@ UNKNOWN_LABEL: Final = "unknown"
 _MIN_BACKLOG: Final = 512
 # More queued replies than this means the peer talks without being asked.
 _MAX_QUEUED_REPLIES: Final = 64
+# Bytes of queued replies: pipelined `SET VARIABLE` replies are ~15 bytes each, a
+# `520` block at most MAX_REPLY_BLOCK_BYTES. Bounds what a session holds beyond
+# its environment, together with the parser's own bounds.
+_MAX_QUEUED_REPLY_BYTES: Final = 16 * 1024
 # How often a repeated warning (refusals, unknown scripts, bad peers) may be logged.
 _WARNING_INTERVAL: Final = 10.0
 # Bytes read from the socket at a time. An environment block is ~1 KiB, a reply a few bytes.
@@ -115,9 +119,9 @@ class FastAgiServer:
         self._closing = False
         self._drained: asyncio.Future[None] | None = None
         self._metrics = _Metrics(AGI_REQUESTS, AGI_REQUEST_SECONDS)
-        self._refusal_log = _RateLimitedLog(_WARNING_INTERVAL)
-        self._unknown_log = _RateLimitedLog(_WARNING_INTERVAL)
-        self.protocol_log = _RateLimitedLog(_WARNING_INTERVAL)
+        self._refusal_log = RateLimitedLog(_WARNING_INTERVAL)
+        self._unknown_log = RateLimitedLog(_WARNING_INTERVAL)
+        self.protocol_log = RateLimitedLog(_WARNING_INTERVAL)
 
     # -- lifecycle
 
@@ -300,6 +304,7 @@ class _AgiConnection(asyncio.Protocol):
     _read_deadline: float | None = None
     _read_timeout: float | None = None  # of the reply awaited
     _last_activity = 0.0
+    _queued_bytes = 0  # text of the replies in `_replies`
     _timer: asyncio.TimerHandle | None = None
     _timer_at = math.inf
     peer = "?"
@@ -400,7 +405,9 @@ class _AgiConnection(asyncio.Protocol):
                 idle_deadline = self._last_activity + self._server.idle_timeout
                 if idle_deadline < self._timer_at:
                     self._arm(idle_deadline)
-        return replies.popleft()
+        queued = replies.popleft()
+        self._queued_bytes -= len(queued[0].text)
+        return queued
 
     # -- session lifecycle
 
@@ -474,8 +481,10 @@ class _AgiConnection(asyncio.Protocol):
     # -- failures and timeouts
 
     def _queue_reply(self, reply: AgiReply) -> None:
-        if len(self._replies) >= _MAX_QUEUED_REPLIES:
+        queued_bytes = self._queued_bytes + len(reply.text)
+        if len(self._replies) >= _MAX_QUEUED_REPLIES or queued_bytes > _MAX_QUEUED_REPLY_BYTES:
             raise AgiProtocolError("Asterisk sent replies nobody asked for")
+        self._queued_bytes = queued_bytes
         self._replies.append((reply, self._hung_up))
 
     def _fail(self, exc: AgiError) -> None:
@@ -584,23 +593,3 @@ class _Metrics:
         if child is None:
             child = self._histograms[script] = self._seconds.labels(script)
         child.observe(seconds)
-
-
-class _RateLimitedLog:
-    """At most one warning per interval; the next one says how many were dropped."""
-
-    def __init__(self, interval: float) -> None:
-        self._interval = interval
-        self._next_at = 0.0
-        self._suppressed = 0
-
-    def warning(self, logger: logging.Logger, message: str, *args: object) -> None:
-        now = time.monotonic()
-        if now < self._next_at:
-            self._suppressed += 1
-            return
-        if self._suppressed:
-            message += f" ({self._suppressed} similar message(s) suppressed)"
-        self._suppressed = 0
-        self._next_at = now + self._interval
-        logger.warning(message, *args)

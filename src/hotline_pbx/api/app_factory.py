@@ -8,9 +8,10 @@ test server. The endpoint lists of the routes modules are collected here once
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from hotline_pbx.api import routes_calls, routes_config, routes_reports, routes_stats
 from hotline_pbx.api.auth import Principal, Role, bearer_token, hash_token, require, unauthorized
@@ -32,9 +33,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 CONTEXT_KEY = web.AppKey("hotline_api", ApiContext)
 
 
-def build_app(api: ApiContext, checks: Mapping[str, ReadinessCheck]) -> web.Application:
+def build_app(api: ApiContext, checks: Mapping[str, ReadinessCheck],
+              middlewares: Sequence[Middleware] = ()) -> web.Application:
+    """The app; `middlewares` run inside `problem_middleware`, so their errors are problems."""
     app = web.Application(client_max_size=api.settings.http.max_body_bytes,
-                          middlewares=[problem_middleware])
+                          middlewares=[problem_middleware, *middlewares])
     app[CONTEXT_KEY] = api
     add_health_routes(app, checks)
     add_api_routes(app, api, ENDPOINTS)

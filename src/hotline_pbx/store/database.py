@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from hotline_pbx.config import DatabaseSettings
+from hotline_pbx.config import DATABASE_POOL_OVERFLOW, DatabaseSettings
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ async def open_database(settings: DatabaseSettings, data_dir: Path) -> Database:
         sqlalchemy_url(dsn),
         pool_pre_ping=True,
         pool_size=settings.pool_size,
+        max_overflow=DATABASE_POOL_OVERFLOW,
         connect_args={"timeout": settings.connect_timeout,
                       "command_timeout": settings.command_timeout},
     )

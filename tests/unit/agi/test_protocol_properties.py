@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from hotline_pbx.agi.errors import AgiEncodeError, AgiProtocolError
 from hotline_pbx.agi.protocol import (
+    DEFAULT_LINE_LIMIT,
+    MAX_REPLY_BLOCK_BYTES,
     AgiEnvironment,
     AgiReply,
     AgiStreamParser,
@@ -176,3 +178,33 @@ def test_encoder_never_emits_a_second_line(value: str) -> None:
         return
     assert line.count(b"\n") == 1 and line.endswith(b"\n")
     assert b"\r" not in line and b"\x00" not in line
+
+
+@PROPERTY
+@given(
+    st.lists(st.integers(min_value=0, max_value=DEFAULT_LINE_LIMIT - 1), min_size=1, max_size=40),
+    st.lists(st.integers(min_value=1, max_value=20_000), min_size=1, max_size=8),
+)
+def test_a_520_block_that_never_ends_holds_at_most_its_byte_bound(
+    line_sizes: list[int], chunk_sizes: list[int]
+) -> None:
+    """Issue 9 item 10: whatever the line lengths and the chunking, a session's
+    parser holds no more than MAX_REPLY_BLOCK_BYTES of an unfinished block."""
+    stream = b"520-Invalid command syntax.  Proper usage follows:\n" + b"".join(
+        b"u" * size + b"\n" for size in line_sizes
+    )
+    parser = AgiStreamParser()
+    parser.feed(encode_env_block({"network": "yes"}))
+    position, sizes = 0, itertools.cycle(chunk_sizes)
+    try:
+        while position < len(stream):
+            size = next(sizes)
+            assert parser.feed(stream[position : position + size]) == []
+            position += size
+            assert parser.pending_bytes <= MAX_REPLY_BLOCK_BYTES
+    except AgiProtocolError as exc:
+        assert "multi-line reply over" in str(exc)
+        # Refused in the chunk that crossed the bound, not megabytes later.
+        assert position <= MAX_REPLY_BLOCK_BYTES < position + size
+    else:
+        assert len(stream) <= MAX_REPLY_BLOCK_BYTES

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import weakref
@@ -23,6 +24,7 @@ from hotline_pbx.agi import (
     AgiTimeout,
     FastAgiServer,
 )
+from hotline_pbx.agi.protocol import MAX_REPLY_BLOCK_BYTES
 
 from .conftest import Counts, RecordingHandler, eventually
 from .fake_asterisk import (
@@ -396,6 +398,29 @@ async def test_reply_line_over_the_limit(start_server: StartServer, counts: Coun
     assert counts.delta() == {("route", "protocol_error"): 1}
 
 
+async def test_a_520_block_that_never_ends_is_cut_after_a_few_kib(
+    start_server: StartServer, counts: Counts, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 9 item 10: 64 usage lines of 1 KB (under the 256-line bound) used to
+    be held until the read timeout; now the session ends at the byte bound."""
+    handler = RecordingHandler(lambda s, c: c.execute("SET VARIABLE", "ONLY_NAME"))
+    server = await start_server({"route": handler}, read_timeout=30.0, idle_timeout=30.0)
+    asterisk = await FakeAsterisk.start(server.port)
+    await asterisk.command()
+    with contextlib.suppress(ConnectionError):
+        await asterisk.send(b"520-Invalid command syntax.  Proper usage follows:\n")
+        for _ in range(64):
+            await asterisk.send(b"u" * 1000 + b"\n")
+    await asterisk.expect_closed()
+    await handler.done.wait()
+    [error] = handler.errors
+    assert isinstance(error, AgiProtocolError)
+    assert f"multi-line reply over {MAX_REPLY_BLOCK_BYTES} bytes" in str(error)
+    await finished(server)
+    assert counts.delta() == {("route", "protocol_error"): 1}
+    assert [r for r in caplog.records if "multi-line reply over" in r.getMessage()]
+
+
 async def test_tcp_reset_mid_session(
     start_server: StartServer, counts: Counts, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -411,13 +436,20 @@ async def test_tcp_reset_mid_session(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+# A 520 block of ~7 KB: three of them exceed the queued-bytes bound (issue 9 item 10).
+_BIG_520 = b"520-usage follows:\n" + b"u" * 7000 + b"\n520 End of proper usage.\n"
+
+
+@pytest.mark.parametrize("unsolicited", [REPLY_OK * 100, _BIG_520 * 3], ids=["many", "big"])
 async def test_unsolicited_replies_are_a_protocol_error(
-    start_server: StartServer, counts: Counts
+    start_server: StartServer, counts: Counts, unsolicited: bytes
 ) -> None:
+    """Replies nobody asked for are bounded in number and in bytes."""
     handler = RecordingHandler(lambda s, c: asyncio.sleep(1))
     server = await start_server({"route": handler})
     asterisk = await FakeAsterisk.start(server.port)
-    await asterisk.send(REPLY_OK * 100)
+    with contextlib.suppress(ConnectionError):
+        await asterisk.send(unsolicited)
     await asterisk.expect_closed()
     await finished(server)
     assert counts.delta() == {("route", "protocol_error"): 1}
