@@ -336,3 +336,23 @@ def test_a_caller_alone_in_a_bridge_is_not_answered() -> None:
     feed(tracker, ANSWERED[:cut])
     feed(tracker, snapshot(float(ANSWERED[TALKING]["Timestamp"]), [root, stranger]))
     assert tracker.calls[ANSWERED[0]["Linkedid"]].answered_at is None
+
+
+def test_a_closed_message_that_started_during_the_gap_makes_the_call_missed() -> None:
+    """The queue timed out while AMI was away; the caller hangs up during the closed
+    message: missed (nobody could take it), not abandoned."""
+    events = load("queue/timeout_to_closed_message")
+    collector = Collector()
+    tracker = CallTracker(observer=collector)
+    cut = index_of(events, "DialState") + 1
+    feed(tracker, events[:cut])
+    now = float(events[cut]["Timestamp"]) + 12
+    line = root_line(events, duration="00:00:12", bridge="", HOTLINE_PERIOD="open",
+                     HOTLINE_ROUTE="queue", HOTLINE_CLOSED="1")
+    feed(tracker, snapshot(now, [line]))
+    root = {k: events[0][k] for k in ("Channel", "Uniqueid", "Linkedid")}
+    feed(tracker, [{**root, "Event": "HangupRequest", "Timestamp": f"{now + 1:.6f}"},
+                   {**root, "Event": "Hangup", "Cause": "16", "Timestamp": f"{now + 1:.6f}"}])
+    (record,) = collector.records
+    assert record.outcome is Outcome.MISSED
+    assert record.needs_callback and record.details["closed_message"] is True
