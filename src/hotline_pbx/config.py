@@ -87,6 +87,7 @@ class AmiSettings:
     ping_interval: float = 10.0
     ping_timeout: float = 5.0
     connect_timeout: float = 5.0
+    reconnect_backoff_max: float = 15.0  # seconds between attempts, doubling from 0.5
 
 
 @dataclass(frozen=True)
@@ -293,6 +294,7 @@ def validate(settings: Settings) -> None:
     _positive("ami.ping_interval", settings.ami.ping_interval)
     _positive("ami.ping_timeout", settings.ami.ping_timeout)
     _positive("ami.connect_timeout", settings.ami.connect_timeout)
+    _positive("ami.reconnect_backoff_max", settings.ami.reconnect_backoff_max)
     if settings.ami.enabled and not settings.ami.secret:
         raise ConfigError("ami.secret", "the AMI password is missing; set HOTLINE_AMI_SECRET "
                           "or HOTLINE_AMI_SECRET_FILE (or ami.enabled = false)")

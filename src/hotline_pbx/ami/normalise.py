@@ -84,6 +84,15 @@ def _seconds(value: str) -> float:
     return float(total)
 
 
+def _optional_seconds(raw: Mapping[str, str], key: str) -> float | None:
+    """A duration that only adds to an event: garbled or absent is None, not Malformed."""
+    value = raw.get(key)
+    try:
+        return _seconds(value) if isinstance(value, str) and value else None
+    except Malformed:
+        return None
+
+
 def _channel_fields(raw: Mapping[str, str], ts: float) -> tuple[float, str, str, str]:
     return ts, _text(raw, "Uniqueid"), _text(raw, "Linkedid"), _opt(raw, "Channel")
 
@@ -169,7 +178,8 @@ def _agent(cls: Any) -> Callable[[Mapping[str, str], float], CallEvent]:
 
 def _agent_complete(raw: Mapping[str, str], ts: float) -> CallEvent:
     return AgentComplete(*_channel_fields(raw, ts), _opt(raw, "Queue"),
-                         _opt(raw, "DestUniqueid"), _member(raw), _opt(raw, "Reason"))
+                         _opt(raw, "DestUniqueid"), _member(raw), _opt(raw, "Reason"),
+                         _optional_seconds(raw, "TalkTime"))
 
 
 def _blind_transfer(raw: Mapping[str, str], ts: float) -> CallEvent:
@@ -197,7 +207,7 @@ def snapshot_from(raw: Mapping[str, str], ts: float,
         caller=_opt(raw, "CallerIDNum"),
         caller_name=_opt(raw, "CallerIDName"),
         up=raw.get("ChannelState") == "6",
-        bridged=bool(_opt(raw, "BridgeId")),
+        bridge=_opt(raw, "BridgeId"),
         application=_opt(raw, "Application"),
         duration=_seconds(raw.get("Duration") or "0"),
         variables=tuple(sorted((variables or {}).items())),

@@ -9,9 +9,11 @@ every event that arrived before it:
 1. a ``HotlineReconnected`` marker: every call known so far becomes *stale*;
 2. one ``QueueEntry`` per caller waiting in a queue (``QueueStatus``);
 3. one ``CoreShowChannel`` per channel (``CoreShowChannels``), each root
-   channel with its ``HOTLINE_*`` variables read by ``Getvar``;
+   channel with its :data:`VARIABLES` read by ``Getvar``;
 4. ``CoreShowChannelsComplete``: stale calls absent from the list ended
-   during the gap; root channels of hotline calls we did not know are adopted.
+   during the gap; a known call whose root is now bridged with another channel
+   of the call was answered during the gap; root channels of hotline calls we
+   did not know are adopted.
 
 Action replies carry an ActionID, so panoramisk hands them to the action and
 not to the event callback: we copy them into the supervisor's queue ourselves.
@@ -26,12 +28,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hotline_pbx.ami.normalise import RECONNECTED, VARIABLE_PREFIX
-from hotline_pbx.ami.supervisor import AmiEvent, AmiSupervisor
+from hotline_pbx.ami.supervisor import AmiEvent, AmiSupervisor, describe
 
 log = logging.getLogger(__name__)
 
-#: Read from each root channel (the tracker needs these to resume a call).
-VARIABLES = ("HOTLINE_PERIOD", "HOTLINE_ROUTE", "HOTLINE_CLOSED", "HOTLINE_DNID")
+#: Read from each root channel (the tracker needs these to resume a call). What was
+#: answered while AMI was away: HOTLINE_ANSWERED_AT (the dialplan's [hotline-answered]
+#: subroutine), HOTLINE_TRY (which forward target), MEMBERNAME (queues.conf
+#: setinterfacevar: which agent).
+VARIABLES = ("HOTLINE_PERIOD", "HOTLINE_ROUTE", "HOTLINE_CLOSED", "HOTLINE_DNID",
+             "HOTLINE_ANSWERED_AT", "HOTLINE_TRY", "MEMBERNAME")
 
 
 def mark_reconnected(supervisor: AmiSupervisor) -> None:
@@ -53,8 +59,7 @@ async def snapshot(supervisor: AmiSupervisor, *, timeout: float = 5.0,
                                "CoreShowChannel")
             variables = await _read_variables(supervisor, channels, concurrency, timeout)
     except Exception as exc:
-        log.warning("AMI reconcile: no snapshot from Asterisk (%s)",
-                    str(exc) or type(exc).__name__)
+        log.warning("AMI reconcile: no snapshot from Asterisk (%s)", describe(exc))
         return False
     received = f"{time.time():.6f}"
     for entry in entries:

@@ -33,7 +33,12 @@ AmiEvent = dict[str, str]
 OnConnected = Callable[["AmiSupervisor"], Awaitable[None]]
 
 BACKOFF_FIRST = 0.5
-BACKOFF_MAX = 15.0
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as a log reason: its text, or its type when it has none
+    (``TimeoutError()`` prints as nothing)."""
+    return str(exc) or type(exc).__name__
 
 
 class AmiUnavailable(RuntimeError):
@@ -106,10 +111,10 @@ class AmiSupervisor:
                 raise
             except Exception as exc:  # every failure ends in a reconnect, never a crash
                 log.warning("AMI connection to %s:%s failed: %s", self.settings.host,
-                            self.settings.port, exc or type(exc).__name__)
+                            self.settings.port, describe(exc))
             self._close()
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, BACKOFF_MAX)
+            backoff = min(backoff * 2, self.settings.reconnect_backoff_max)
 
     async def _connect_and_login(self) -> None:
         s = self.settings
@@ -124,11 +129,15 @@ class AmiSupervisor:
         )
         manager.register_event("*", self._on_event)
         self._manager = manager
-        async with asyncio.timeout(s.connect_timeout):
-            await manager.connect()
-            if manager.authenticated_future is None:
-                raise AmiUnavailable("connection refused")
-            reply = await manager.authenticated_future
+        try:
+            async with asyncio.timeout(s.connect_timeout):
+                await manager.connect()
+                if manager.authenticated_future is None:
+                    raise AmiUnavailable("connection refused")
+                reply = await manager.authenticated_future
+        except TimeoutError:
+            raise AmiUnavailable(f"TimeoutError after {s.connect_timeout:g}s "
+                                 "(no AMI banner or login reply)") from None
         if not getattr(reply, "success", False):
             message = reply.get("Message", "login refused") if reply else "login refused"
             raise AmiUnavailable(f"login as {s.username!r} refused: {message}")

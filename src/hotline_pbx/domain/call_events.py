@@ -168,6 +168,7 @@ class AgentConnect(_AgentEvent):
 @dataclass(frozen=True, slots=True)
 class AgentComplete(_AgentEvent):
     reason: str  # caller | agent | transfer
+    talk_time: float | None = None  # whole seconds from the answer to the end
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,10 +194,18 @@ class ChannelSnapshot:
     caller: str
     caller_name: str
     up: bool  # ChannelState 6
-    bridged: bool  # in a bridge with someone
+    bridge: str  # BridgeId: "" when in no bridge
     application: str
     duration: float  # seconds since the channel was created
-    variables: tuple[tuple[str, str], ...] = ()  # HOTLINE_* read with Getvar
+    variables: tuple[tuple[str, str], ...] = ()  # read with Getvar (root channels only)
+
+    @property
+    def bridged(self) -> bool:
+        return bool(self.bridge)
+
+    @property
+    def created_at(self) -> float:
+        return self.ts - self.duration
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "AnswerTime",
     "CallPeriod",
     "CallRecord",
     "HangupSide",
@@ -43,6 +44,16 @@ class Outcome(StrEnum):
     ABANDONED = "abandoned"
     SHORT_ABANDONED = "short_abandoned"
     MISSED = "missed"
+
+
+class AnswerTime(StrEnum):
+    """How ``answered_at`` is known (``details.answer_time`` when not ``event``)."""
+
+    EVENT = "event"  # the answer's own AMI event (AgentConnect, DialEnd, BridgeEnter)
+    DIALPLAN = "dialplan"  # HOTLINE_ANSWERED_AT, set by the dialplan at the answer,
+    #                        read after an AMI gap hid the event: exact to the millisecond
+    APPROXIMATE = "approximate"  # the earliest moment the evidence allows (AMI gap,
+    #                              daemon restart, AgentComplete's whole-second TalkTime)
 
 
 class HangupSide(StrEnum):

@@ -33,6 +33,8 @@ Outcomes are decided from the events that say what happened, not from
 
 from __future__ import annotations
 
+import math
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -64,7 +66,7 @@ from .call_events import (
     SnapshotComplete,
     VarSet,
 )
-from .call_record import CallPeriod, CallRecord, HangupSide, Outcome, to_datetime
+from .call_record import AnswerTime, CallPeriod, CallRecord, HangupSide, Outcome, to_datetime
 
 __all__ = [
     "HOTLINE_CONTEXTS",
@@ -153,6 +155,7 @@ class Call:
     answered_at: float | None = None
     answered_by: str | None = None
     answered_role: str | None = None
+    answer_time: AnswerTime = AnswerTime.EVENT  # how answered_at is known
     missed_at: float | None = None  # the closed message started
     hung_up_at: float | None = None  # the caller hung up before answer
     ended_at: float | None = None
@@ -352,12 +355,14 @@ class CallTracker:
             call.offered = True
             self.observer.call_offered(call)
 
-    def _answer(self, call: Call, ts: float, by: str, role: str | None, leg: str) -> None:
+    def _answer(self, call: Call, ts: float, by: str, role: str | None, leg: str,
+                how: AnswerTime = AnswerTime.EVENT) -> None:
         if call.answered_at is not None:
             return
         call.answered_at = ts
         call.answered_by = by
         call.answered_role = role
+        call.answer_time = how
         call.state = CallState.ANSWERED
         call.in_queue = False
         call.answer_leg = {leg}
@@ -450,8 +455,15 @@ class CallTracker:
 
     def _agent_complete(self, e: AgentComplete) -> None:
         call = self._call_for(e.linkedid, e.ts)
-        if call is not None:
-            call.complete_reason = e.reason
+        if call is None:
+            return
+        call.complete_reason = e.reason
+        if call.answered_at is None and e.talk_time is not None:
+            # Only a connected call completes: its AgentConnect was lost (an AMI gap
+            # the reconcile could not close). TalkTime is in whole seconds.
+            earliest = call.lost_at if call.lost_at is not None else call.started_at
+            self._answer(call, max(earliest, e.ts - e.talk_time), e.member, "agent",
+                         e.dest_uniqueid, AnswerTime.APPROXIMATE)
 
     def _dial_begin(self, e: DialBegin) -> None:
         call = self._call_for(e.linkedid, e.ts)
@@ -562,10 +574,13 @@ class CallTracker:
     def _snapshot_complete(self, e: SnapshotComplete) -> None:
         snapshot, self._snapshot = self._snapshot, []
         entries, self._queue_entries = self._queue_entries, {}
-        present = {s.linkedid for s in snapshot}
+        by_call: dict[str, list[ChannelSnapshot]] = {}
+        for line in snapshot:
+            by_call.setdefault(line.linkedid, []).append(line)
         for call in list(self.calls.values()):
-            if call.linkedid in present:
-                call.stale = False
+            lines = by_call.get(call.linkedid)
+            if lines is not None:
+                self._resume(call, lines, e.ts)
             elif call.stale:
                 # It ended while we could not see: close it at the moment we lost sight.
                 call.notes["ended_during_ami_gap"] = True
@@ -573,9 +588,60 @@ class CallTracker:
                 self.lost_calls += 1
         for snap in snapshot:
             if snap.uniqueid == snap.linkedid:
-                self._adopt(snap, entries.get(snap.uniqueid), e.ts)
+                self._adopt(snap, by_call[snap.linkedid], entries.get(snap.uniqueid), e.ts)
 
-    def _adopt(self, snap: ChannelSnapshot, entry: QueueEntry | None, ts: float) -> None:
+    def _resume(self, call: Call, lines: list[ChannelSnapshot], ts: float) -> None:
+        """A call we knew is still up after a gap: take in what happened while we could
+        not see (answered, the closed message started), never counting it twice."""
+        call.stale = False
+        root = next((s for s in lines if s.uniqueid == call.uniqueid), None)
+        if root is not None:
+            since = call.lost_at if call.lost_at is not None else call.started_at
+            self._catch_up(call, root, lines, since, ts)
+
+    def _catch_up(self, call: Call, root: ChannelSnapshot, lines: list[ChannelSnapshot],
+                  since: float, ts: float) -> None:
+        """What the root channel's snapshot says about a call we did not see since ``since``."""
+        variables = dict(root.variables)
+        if variables.get("HOTLINE_PERIOD") and call.routed_at is None:
+            self._routed(call, variables["HOTLINE_PERIOD"], since)
+        if variables.get("HOTLINE_ROUTE") and not call.route:
+            call.route = variables["HOTLINE_ROUTE"]
+        try_index = _int_or_none(variables.get("HOTLINE_TRY", ""))
+        if try_index is not None:
+            call.try_index = try_index
+        if call.answered_at is not None or call.missed_at is not None:
+            return
+        if variables.get("HOTLINE_CLOSED"):
+            call.missed_at = ts
+            return
+        partner = _bridge_partner(root, lines)
+        if partner is not None:
+            self._answer_from_snapshot(call, root, partner, since)
+
+    def _answer_from_snapshot(self, call: Call, root: ChannelSnapshot,
+                              partner: ChannelSnapshot, since: float) -> None:
+        """The root is bridged to a person: answered while we could not see it."""
+        variables = dict(root.variables)
+        mark = _float_or_none(variables.get("HOTLINE_ANSWERED_AT", ""))
+        if mark is not None and mark >= call.started_at:
+            at, how = mark, AnswerTime.DIALPLAN
+        else:  # answered after we lost sight of the call and after the person's leg began
+            at, how = max(since, partner.created_at), AnswerTime.APPROXIMATE
+        interface = _interface(partner.channel)
+        who: str
+        role: str | None
+        if call.queue or root.application == "Queue":
+            who, role = variables.get("MEMBERNAME") or interface, "agent"
+        else:
+            target = self._target_for(call, interface)
+            attempt = next((a for a in reversed(call.attempts)
+                            if a.try_index == call.try_index), None)
+            who, role = self._person(call, target), self._role(call, target, attempt)
+        self._answer(call, at, who, role, partner.uniqueid, how)
+
+    def _adopt(self, snap: ChannelSnapshot, lines: list[ChannelSnapshot],
+               entry: QueueEntry | None, ts: float) -> None:
         """A call in progress that we have not seen start (daemon restart, AMI gap)."""
         variables = dict(snap.variables)
         ours = snap.context in self._hotline or any(v for k, v in variables.items()
@@ -590,20 +656,11 @@ class CallTracker:
         call.last_event_at = ts
         call.notes["joined"] = "reconcile"
         call.dnid = variables.get("HOTLINE_DNID", "")
-        if variables.get("HOTLINE_PERIOD"):
-            self._routed(call, variables["HOTLINE_PERIOD"], call.started_at)
-        if variables.get("HOTLINE_ROUTE"):
-            call.route = variables["HOTLINE_ROUTE"]
-        if variables.get("HOTLINE_CLOSED"):
-            call.missed_at = ts
         if entry is not None:
             call.queue, call.in_queue = entry.queue, True
             call.queued_at = entry.ts - entry.wait
             call.state = CallState.QUEUED
-        elif snap.bridged and snap.up and not variables.get("HOTLINE_CLOSED"):
-            # Talking to someone already; when they answered is unknown (we say so).
-            self._answer(call, ts, snap.application or "unknown", None, "")
-            call.notes["answer_time_unknown"] = True
+        self._catch_up(call, snap, lines, call.started_at, ts)
 
     # -- ending ---------------------------------------------------------------------------
 
@@ -706,6 +763,8 @@ class CallTracker:
             details["transfers"] = list(call.transfers)
         if call.missed_at is not None:
             details["closed_message"] = True
+        if call.answered_at is not None and call.answer_time is not AnswerTime.EVENT:
+            details["answer_time"] = call.answer_time.value
         return details
 
     # -- names and roles --------------------------------------------------------------------
@@ -746,3 +805,27 @@ def _int_or_none(value: str) -> int | None:
         return int(value)
     except ValueError:
         return None
+
+
+def _float_or_none(value: str) -> float | None:
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _bridge_partner(root: ChannelSnapshot, lines: list[ChannelSnapshot]) -> ChannelSnapshot | None:
+    """The person the root is talking to: another channel of the call in the root's bridge."""
+    if not root.bridge:
+        return None
+    return next((s for s in lines if s.uniqueid != root.uniqueid and s.bridge == root.bridge),
+                None)
+
+
+_CHANNEL_SUFFIX = re.compile(r"-[0-9a-f]{8}(;[12])?$")
+
+
+def _interface(channel: str) -> str:
+    """``Local/agent1@hotline-agents-0000000a;1`` → ``Local/agent1@hotline-agents``."""
+    return _CHANNEL_SUFFIX.sub("", channel)
