@@ -22,6 +22,7 @@ from hotline_pbx.metrics import REGISTRY
 from hotline_pbx.store import config_repo
 from hotline_pbx.store.database import Database, open_database
 from hotline_pbx.store.notify import ConfigListener
+from tests.conftest import truncate_all
 
 SETTINGS = load_settings(None, {"HOTLINE_AMI_SECRET": "x"})
 SUPERVISOR = {"id": "li.na", "name": "Li Na", "mobile": "13800000001"}
@@ -285,6 +286,7 @@ async def _accepted_then_loaded(engine: AsyncEngine, kind: str, document: dict[s
 def test_whatever_the_api_accepts_builds_a_snapshot(pg_dsn: str, tmp_path: Path) -> None:
     """Offsets up to ±14:00 and years 1-9999 through the real write, PostgreSQL's
     timestamptz and the real read-back."""
+    truncate_all(pg_dsn)  # nothing but what each example writes (and rolls back)
     accepted: list[str] = []
     with asyncio.Runner() as runner:
         database = runner.run(open_database(DatabaseSettings(dsn=Secret(pg_dsn)), tmp_path))
