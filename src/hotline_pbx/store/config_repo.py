@@ -26,7 +26,7 @@ from sqlalchemy import delete, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hotline_pbx.config import Settings
+from hotline_pbx.config import Settings, routing_settings
 from hotline_pbx.domain.calendar import (
     BusinessCalendar,
     DateException,
@@ -41,7 +41,7 @@ from hotline_pbx.domain.calendar import (
 )
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.domain.roster import Roster, roster_from_dict, roster_to_dict
-from hotline_pbx.domain.routing import RoutingSettings, RoutingSnapshot
+from hotline_pbx.domain.routing import RoutingSnapshot
 from hotline_pbx.domain.statutory import chinese_statutory_source
 from hotline_pbx.metrics import CONFIG_DOCUMENTS, CONFIG_INVALID
 from hotline_pbx.store import models
@@ -61,14 +61,6 @@ def default_schedule(timezone: str = "Asia/Shanghai") -> dict[str, Any]:
             for start, end in (("08:30", "12:00"), ("13:00", "17:30"))
         ],
     }
-
-
-def routing_settings(settings: Settings) -> RoutingSettings:
-    r = settings.routing
-    return RoutingSettings(
-        queue_name=r.queue, dial_template=r.dial_template, ring_timeout_seconds=r.ring_timeout,
-        queue_timeout_seconds=r.queue_timeout, inbound_endpoint=settings.trunks.hotline,
-    )
 
 
 # -- reading ---------------------------------------------------------------------
