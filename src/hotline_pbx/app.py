@@ -146,8 +146,8 @@ class Daemon:
                                     header_timeout=s.header_timeout,
                                     body_timeout=s.body_timeout)
         app = build_app(ApiContext(self.db.engine, self.settings),
-                        {"database": self._db_ready, "ami": self._ami_ready,
-                         "agi": self._agi_ready},
+                        {"database": self._db_ready, "routing": self._routing_ready,
+                         "ami": self._ami_ready, "agi": self._agi_ready},
                         middlewares=[guard.middleware])
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
@@ -267,6 +267,11 @@ class Daemon:
             async with self.db.engine.connect() as conn:
                 await conn.exec_driver_sql("SELECT 1")
         return True, self.db.description
+
+    async def _routing_ready(self) -> tuple[bool, str]:
+        if self.routing is None:
+            return False, "not started"
+        return self.routing.readiness()
 
     async def _ami_ready(self) -> tuple[bool, str]:
         if not self.settings.ami.enabled:

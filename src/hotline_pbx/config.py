@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import os
+import re
 import tomllib
 import types
 import typing
@@ -24,6 +26,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hotline_pbx.domain import routing as domain_routing
+from hotline_pbx.domain.errors import ValidationError
 
 
 class ConfigError(ValueError):
@@ -114,11 +119,13 @@ class HttpSettings:
 
 @dataclass(frozen=True)
 class RoutingSettings:
+    # Defaults and limits of queue, dial_template and the timeouts are the
+    # routing snapshot's own (hotline_pbx.domain.routing), checked by it.
     timezone: str = "Asia/Shanghai"
-    queue: str = "hotline"
-    dial_template: str = "PJSIP/{number}@general-trunk"
-    ring_timeout: int = 20
-    queue_timeout: int = 120
+    queue: str = domain_routing.DEFAULT_QUEUE
+    dial_template: str = domain_routing.DEFAULT_DIAL_TEMPLATE
+    ring_timeout: int = domain_routing.DEFAULT_RING_TIMEOUT
+    queue_timeout: int = domain_routing.DEFAULT_QUEUE_TIMEOUT
     use_statutory_calendar: bool = True
 
 
@@ -258,15 +265,22 @@ def _coerce(key: str, kind: Any, value: Any) -> Any:
             raise ConfigError(key, f"must be a number, not {value!r}")
         try:
             number = kind(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
             raise ConfigError(key, f"must be a {kind.__name__}, not {value!r}") from None
         if kind is int and isinstance(value, float) and not value.is_integer():
             raise ConfigError(key, f"must be a whole number, not {value!r}")
+        if not math.isfinite(number):  # inf would disable a timeout, nan every comparison
+            raise ConfigError(key, f"must be a finite number, not {value!r}")
         return number
-    if kind in (str, Secret):
+    if kind is Secret:
+        if not isinstance(value, str):  # the value itself is never shown
+            raise ConfigError(key, f"must be a string, not {_type_name(value)} "
+                              "(the value is not shown: it is a secret)")
+        return Secret(value)
+    if kind is str:
         if not isinstance(value, str):
             raise ConfigError(key, f"must be a string, not {value!r}")
-        return kind(value)
+        return value
     raise ConfigError(key, f"unsupported setting type {kind!r}")  # pragma: no cover
 
 
@@ -310,12 +324,8 @@ def validate(settings: Settings) -> None:
     _positive("http.header_timeout", settings.http.header_timeout)
     _positive("http.body_timeout", settings.http.body_timeout)
     _timezone("routing.timezone", settings.routing.timezone)
-    if "{number}" not in settings.routing.dial_template:
-        raise ConfigError("routing.dial_template", "must contain {number}, "
-                          "e.g. PJSIP/{number}@general-trunk")
-    _range("routing.ring_timeout", settings.routing.ring_timeout, 5, 300)
-    _range("routing.queue_timeout", settings.routing.queue_timeout, 5, 3600)
     _check_trunks(settings)
+    _check_routing(settings)
     _range("kpi.short_abandon_seconds", settings.kpi.short_abandon_seconds, 0, 60)
     _range("kpi.service_level_seconds", settings.kpi.service_level_seconds, 1, 600)
     _range("retention.days", settings.retention.days, 1, 36500)
@@ -335,6 +345,40 @@ def _check_trunks(settings: Settings) -> None:
         raise ConfigError("routing.dial_template", f"dials out on the inbound-only 400 trunk "
                           f"{trunks.hotline!r}; use the general trunk, e.g. "
                           f"PJSIP/{{number}}@{trunks.general}")
+
+
+# Where each field of the routing snapshot's settings comes from.
+_ROUTING_KEYS = {
+    "queue_name": "routing.queue",
+    "dial_template": "routing.dial_template",
+    "ring_timeout_seconds": "routing.ring_timeout",
+    "queue_timeout_seconds": "routing.queue_timeout",
+    "inbound_endpoint": "trunks.hotline",
+}
+
+
+def routing_settings(settings: Settings) -> domain_routing.RoutingSettings:
+    """The routing snapshot's settings (raises the domain's ValidationError)."""
+    r = settings.routing
+    return domain_routing.RoutingSettings(
+        queue_name=r.queue, dial_template=r.dial_template, ring_timeout_seconds=r.ring_timeout,
+        queue_timeout_seconds=r.queue_timeout, inbound_endpoint=settings.trunks.hotline,
+    )
+
+
+def _check_routing(settings: Settings) -> None:
+    """The snapshot's own validation: check-config accepts exactly what routing loads."""
+    try:
+        routing_settings(settings)
+    except ValidationError as error:
+        first = error.errors[0]
+        raise ConfigError(_ROUTING_KEYS.get(first.field, "routing"),
+                          f"{first.reason} (e.g. {first.example})") from None
+
+
+def _type_name(value: object) -> str:
+    return {bool: "true/false", int: "a number", float: "a number", list: "a list",
+            dict: "a table"}.get(type(value), type(value).__name__)
 
 
 def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -370,7 +414,7 @@ def _url(key: str, value: str) -> None:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(key, f"must be an http(s) URL such as http://127.0.0.1:8088, "
-                          f"not {value!r}")
+                          f"not {redact_userinfo(value)!r}")
 
 
 def _timezone(key: str, value: str) -> None:
@@ -399,13 +443,24 @@ def _check_dsn(dsn: str) -> None:
 # -- display -------------------------------------------------------------------
 
 
+_USERINFO = re.compile(r"(://)[^/?#@]*@")
+
+
+def redact_userinfo(value: str) -> str:
+    """``http://user:pw@host:8088`` → ``http://***@host:8088``; other text unchanged."""
+    return _USERINFO.sub(r"\1***@", value)
+
+
 def redacted(settings: Settings) -> dict[str, dict[str, Any]]:
-    """The effective configuration with every secret replaced by ``***``."""
+    """The effective configuration with every secret replaced by ``***`` and the
+    user name and password of every URL by ``***@``."""
     out: dict[str, dict[str, Any]] = {}
     for section in _sections():
         values = dataclasses.asdict(getattr(settings, section))
         for key, value in values.items():
             if isinstance(value, Secret) or key in ("secret", "password", "dsn"):
                 values[key] = Secret(value).redacted()
+            elif isinstance(value, str):
+                values[key] = redact_userinfo(value)
         out[section] = values
     return out

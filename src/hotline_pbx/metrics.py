@@ -79,7 +79,16 @@ DB_SPOOLED = Gauge(
 COMPLAINTS_OVERDUE = Gauge(
     "hotline_complaints_overdue", "Complaints past their deadline.", registry=REGISTRY
 )
+CONFIG_INVALID = Gauge(
+    "hotline_config_invalid",
+    "Stored routing configuration entries that do not load, by document (0 = all load); "
+    "routing uses the document's last good value or its default meanwhile.",
+    ["document"],
+    registry=REGISTRY,
+)
 
+# The documents of the routing configuration (the label values of CONFIG_INVALID).
+CONFIG_DOCUMENTS = ("schedule", "exceptions", "override", "roster")
 # failsafe: the dialplan's static route took the call (the daemon could not answer).
 PERIODS = ("open", "closed", "override", "failsafe")
 OUTCOMES = ("answered", "abandoned", "short_abandoned", "missed")
@@ -91,6 +100,8 @@ def initialise_series() -> None:
     A series that first appears with value 1 is invisible to ``increase()``:
     the first call of each kind would be missing from the recording rules.
     """
+    for document in CONFIG_DOCUMENTS:
+        CONFIG_INVALID.labels(document)
     for period in PERIODS:
         CALLS_OFFERED.labels(period)
         CALL_TALK.labels(period)

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import insert as sql_insert
 
 from hotline_pbx.domain.calendar import Period
 from hotline_pbx.domain.routing import Route, decide_route
-from hotline_pbx.store import config_repo
+from hotline_pbx.store import config_repo, models
 from hotline_pbx.store.database import Database
 from hotline_pbx.store.notify import ConfigListener
 from tests.integration.api_fixtures import SETTINGS, Api, api, make_settings, start_api
@@ -261,3 +262,65 @@ async def test_roster_round_trip_and_masked_for_viewers(api: Api) -> None:
     status, problem, _ = await api.call("PUT", "/api/v1/roster", json=bad)
     assert status == 422 and problem["field"] == "deputies[0].id"
     assert (await api.call("GET", "/api/v1/roster"))[1] == roster
+
+
+# -- what the API accepts is what routing loads (issue #9 item 1) ---------------------
+
+LI_NA = {"id": "li.na", "name": "Li Na", "mobile": "13800138000"}
+
+
+def _absent_from(start: str) -> dict[str, Any]:
+    return {"supervisor": LI_NA, "deputies": [],
+            "absences": [{"person_id": "li.na", "from": start, "to": None,
+                          "reason": "leave", "note": ""}]}
+
+
+# A local year in range whose instant in UTC (as stored) is not, and the edges.
+UNLOADABLE = [
+    ("/api/v1/override", {"mode": "closed", "until": "2100-12-31T23:00:00-14:00"}, "until"),
+    ("/api/v1/override", {"mode": "closed", "until": "2101-01-01T00:00:00Z"}, "until"),
+    ("/api/v1/roster", _absent_from("2000-01-01T00:00:00+14:00"), "absences[0].from"),
+    ("/api/v1/roster", _absent_from("0001-01-01T00:00:00+14:00"), "absences[0].from"),
+    ("/api/v1/roster", _absent_from("9999-12-31T23:59:59-14:00"), "absences[0].from"),
+]
+LOADABLE = [
+    ("/api/v1/override", {"mode": "closed", "until": "2100-12-31T23:59:59Z", "note": ""}),
+    ("/api/v1/override", {"mode": "open", "until": "2101-01-01T09:59:59+14:00", "note": ""}),
+    ("/api/v1/roster", _absent_from("2000-01-01T00:00:00-14:00")),
+    ("/api/v1/roster", _absent_from("2000-01-01T00:00:00Z")),
+]
+
+
+async def _reload_problems(api: Api) -> list[str]:
+    state = config_repo.RoutingState(api.db.engine, SETTINGS)
+    await state.reload()
+    return [str(p) for p in state.problems]
+
+
+@pytest.mark.parametrize(("path", "body", "field"), UNLOADABLE)
+async def test_what_routing_could_not_load_is_refused(
+        api: Api, path: str, body: dict[str, Any], field: str) -> None:
+    status, problem, headers = await api.call("PUT", path, json=body)
+    assert status == 422 and headers["Content-Type"].startswith(PROBLEM)
+    assert problem["field"] == field and "UTC" in problem["reason"]
+    assert await _reload_problems(api) == []
+    assert [row.action for row in await api.audit()] == []
+
+
+@pytest.mark.parametrize(("path", "body"), LOADABLE)
+async def test_what_the_api_accepts_loads(api: Api, path: str, body: dict[str, Any]) -> None:
+    status, _, _ = await api.call("PUT", path, json=body)
+    assert status == 200
+    assert await _reload_problems(api) == []
+
+
+async def test_a_bad_stored_schedule_is_shown_and_can_be_replaced(api: Api) -> None:
+    garbage = {"weekly": [{"day": "mon", "start": "09:00", "end": "25:00"}]}
+    async with api.db.engine.begin() as conn:
+        await conn.execute(sql_insert(models.schedule).values(id=1, document=garbage))
+    status, body, _ = await api.call("GET", "/api/v1/schedule")
+    assert (status, body) == (200, garbage)  # as stored, so an admin sees what to fix
+    assert (await api.call("PUT", "/api/v1/schedule", json=NINE_TO_FIVE))[0] == 200
+    assert await _reload_problems(api) == []
+    audit = [row for row in await api.audit() if row.action == "schedule.update"]
+    assert audit[0].before == garbage and audit[0].after == NINE_TO_FIVE

@@ -3,7 +3,10 @@ and each bad input (one clear line, non-zero exit, nothing left running)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -14,9 +17,12 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from hotline_pbx.sandbox.pbx import free_port
+from hotline_pbx.store.models import CONFIG_CHANNEL
+from tests.conftest import truncate_all
 
 
 def daemon_env(tmp_path: Path, **values: str) -> dict[str, str]:
@@ -219,3 +225,59 @@ def test_agi_sessions_beyond_the_open_files_limit_refuse_to_start(tmp_path: Path
     assert "at most 1024" in line
     with socket.socket() as probe:  # refused before anything listened
         assert probe.connect_ex(("127.0.0.1", int(env["HOTLINE_AGI_PORT"]))) != 0
+def _route_variables(port: int, uniqueid: str) -> dict[str, str]:
+    """One scripted FastAGI /route session; the variables the daemon sets."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"agi_network: yes\nagi_network_script: route\n"
+                  b"agi_uniqueid: " + uniqueid.encode() + b"\n"
+                  b"agi_channel: PJSIP/carrier-00000001\nagi_callerid: 13900000000\n\n")
+        received = b""
+        while b"HOTLINE_TARGET_COUNT" not in received or not received.endswith(b"\n"):
+            chunk = s.recv(4096)
+            assert chunk, f"the session ended early: {received!r}"
+            received += chunk
+        s.sendall(b"200 result=1\n" * received.count(b"SET VARIABLE"))
+    return dict(re.findall(r'SET VARIABLE "([A-Z_0-9]+)" "([^"]*)"', received.decode()))
+
+
+def test_a_bad_stored_document_neither_stops_start_nor_later_changes(
+        tmp_path: Path, pg_dsn: str, started: list[subprocess.Popen[bytes]]) -> None:
+    """Issue #9 item 1: an override stored by an older version in year 2101 (UTC)."""
+    truncate_all(pg_dsn)
+
+    async def execute(sql: str) -> None:
+        conn = await asyncpg.connect(pg_dsn, timeout=5)
+        try:
+            async with conn.transaction():
+                await conn.execute(sql)
+                await conn.execute("SELECT pg_notify($1, 'test')", CONFIG_CHANNEL)
+        finally:
+            await conn.close()
+
+    def write(sql: str) -> None:
+        asyncio.run(execute(sql))
+
+    write("INSERT INTO override (id, mode, until) "
+          "VALUES (1, 'closed', '2100-12-31T23:00:00-14:00')")
+    write("""INSERT INTO schedule (id, document) VALUES (1, '{"weekly": []}')""")  # closed
+    env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=pg_dsn)
+    process = subprocess.Popen([sys.executable, "-m", "hotline_pbx.cli", "run"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started.append(process)
+    http = int(env["HOTLINE_HTTP_PORT"])
+    ready = json.loads(wait_http(http, "/readyz", process, timeout=60))
+    assert ready["ready"] is True
+    assert "override.until" in ready["components"]["routing"]["detail"]
+    metrics = wait_http(http, "/metrics", process, timeout=10).decode()
+    assert 'hotline_config_invalid{document="override"} 1.0' in metrics
+    assert 'hotline_config_invalid{document="roster"} 0.0' in metrics
+    agi = int(env["HOTLINE_AGI_PORT"])
+    assert _route_variables(agi, "1700000000.1")["HOTLINE_ROUTE"] == "closed"  # nobody yet
+
+    write("""INSERT INTO roster (id, document) VALUES (1, '{"supervisor": """
+          """{"id": "li.na", "name": "Li Na", "mobile": "13800000001"}}')""")
+    deadline = time.monotonic() + 10
+    while (variables := _route_variables(agi, "1700000000.2"))["HOTLINE_ROUTE"] != "forward":
+        assert time.monotonic() < deadline, f"the roster change was not applied: {variables}"
+        time.sleep(0.1)
+    assert variables["HOTLINE_TARGET_1"] == "PJSIP/13800000001@general-trunk"

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import time as dt_time
+from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hotline_pbx.config import load_settings
+from hotline_pbx.config import DatabaseSettings, Secret, load_settings
 from hotline_pbx.domain.calendar import Period
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.domain.routing import Route, decide_route
+from hotline_pbx.metrics import REGISTRY
 from hotline_pbx.store import config_repo
-from hotline_pbx.store.database import Database
+from hotline_pbx.store.database import Database, open_database
 from hotline_pbx.store.notify import ConfigListener
+from tests.conftest import truncate_all
 
 SETTINGS = load_settings(None, {"HOTLINE_AMI_SECRET": "x"})
 SUPERVISOR = {"id": "li.na", "name": "Li Na", "mobile": "13800000001"}
@@ -126,3 +134,175 @@ async def test_listener_reloads_after_losing_its_connection(db: Database) -> Non
             await asyncio.sleep(0.05)
     finally:
         await listener.stop()
+
+
+# -- stored documents that do not load (issue #9 item 1) ------------------------------
+#
+# Each row below is what an older version or a hand-written SQL statement could
+# leave behind. Loading reports it and keeps the document's last good value (or
+# its default) while every other document still applies.
+
+BAD_ROWS = {
+    "schedule": ("INSERT INTO schedule (id, document) VALUES (1, "
+                 """'{"weekly": [{"day": "mon", "start": "09:00", "end": "25:00"}]}')""",
+                 "schedule.weekly[0].end"),
+    "exceptions": ("INSERT INTO calendar_exceptions (day, kind) VALUES ('1999-12-31', 'closed')",
+                   "exceptions[1999-12-31].date"),
+    "override": ("INSERT INTO override (id, mode, until) "
+                 "VALUES (1, 'closed', '2100-12-31T23:00:00-14:00')",
+                 "override.until"),
+    "roster": ("INSERT INTO roster (id, document) VALUES (1, "
+               """'{"supervisor": {"id": "li.na", "name": "Li Na", "mobile": "138 0000 0001"}}')""",
+               "roster.supervisor.mobile"),
+    "absences": ("INSERT INTO absences (person_id, starts_at, reason) "
+                 "VALUES ('li.na', '2000-01-01T00:00:00+14:00', 'leave')",
+                 "roster.absences[0].from"),
+}
+
+
+async def _execute(db: Database, sql: str) -> None:
+    async with db.engine.begin() as conn:
+        await conn.exec_driver_sql(sql)
+
+
+def _invalid_gauge(document: str) -> float | None:
+    return REGISTRY.get_sample_value("hotline_config_invalid", {"document": document})
+
+
+@pytest.mark.parametrize("table", sorted(BAD_ROWS))
+async def test_a_bad_stored_row_is_reported_and_later_changes_still_apply(
+        db: Database, table: str) -> None:
+    sql, field = BAD_ROWS[table]
+    if table == "absences":  # an absence needs its person on the roster
+        await _execute(db, "INSERT INTO roster (id, document) VALUES (1, "
+                           """'{"supervisor": {"id": "li.na", "name": "Li Na", """
+                           """"mobile": "13800000001"}, "deputies": []}')""")
+    await _execute(db, sql)
+    state = config_repo.RoutingState(db.engine, SETTINGS)
+    await state.reload()  # does not raise: the daemon starts with it
+    document = "roster" if table == "absences" else table
+    assert [(p.document, p.error.field) for p in state.problems] == [(document, field)]
+    ok, detail = state.readiness()
+    assert ok and field in detail
+    assert _invalid_gauge(document) == 1
+    assert decide_route(state.snapshot, TUESDAY_10).route is Route.QUEUE  # default hours
+
+    # A later roster change reaches routing although the bad row is still stored.
+    async with db.engine.begin() as conn:
+        await config_repo.save_roster(conn, {"deputies": [DEPUTY]}, "test")
+    await state.reload()
+    decision = decide_route(state.snapshot, TUESDAY_LUNCH)
+    assert [t.person_id for t in decision.targets] == ["wang.wei"]
+    still_bad = document != "roster"  # the PUT replaced the whole roster
+    assert [p.document for p in state.problems] == ([document] if still_bad else [])
+    assert _invalid_gauge(document) == (1 if still_bad else 0)
+
+
+async def test_a_document_that_stops_loading_keeps_its_last_good_value(db: Database) -> None:
+    async with db.engine.begin() as conn:
+        await config_repo.save_schedule(conn, {"weekly": [
+            {"day": "tue", "start": "12:00", "end": "13:00"}]}, "test")
+    state = config_repo.RoutingState(db.engine, SETTINGS)
+    await state.reload()
+    assert decide_route(state.snapshot, TUESDAY_LUNCH).route is Route.QUEUE
+    await _execute(db, """UPDATE schedule SET document = '{"weekly": "tue 12-13"}'""")
+    await state.reload()
+    assert [p.error.field for p in state.problems] == ["schedule.weekly"]
+    # the last good schedule (open at lunch), not the default one (closed at lunch)
+    assert decide_route(state.snapshot, TUESDAY_LUNCH).route is Route.QUEUE
+    assert decide_route(state.snapshot, TUESDAY_10).route is Route.CLOSED
+
+
+async def test_one_bad_exception_row_does_not_hold_back_the_others(db: Database) -> None:
+    await _execute(db, BAD_ROWS["exceptions"][0])
+    async with db.engine.begin() as conn:  # adding another date is not blocked by it
+        await config_repo.add_exception(
+            conn, {"date": "2026-11-24", "kind": "closed", "note": "staff day"}, "test")
+    state = config_repo.RoutingState(db.engine, SETTINGS)
+    await state.reload()
+    assert [p.error.field for p in state.problems] == ["exceptions[1999-12-31].date"]
+    decision = decide_route(state.snapshot, TUESDAY_10)
+    assert decision.period is Period.CLOSED and "staff day" in decision.reason
+
+
+# -- property: anything the API's validation accepts builds a snapshot ---------------
+
+EDGE_YEARS = (1, 2, 1999, 2000, 2001, 2099, 2100, 2101, 9998, 9999)
+_naive_instants = st.one_of(
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)),
+    st.builds(datetime.combine,
+              st.sampled_from(EDGE_YEARS).flatmap(
+                  lambda y: st.sampled_from((date(y, 1, 1), date(y, 12, 31)))),
+              st.sampled_from((dt_time(0, 0), dt_time(9, 59, 59), dt_time(10, 0),
+                               dt_time(13, 59, 59), dt_time(14, 0), dt_time(23, 59, 59)))),
+)
+_offsets = st.one_of(st.sampled_from((-14 * 60, 14 * 60, 0)), st.integers(-14 * 60, 14 * 60))
+
+
+@st.composite
+def iso_instants(draw: st.DrawFn) -> str:
+    """An ISO 8601 instant in years 1-9999 with a UTC offset from -14:00 to +14:00."""
+    offset = timezone(timedelta(minutes=draw(_offsets)))
+    return draw(_naive_instants).replace(tzinfo=offset).isoformat()
+
+
+_dates = st.one_of(st.dates(), st.sampled_from(EDGE_YEARS).map(lambda y: date(y, 12, 31)))
+_api_writes = st.one_of(
+    st.builds(lambda mode, until: ("override", {"mode": mode, "until": until}),
+              st.sampled_from(("open", "closed")), iso_instants()),
+    st.builds(lambda start, end: ("roster", {
+        "supervisor": SUPERVISOR,
+        "absences": [{"person_id": "li.na", "from": start, "to": end, "reason": "leave"}]}),
+        iso_instants(), st.none() | iso_instants()),
+    st.builds(lambda day, kind: ("exception", {"date": day.isoformat(), "kind": kind, **(
+        {"periods": [{"start": "09:00", "end": "12:00"}]} if kind == "open" else {})}),
+        _dates, st.sampled_from(("open", "closed"))),
+    st.builds(lambda zone, end: ("schedule", {"timezone": zone, "weekly": [
+        {"day": "mon", "start": "00:00", "end": end}]}),
+        st.sampled_from(("Pacific/Kiritimati", "Etc/GMT+12", "Asia/Shanghai")),
+        st.sampled_from(("00:01", "23:59", "24:00"))),
+)
+_SAVE = {"override": config_repo.save_override, "roster": config_repo.save_roster,
+         "exception": config_repo.add_exception, "schedule": config_repo.save_schedule}
+
+
+async def _accepted_then_loaded(engine: AsyncEngine, kind: str, document: dict[str, Any]
+                                ) -> tuple[config_repo.ConfigProblem, ...] | None:
+    """Write as the API does and load the stored result as ``reload`` does, in one
+    transaction that is rolled back. None when the write was refused."""
+    async with engine.connect() as conn, conn.begin() as transaction:
+        try:
+            await _SAVE[kind](conn, document, "property")
+        except ValidationError:
+            return None
+        documents = await config_repo.read_documents(conn)
+        await transaction.rollback()
+    config, problems = config_repo.load_config(
+        documents, now=datetime.now(UTC), last_good=config_repo.default_config(SETTINGS))
+    config_repo.build_snapshot(config, SETTINGS, version=1)
+    return problems
+
+
+def test_whatever_the_api_accepts_builds_a_snapshot(pg_dsn: str, tmp_path: Path) -> None:
+    """Offsets up to ±14:00 and years 1-9999 through the real write, PostgreSQL's
+    timestamptz and the real read-back."""
+    truncate_all(pg_dsn)  # nothing but what each example writes (and rolls back)
+    accepted: list[str] = []
+    with asyncio.Runner() as runner:
+        database = runner.run(open_database(DatabaseSettings(dsn=Secret(pg_dsn)), tmp_path))
+
+        @settings(max_examples=150, deadline=None, database=None,
+                  suppress_health_check=[HealthCheck.too_slow])
+        @given(_api_writes)
+        def check(write: tuple[str, dict[str, Any]]) -> None:
+            kind, document = write
+            problems = runner.run(_accepted_then_loaded(database.engine, kind, document))
+            if problems is not None:
+                accepted.append(kind)
+                assert problems == (), f"accepted but does not load: {problems}"
+
+        try:
+            check()
+        finally:
+            runner.run(database.close())
+    assert set(accepted) == set(_SAVE), "each kind of write was accepted at least once"

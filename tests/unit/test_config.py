@@ -5,9 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from hotline_pbx.cli import EXIT_CONFIG, main
-from hotline_pbx.config import ConfigError, Secret, load_settings, redacted
+from hotline_pbx.config import ConfigError, Secret, load_settings, redacted, routing_settings
+from hotline_pbx.domain.calendar import BusinessCalendar
+from hotline_pbx.domain.roster import Roster
+from hotline_pbx.domain.routing import (
+    MAX_QUEUE_TIMEOUT,
+    MAX_RING_TIMEOUT,
+    MIN_QUEUE_TIMEOUT,
+    MIN_RING_TIMEOUT,
+    RoutingSnapshot,
+)
+from hotline_pbx.domain.routing import RoutingSettings as DomainRoutingSettings
 
 SECRET_ENV = {"HOTLINE_AMI_SECRET": "s3cret-ami"}
 
@@ -86,10 +99,14 @@ def test_check_config_never_prints_secrets(capsys: pytest.CaptureFixture[str],
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOTLINE_AMI_SECRET", "very-secret-ami")
     monkeypatch.setenv("HOTLINE_DATABASE_DSN", "postgresql://u:db-password@127.0.0.1:5432/h")
+    monkeypatch.setenv("HOTLINE_ARI_URL", "http://asterisk:ari-password@127.0.0.1:8088")
     assert main(["check-config"]) == 0
     out = capsys.readouterr().out
     assert "very-secret-ami" not in out and "db-password" not in out
     assert '"secret": "***"' in out and '"dsn": "***"' in out
+    # userinfo in any URL setting (issue #9 item 14)
+    assert "ari-password" not in out and "asterisk:" not in out
+    assert '"url": "http://***@127.0.0.1:8088"' in out
 
 
 def test_secret_repr_hides_the_value() -> None:
@@ -108,3 +125,79 @@ def test_cli_exit_status_two_on_bad_config(tmp_path: Path, capsys: pytest.Captur
     assert len(err) == 1 and "http.port" in err[0]
     # --config is accepted after the command as well.
     assert main(["check-config", "--config", str(path)]) == EXIT_CONFIG
+
+
+# -- issue #9 item 14 -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("toml", "env"), [
+    ("[ami]\nsecret = 918273645\n", {}),
+    ("[ami]\nsecret = [\"918273645\"]\n", {}),
+    ("[ari]\npassword = 918273645\n", {}),
+    ("[database]\ndsn = 918273645\n", {}),
+])
+def test_a_secret_of_the_wrong_type_is_refused_without_showing_it(
+        tmp_path: Path, toml: str, env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, toml), {"HOTLINE_AMI_ENABLED": "false", **env})
+    assert "must be a string" in str(caught.value)
+    assert "918273645" not in str(caught.value)
+
+
+@pytest.mark.parametrize("key", ["agi.read_timeout", "agi.idle_timeout", "ami.ping_timeout",
+                                 "database.command_timeout", "daemon.drain_seconds",
+                                 "kpi.short_abandon_seconds", "agi.port"])
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
+def test_non_finite_numbers_are_refused(tmp_path: Path, key: str, value: str) -> None:
+    section, name = key.split(".")
+    for source, env in ((f"[{section}]\n{name} = {value}\n", {}),  # a TOML float literal
+                        ("", {f"HOTLINE_{section}_{name}".upper(): value})):
+        with pytest.raises(ConfigError) as caught:
+            load_settings(write(tmp_path, source), {**SECRET_ENV, **env})
+        assert caught.value.key == key
+
+
+def test_a_bad_ari_url_error_hides_its_userinfo(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, {**SECRET_ENV, "HOTLINE_ARI_ENABLED": "true",
+                             "HOTLINE_ARI_PASSWORD": "p",
+                             "HOTLINE_ARI_URL": "ftp://asterisk:ari-password@127.0.0.1"})
+    assert caught.value.key == "ari.url" and "ari-password" not in str(caught.value)
+
+
+ROUTING_LIMITS = [
+    ("HOTLINE_ROUTING_QUEUE_TIMEOUT", MIN_QUEUE_TIMEOUT, MAX_QUEUE_TIMEOUT,
+     "routing.queue_timeout"),
+    ("HOTLINE_ROUTING_RING_TIMEOUT", MIN_RING_TIMEOUT, MAX_RING_TIMEOUT, "routing.ring_timeout"),
+]
+
+
+@pytest.mark.parametrize(("variable", "low", "high", "key"), ROUTING_LIMITS)
+@given(value=st.integers(-10, 5000) | st.integers(0, 15)
+       | st.sampled_from((299, 300, 301, 3599, 3600, 3601)))  # around every limit
+@hypothesis_settings(max_examples=60, deadline=None)
+def test_config_accepts_exactly_what_the_routing_snapshot_accepts(
+        variable: str, low: int, high: int, key: str, value: int) -> None:
+    """The limits are the snapshot's: check-config passes ⇔ the snapshot builds."""
+    try:
+        settings = load_settings(None, {**SECRET_ENV, variable: str(value)})
+    except ConfigError as error:
+        assert error.key == key
+        assert not low <= value <= high
+        return
+    assert low <= value <= high
+    snapshot = RoutingSnapshot(BusinessCalendar(), Roster(), routing_settings(settings))
+    assert snapshot.settings.queue_timeout_seconds == settings.routing.queue_timeout
+
+
+def test_queue_timeout_5_to_9_is_refused_by_check_config() -> None:
+    for value in range(5, 10):
+        with pytest.raises(ConfigError) as caught:
+            load_settings(None, {**SECRET_ENV, "HOTLINE_ROUTING_QUEUE_TIMEOUT": str(value)})
+        assert caught.value.key == "routing.queue_timeout"
+
+
+def test_one_default_for_the_routing_settings() -> None:
+    configured = routing_settings(load_settings(None, SECRET_ENV))
+    assert configured == DomainRoutingSettings(inbound_endpoint="carrier")
+    assert configured.queue_timeout_seconds == 120  # README, dialplan HOTLINE_QUEUE_TIMEOUT

@@ -258,7 +258,7 @@ def _paths() -> dict[str, Any]:
     return {
         "/healthz": {"get": {**public, "summary": "liveness",
                              "responses": {"200": _ok("Health")}}},
-        "/readyz": {"get": {**public, "summary": "readiness of AMI, PostgreSQL and AGI",
+        "/readyz": {"get": {**public, "summary": "readiness of PostgreSQL, routing, AMI and AGI",
                             "responses": {"200": _ok("Readiness", "ready"),
                                           "503": _ok("Readiness", "not ready")}}},
         "/metrics": {"get": {**public, "summary": "Prometheus metrics", "responses": {

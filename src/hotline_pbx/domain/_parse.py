@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import TypeVar
 
@@ -193,8 +193,7 @@ def parse_aware_datetime(value: object, field: str, example: str) -> datetime:
             f"{value!r} is not an ISO 8601 date and time such as {example}",
             example,
         ) from None
-    check_aware(parsed, field, example)
-    check_year(parsed.year, field, example)
+    check_instant(parsed, field, example)
     return parsed
 
 
@@ -203,6 +202,27 @@ def check_aware(value: datetime, field: str, example: str) -> None:
         raise ValidationError(
             field,
             "must include a UTC offset (for example +08:00 or Z) so the instant is unambiguous",
+            example,
+        )
+
+
+def check_instant(value: datetime, field: str, example: str) -> None:
+    """An aware instant whose year is in range *in UTC*.
+
+    Instants are stored in UTC (``timestamptz``) and read back in UTC, so the
+    year is checked on that value, not on the local rendering the client
+    sent: ``2100-12-31T23:00:00-14:00`` is 2101 in UTC and would not load.
+    """
+    check_aware(value, field, example)
+    try:
+        in_range = MIN_YEAR <= value.astimezone(UTC).year <= MAX_YEAR
+    except OverflowError:  # e.g. 0001-01-01T00:00+14:00 is before year 1 in UTC
+        in_range = False
+    if not in_range:
+        raise ValidationError(
+            field,
+            f"{value.isoformat()} is out of range in UTC (the instant as stored); use an "
+            f"instant from {MIN_YEAR}-01-01T00:00:00Z to {MAX_YEAR}-12-31T23:59:59Z",
             example,
         )
 

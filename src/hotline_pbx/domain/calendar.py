@@ -72,7 +72,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ._parse import (
     MINUTES_PER_DAY,
-    check_aware,
+    check_instant,
     check_keys,
     check_year,
     expect_enum,
@@ -474,7 +474,7 @@ class Override:
             raise ValidationError("mode", "must be open or closed", "closed")
         if not isinstance(self.until, datetime):
             raise ValidationError("until", "must be a date and time", _EXAMPLE_DATETIME)
-        check_aware(self.until, "until", _EXAMPLE_DATETIME)
+        check_instant(self.until, "until", _EXAMPLE_DATETIME)
         expect_str(self.note, "note", "storm warning", max_length=MAX_NOTE_LENGTH, allow_empty=True)
 
     def is_active(self, at: datetime) -> bool:

@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from ._parse import (
-    check_aware,
+    check_instant,
     check_keys,
     expect_enum,
     expect_list,
@@ -161,7 +161,7 @@ class Absence:
 def _check_instant(value: object) -> datetime:
     if not isinstance(value, datetime):
         raise ValidationError("", "must be a date and time", _EXAMPLE_DATETIME)
-    check_aware(value, "", _EXAMPLE_DATETIME)
+    check_instant(value, "", _EXAMPLE_DATETIME)
     return value
 
 

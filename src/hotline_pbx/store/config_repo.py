@@ -6,37 +6,47 @@ Every write happens in one transaction together with ``NOTIFY hotline_config``
 so each running daemon reloads (see :mod:`hotline_pbx.store.notify`).
 
 :class:`RoutingState` holds the snapshot the ``/route`` handler reads: a
-reload builds a complete new snapshot and swaps it in; if the stored data
-does not validate, the previous snapshot stays in force.
+reload builds a complete new snapshot and swaps it in. Each document loads on
+its own: one that does not (written by hand or by an older version) is
+reported (log, ``/readyz``, ``hotline_config_invalid{document}``) and keeps
+its last good value, or the default, while the other documents still apply.
+A write loads what it stored with the same functions before it commits.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Mapping
-from datetime import UTC, date, datetime
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hotline_pbx.config import Settings
+from hotline_pbx.config import Settings, routing_settings
 from hotline_pbx.domain.calendar import (
     BusinessCalendar,
-    calendar_from_dict,
+    DateException,
+    Override,
+    Schedule,
     exception_from_dict,
     exception_to_dict,
+    override_from_dict,
     override_to_dict,
     schedule_from_dict,
     schedule_to_dict,
 )
-from hotline_pbx.domain.calendar import add_exception as domain_add_exception
 from hotline_pbx.domain.errors import ValidationError
-from hotline_pbx.domain.roster import Roster, roster_from_dict
-from hotline_pbx.domain.routing import RoutingSettings, RoutingSnapshot
+from hotline_pbx.domain.roster import Roster, roster_from_dict, roster_to_dict
+from hotline_pbx.domain.routing import RoutingSnapshot
 from hotline_pbx.domain.statutory import chinese_statutory_source
+from hotline_pbx.metrics import CONFIG_DOCUMENTS, CONFIG_INVALID
 from hotline_pbx.store import models
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -53,22 +63,19 @@ def default_schedule(timezone: str = "Asia/Shanghai") -> dict[str, Any]:
     }
 
 
-def routing_settings(settings: Settings) -> RoutingSettings:
-    r = settings.routing
-    return RoutingSettings(
-        queue_name=r.queue, dial_template=r.dial_template, ring_timeout_seconds=r.ring_timeout,
-        queue_timeout_seconds=r.queue_timeout, inbound_endpoint=settings.trunks.hotline,
-    )
-
-
 # -- reading ---------------------------------------------------------------------
 
 
 async def read_documents(conn: AsyncConnection,
                          default_timezone: str = "Asia/Shanghai") -> dict[str, Any]:
-    """The stored configuration as the JSON documents the API speaks."""
+    """The stored configuration as the JSON documents the API speaks.
+
+    Nothing is validated here: a stored document that does not load (written
+    by hand or by an older version) is passed on as it is, for the loader to
+    report and for the API to show so that it can be replaced.
+    """
     schedule_doc = (await conn.execute(select(models.schedule.c.document))).scalar()
-    roster_doc = (await conn.execute(select(models.roster.c.document))).scalar()
+    people = (await conn.execute(select(models.roster.c.document))).scalar()
     exceptions = [
         _exception_doc(row) for row in
         await conn.execute(select(models.calendar_exceptions).order_by("day"))
@@ -84,11 +91,13 @@ async def read_documents(conn: AsyncConnection,
     if override_row is not None:
         override = {"mode": override_row.mode, "until": override_row.until.isoformat(),
                     "note": override_row.reason}
-    roster_doc = dict(roster_doc or {"supervisor": None, "deputies": []})
-    roster_doc["absences"] = absences
-    return {"schedule": schedule_doc or default_schedule(default_timezone),
-            "exceptions": exceptions,
-            "override": override, "roster": roster_doc}
+    if people is None:
+        people = {"supervisor": None, "deputies": []}
+    # A roster document that is not an object is kept as it is: loading reports it.
+    roster = {**people, "absences": absences} if isinstance(people, Mapping) else people
+    return {"schedule": default_schedule(default_timezone) if schedule_doc is None
+            else schedule_doc,
+            "exceptions": exceptions, "override": override, "roster": roster}
 
 
 def _exception_doc(row: Any) -> dict[str, Any]:
@@ -98,20 +107,98 @@ def _exception_doc(row: Any) -> dict[str, Any]:
     return doc
 
 
-def build_snapshot(documents: Mapping[str, Any], settings: Settings, *, version: int,
-                   now: datetime) -> RoutingSnapshot:
-    """Validate the documents into a snapshot (raises ValidationError)."""
+# -- loading: the one validation for the API and for reload -------------------------
+#
+# Each document loads on its own. ``reload`` reports one that does not and
+# keeps its last good value (or the default), while the others still apply;
+# every API write loads what it stored, in its transaction, with the same
+# functions, so a write that would not load is refused and rolled back.
+
+
+def load_schedule(documents: Mapping[str, Any], now: datetime) -> Schedule:
+    return schedule_from_dict(documents["schedule"])
+
+
+def load_override(documents: Mapping[str, Any], now: datetime) -> Override | None:
+    """The override in force at ``now``; an expired one no longer decides anything."""
+    doc = documents["override"]
+    if doc is None:
+        return None
+    override = override_from_dict(doc)
+    return override if override.is_active(now) else None
+
+
+def load_roster(documents: Mapping[str, Any], now: datetime) -> Roster:
+    return roster_from_dict(documents["roster"])
+
+
+def load_exception(doc: Mapping[str, Any]) -> DateException:
+    """One stored dated exception: each row loads (or is reported) on its own,
+    so one bad row never holds back an exception added after it."""
+    return exception_from_dict(doc)
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """The last value of each document that loaded (or its default)."""
+
+    schedule: Schedule
+    #: by the stored date (``"2026-10-01"``)
+    exceptions: Mapping[str, DateException]
+    override: Override | None
+    roster: Roster
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """A stored document (or one exception row) that did not load."""
+
+    document: str  # one of CONFIG_DOCUMENTS
+    error: ValidationError
+
+    def __str__(self) -> str:
+        return str(self.error)  # its field path starts with the document's name
+
+
+def default_config(settings: Settings) -> LoadedConfig:
+    """What routing uses for a document that never loaded: the documented defaults."""
+    return LoadedConfig(schedule_from_dict(default_schedule(settings.routing.timezone)),
+                        {}, None, Roster())
+
+
+def load_config(documents: Mapping[str, Any], *, now: datetime, last_good: LoadedConfig
+                ) -> tuple[LoadedConfig, tuple[ConfigProblem, ...]]:
+    """Load every document; one that does not load keeps its ``last_good`` value."""
+    problems: list[ConfigProblem] = []
+
+    def attempt(document: str, path: str, load: Callable[[], T], fallback: T) -> T:
+        try:
+            return load()
+        except ValidationError as error:
+            problems.append(ConfigProblem(document, error.at(path)))
+            return fallback
+
+    schedule = attempt("schedule", "schedule", lambda: load_schedule(documents, now),
+                       last_good.schedule)
+    exceptions: dict[str, DateException] = {}
+    for doc in documents["exceptions"]:
+        day = doc["date"]
+        loaded = attempt("exceptions", f"exceptions[{day}]",
+                         functools.partial(load_exception, doc), last_good.exceptions.get(day))
+        if loaded is not None:
+            exceptions[day] = loaded
+    override = attempt("override", "override", lambda: load_override(documents, now),
+                       last_good.override)
+    roster = attempt("roster", "roster", lambda: load_roster(documents, now), last_good.roster)
+    return LoadedConfig(schedule, exceptions, override, roster), tuple(problems)
+
+
+def build_snapshot(config: LoadedConfig, settings: Settings, *, version: int
+                   ) -> RoutingSnapshot:
     statutory = chinese_statutory_source() if settings.routing.use_statutory_calendar else None
-    override = documents.get("override")
-    if override is not None and datetime.fromisoformat(override["until"]) <= now:
-        override = None  # expired: it no longer decides anything
-    calendar = calendar_from_dict(
-        {"schedule": documents["schedule"], "exceptions": documents["exceptions"],
-         "override": override},
-        statutory=statutory,
-    )
-    roster: Roster = roster_from_dict(documents["roster"], path="roster")
-    return RoutingSnapshot(calendar, roster, routing_settings(settings), version)
+    exceptions = sorted(config.exceptions.values(), key=lambda e: e.day)
+    calendar = BusinessCalendar(config.schedule, tuple(exceptions), config.override, statutory)
+    return RoutingSnapshot(calendar, config.roster, routing_settings(settings), version)
 
 
 class RoutingState:
@@ -121,27 +208,50 @@ class RoutingState:
         self._engine = engine
         self._settings = settings
         self._version = 0
-        self.snapshot = RoutingSnapshot(
-            BusinessCalendar(schedule_from_dict(default_schedule(settings.routing.timezone))),
-            Roster(),
-            routing_settings(settings), 0,
-        )
+        self._good = default_config(settings)
+        self.snapshot = build_snapshot(self._good, settings, version=0)
         self.loaded_at: datetime | None = None
+        #: the stored documents that did not load at the last reload
+        self.problems: tuple[ConfigProblem, ...] = ()
 
     async def reload(self) -> None:
         async with self._engine.connect() as conn:
             documents = await read_documents(conn, self._settings.routing.timezone)
         now = datetime.now(UTC)
-        snapshot = build_snapshot(documents, self._settings, version=self._version + 1, now=now)
+        config, problems = load_config(documents, now=now, last_good=self._good)
+        snapshot = build_snapshot(config, self._settings, version=self._version + 1)
         self._version += 1
+        self._good = config
         self.snapshot = snapshot
         self.loaded_at = now
+        self.problems = problems
+        _report_problems(problems)
         missing = snapshot.calendar.missing_statutory_years(now)
         if missing:
             log.warning("no statutory holiday data for %s: routing uses the weekly schedule "
                         "on those days; enter the year's holidays as dated exceptions",
                         ", ".join(map(str, missing)))
         log.info("routing configuration loaded (version %d)", snapshot.version)
+
+    def readiness(self) -> tuple[bool, str]:
+        """Routing is ready once loaded. A stored document that does not load is
+        named here but does not make the daemon unready: routing goes on with
+        the last good value, and the API that can replace it stays in service."""
+        if self.loaded_at is None:
+            return False, "not loaded yet"
+        detail = f"version {self.snapshot.version} loaded at {self.loaded_at.isoformat()}"
+        if self.problems:
+            detail += ("; stored documents that do not load (using the last good value or "
+                       "the default): " + "; ".join(map(str, self.problems)))
+        return True, detail
+
+
+def _report_problems(problems: tuple[ConfigProblem, ...]) -> None:
+    for document in CONFIG_DOCUMENTS:
+        CONFIG_INVALID.labels(document).set(sum(p.document == document for p in problems))
+    for problem in problems:
+        log.error("stored routing configuration does not load, %s; routing keeps its last "
+                  "good value (or the default) until it is replaced", problem)
 
 
 # -- writing (each in one transaction with NOTIFY) --------------------------------
@@ -152,18 +262,30 @@ async def notify_change(conn: AsyncConnection, what: str) -> None:
                        {"channel": models.CONFIG_CHANNEL, "payload": what})
 
 
+async def _check_loads(conn: AsyncConnection,
+                       load: Callable[[Mapping[str, Any], datetime], object]) -> None:
+    """Load what this transaction stored, read back exactly as ``reload`` reads it.
+
+    The one validation for the API and the running system: a document that
+    would not load raises ValidationError here, the transaction rolls back and
+    the API answers 422, so nothing the API stores can fail to load.
+    """
+    load(await read_documents(conn), datetime.now(UTC))
+
+
 async def save_schedule(conn: AsyncConnection, document: Mapping[str, Any], actor: str) -> None:
     normalised = schedule_to_dict(schedule_from_dict(document))
     stmt = pg_insert(models.schedule).values(id=1, document=normalised, updated_by=actor)
     await conn.execute(stmt.on_conflict_do_update(
         index_elements=["id"],
         set_={"document": normalised, "updated_by": actor, "updated_at": text("now()")}))
+    await _check_loads(conn, load_schedule)
     await notify_change(conn, "schedule")
 
 
 async def save_roster(conn: AsyncConnection, document: Mapping[str, Any], actor: str) -> None:
     roster = roster_from_dict(document)
-    people = {"supervisor": document.get("supervisor"), "deputies": document.get("deputies", [])}
+    people = {key: value for key, value in roster_to_dict(roster).items() if key != "absences"}
     stmt = pg_insert(models.roster).values(id=1, document=people, updated_by=actor)
     await conn.execute(stmt.on_conflict_do_update(
         index_elements=["id"],
@@ -173,6 +295,7 @@ async def save_roster(conn: AsyncConnection, document: Mapping[str, Any], actor:
         await conn.execute(insert(models.absences).values(
             person_id=absence.person_id, starts_at=absence.start,
             ends_at=absence.end, reason=absence.reason.value, note=absence.note))
+    await _check_loads(conn, load_roster)
     await notify_change(conn, "roster")
 
 
@@ -180,12 +303,11 @@ async def save_override(conn: AsyncConnection, override: Mapping[str, Any] | Non
                         actor: str) -> None:
     await conn.execute(delete(models.override))
     if override is not None:
-        from hotline_pbx.domain.calendar import override_from_dict
-
         value = override_from_dict(override, now=datetime.now(UTC))
         doc = override_to_dict(value)
         await conn.execute(insert(models.override).values(
             id=1, mode=doc["mode"], until=value.until, reason=doc["note"], set_by=actor))
+        await _check_loads(conn, load_override)
     await notify_change(conn, "override")
 
 
@@ -199,26 +321,25 @@ async def add_exception(conn: AsyncConnection, document: Mapping[str, Any],
 
     A second exception for the same date is refused (delete the first): with
     the row-level unique key, two admins adding the same date at once cannot
-    both succeed either.
+    both succeed either. Rows of other dates are not looked at: one that does
+    not load (written by hand) never blocks adding another.
     """
     new = exception_from_dict(document)
-    rows = await conn.execute(select(models.calendar_exceptions)
-                              .where(models.calendar_exceptions.c.day == new.day))
-    existing = [exception_from_dict(_exception_doc(row)) for row in rows]
-    try:
-        domain_add_exception(existing, new)
-    except ValidationError as error:
-        raise ExceptionExists(error.field, error.reason, error.example) from None
     doc = exception_to_dict(new)
-    stmt = pg_insert(models.calendar_exceptions).values(
+    table = models.calendar_exceptions
+    stmt = pg_insert(table).values(
         day=new.day, kind=new.kind.value, periods=doc.get("periods", []), note=new.note,
-        created_by=actor).on_conflict_do_nothing(index_elements=["day"])
-    if (await conn.execute(stmt)).rowcount != 1:
+        created_by=actor).on_conflict_do_nothing(index_elements=["day"]).returning(*table.c)
+    row = (await conn.execute(stmt)).first()
+    if row is None:
         raise ExceptionExists("date", f"there is already an exception for "
-                              f"{new.day.isoformat()}; delete the existing one first",
-                              new.day.isoformat())
+                              f"{new.day.isoformat()}; a date can have only one exception - "
+                              "delete the existing one first",
+                              (new.day + timedelta(days=1)).isoformat())
+    stored = _exception_doc(row)
+    load_exception(stored)  # as reload reads it back
     await notify_change(conn, "exceptions")
-    return doc
+    return stored
 
 
 async def delete_exception(conn: AsyncConnection, day: date, actor: str
