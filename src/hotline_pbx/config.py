@@ -53,6 +53,7 @@ class DaemonSettings:
     log_level: str = "info"
     drain_seconds: float = 10.0
     data_dir: str = "~/.local/share/hotline-pbx"
+    user: str = ""  # started as root: become this user first (else `run` refuses)
 
 
 @dataclass(frozen=True)
