@@ -96,14 +96,14 @@ def test_no_dsn_runs_on_embedded_postgres_as_the_daemon_user_and_changes_no_mode
     assert body == b'{"status": "ok"}'
     ready = wait_http(int(env["HOTLINE_HTTP_PORT"]), "/readyz", process, timeout=10)
     assert b"embedded PostgreSQL in" in ready
-    if os.geteuid() == 0:
-        assert ids_of(process.pid)["Uid"] == {pwd.getpwnam(DAEMON_USER).pw_uid}
+    uids = ids_of(process.pid)["Uid"]
     process.send_signal(signal.SIGTERM)
     assert process.wait(30) == 0
     text = (tmp_path / "daemon.log").read_text()
     assert f"embedded PostgreSQL in {home.data_dir / 'postgres'}" in text
     assert (home.data_dir / "postgres" / "PG_VERSION").exists()
     assert ancestor_modes(*watched) == before
+    assert uids == {pwd.getpwnam(DAEMON_USER).pw_uid if os.geteuid() == 0 else os.geteuid()}
 
 
 def embedded_install() -> list[Path]:
