@@ -1,6 +1,6 @@
 """Outbound watchdog benchmark: how long an outbound channel on the 400 trunk lives.
 
-    sudo .venv/bin/python bench/outbound_guard_bench.py [--attempts 40] [--burst 20]
+    .venv/bin/python bench/outbound_guard_bench.py [--attempts 40] [--burst 20]   (as root)
 
 One sandbox Asterisk 22, two watchdogs in turn against the same workload:
 

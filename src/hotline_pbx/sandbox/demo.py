@@ -1,7 +1,7 @@
 """The product's main job, end to end, on one machine: the daemon on embedded
 PostgreSQL, a real Asterisk 22, and a mix of real SIP calls.
 
-    sudo scripts/demo.sh
+    scripts/demo.sh        (as root: in a root shell, or with sudo where it is installed)
 
 Phases: open hours (calls answered by a queue agent), callers who give up
 (abandons and short abandons), then after hours (the supervisor's mobile
