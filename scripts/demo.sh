@@ -9,6 +9,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/modes.sh
-watch_modes "$PWD" "$HOME" "${TMPDIR:-/tmp}/pytest-of-$(id -un)/." /var/cache/hotline-pbx/.
+watch_modes "$PWD" "$HOME" "${TMPDIR:-/tmp}/." /var/cache/hotline-pbx/.
 scripts/setup.sh
 .venv/bin/python -m hotline_pbx.sandbox.demo "$@"

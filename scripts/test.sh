@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 started=$(date +%s)
 step() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
 source scripts/modes.sh
-watch_modes "$PWD" "$HOME" "${TMPDIR:-/tmp}/pytest-of-$(id -un)/." /var/cache/hotline-pbx/.
+watch_modes "$PWD" "$HOME" "${TMPDIR:-/tmp}/." /var/cache/hotline-pbx/.
 
 scripts/setup.sh
 
