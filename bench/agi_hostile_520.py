@@ -19,18 +19,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
 import socket
 import subprocess
-import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 from hotline_pbx.agi.protocol import encode_env_block
+from hotline_pbx.sandbox.unprivileged import DaemonHome, user_options
 
 ENV = encode_env_block({
     "network": "yes", "network_script": "route", "request": "agi://127.0.0.1/route",
@@ -151,13 +151,19 @@ def main() -> None:
         "HOTLINE_AGI_READ_TIMEOUT": str(args.hold), "HOTLINE_AGI_IDLE_TIMEOUT": str(args.hold),
         "HOTLINE_DAEMON_LOG_LEVEL": "error",
     })
-    if args.src:
+    # The daemon never runs as root: as root, it runs as the daemon user on a copy
+    # of the package (hotline_pbx.sandbox.unprivileged).
+    home = DaemonHome()
+    env = home.environment(env)
+    if args.src:  # must be readable by the daemon user (e.g. under /tmp)
         env["PYTHONPATH"] = str(Path(args.src).resolve())
-    with tempfile.TemporaryDirectory() as data:
-        env["HOTLINE_DAEMON_DATA_DIR"] = data
-        cli = [sys.executable, "-m", "hotline_pbx.cli"]
-        subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True, timeout=120)
-        daemon = subprocess.Popen([*cli, "run"], env=env, stderr=subprocess.DEVNULL)
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(home.remove)
+        cli = home.cli()
+        subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True, timeout=120,
+                       cwd=home.path, **user_options())
+        daemon = subprocess.Popen([*cli, "run"], env=env, stderr=subprocess.DEVNULL,
+                                  cwd=home.path, **user_options())
         try:
             wait_healthz(http_port, daemon, 60)
             before = rss_kib(daemon.pid)

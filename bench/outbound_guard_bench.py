@@ -1,6 +1,6 @@
 """Outbound watchdog benchmark: how long an outbound channel on the 400 trunk lives.
 
-    sudo .venv/bin/python bench/outbound_guard_bench.py [--attempts 40] [--burst 20]
+    .venv/bin/python bench/outbound_guard_bench.py [--attempts 40] [--burst 20]   (as root)
 
 One sandbox Asterisk 22, two watchdogs in turn against the same workload:
 
@@ -35,7 +35,7 @@ from pathlib import Path
 from hotline_pbx.sandbox.ami_recorder import AmiRecorder
 from hotline_pbx.sandbox.daemon import DaemonProcess
 from hotline_pbx.sandbox.pbx import AsteriskSandbox, PbxPorts, running_sandbox
-from hotline_pbx.store.database import start_embedded
+from hotline_pbx.store.database import embedded_dsn
 
 
 class AmiClient:
@@ -171,7 +171,7 @@ def main() -> None:
         daemon.start(timeout=120)
         try:
             guard = measure(pbx, args, 1000)
-            _, dsn = start_embedded(work / "data" / "postgres")
+            dsn = embedded_dsn(daemon.data_dir / "postgres")  # joined, not started as root
             deadline = time.monotonic() + 10
             while len(reacted := reactions(dsn)) < expected and time.monotonic() < deadline:
                 time.sleep(0.2)

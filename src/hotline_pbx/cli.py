@@ -1,8 +1,9 @@
 """The ``hotline-pbx`` command line.
 
 Exit status: 0 success, 1 runtime failure (PostgreSQL unreachable, a port in
-use…), 2 bad configuration or usage. Every failure is one line a person can
-act on; tracebacks only with ``--debug``.
+use…), 2 bad configuration or usage (``run`` as root without ``daemon.user``
+included: see :mod:`hotline_pbx.privileges`). Every failure is one line a
+person can act on; tracebacks only with ``--debug``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from hotline_pbx import __version__
 from hotline_pbx.config import ConfigError, Settings, load_settings, redacted
 from hotline_pbx.logs import setup_logging
+from hotline_pbx.privileges import leave_root
 
 log = logging.getLogger("hotline_pbx")
 
@@ -58,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings(args.config)
+        if args.command != "check-config":  # before any command opens a file or a socket
+            leave_root(settings.daemon.user, required=args.command == "run")
     except ConfigError as exc:
         print(f"hotline-pbx: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

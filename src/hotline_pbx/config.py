@@ -63,6 +63,7 @@ class DaemonSettings:
     log_numbers: bool = False  # true: phone numbers in logs unmasked (logs.py)
     drain_seconds: float = 10.0
     data_dir: str = "~/.local/share/hotline-pbx"
+    user: str = ""  # started as root: become this user first (else `run` refuses)
 
 
 @dataclass(frozen=True)

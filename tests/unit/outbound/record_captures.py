@@ -1,6 +1,6 @@
 """Record the AMI captures the replay tests use, from the real sandbox PBX.
 
-    sudo .venv/bin/python -m tests.unit.outbound.record_captures
+    .venv/bin/python -m tests.unit.outbound.record_captures   (as root)
 
 No daemon runs: these are the PBX's own events for each way of reaching the
 400 trunk, unguarded (the replay shows what the guard would have done). One

@@ -1,6 +1,6 @@
 """Record the call tracker's replay fixtures from the real sandbox PBX.
 
-    sudo .venv/bin/python -m tests.unit.tracker.record_fixtures [--only family/name]
+    .venv/bin/python -m tests.unit.tracker.record_fixtures [--only family/name]   (as root)
 
 Starts its own Asterisk sandbox, a scratch database on the machine's
 PostgreSQL and the real daemon (for ``/route``), then places each scenario
