@@ -98,6 +98,7 @@ class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = 65536
+    max_exports: int = 16  # CSV downloads at once; one more gets 429 + Retry-After
 
 
 @dataclass(frozen=True)
@@ -293,6 +294,7 @@ def validate(settings: Settings) -> None:
     _address("http.host", settings.http.host)
     _port("http.port", settings.http.port)
     _range("http.max_body_bytes", settings.http.max_body_bytes, 1024, 10_000_000)
+    _range("http.max_exports", settings.http.max_exports, 1, 1000)
     _timezone("routing.timezone", settings.routing.timezone)
     if "{number}" not in settings.routing.dial_template:
         raise ConfigError("routing.dial_template", "must contain {number}, "

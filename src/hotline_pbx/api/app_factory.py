@@ -8,9 +8,11 @@ test server. The endpoint lists of the routes modules are collected here once
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline_pbx.api import routes_calls, routes_config, routes_reports, routes_stats
 from hotline_pbx.api.auth import Principal, Role, bearer_token, hash_token, require, unauthorized
@@ -56,16 +58,30 @@ def _guarded(api: ApiContext, endpoint: Endpoint
              ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     what = f"{endpoint.method} {endpoint.path}"
 
+    async def principal_of(conn: AsyncConnection, token: str) -> Principal:
+        # Committed before the request's own work: the token's row is
+        # touched (and locked) for one statement, never for a whole request.
+        async with conn.begin():
+            found = await authenticate(conn, hash_token(token))
+        if found is None:
+            raise unauthorized("the token is unknown or revoked")
+        principal = Principal(found[0], found[1], Role.parse(found[2]))
+        require(principal, endpoint.role, what)
+        return principal
+
     async def handle(request: web.Request) -> web.StreamResponse:
         token = bearer_token(request.headers.get("Authorization"))
-        async with api.transaction(endpoint.deadline) as conn:
-            found = await authenticate(conn, hash_token(token))
-            if found is None:
-                raise unauthorized("the token is unknown or revoked")
-            principal = Principal(found[0], found[1], Role.parse(found[2]))
-            require(principal, endpoint.role, what)
+        if endpoint.streams:
+            async with api.connection() as conn:
+                principal = await principal_of(conn, token)
             query = check_query(request, endpoint.query)
-            return await endpoint.handler(Call(api, request, conn, principal, query))
+            async with asyncio.timeout(endpoint.deadline or api.deadline):
+                return await endpoint.handler(Call(api, request, principal, query))
+        async with api.connection(endpoint.deadline) as conn:
+            principal = await principal_of(conn, token)
+            query = check_query(request, endpoint.query)
+            async with conn.begin():
+                return await endpoint.handler(Call(api, request, principal, query, conn))
 
     handle.__name__ = endpoint.handler.__name__
     return handle
