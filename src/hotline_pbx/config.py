@@ -116,6 +116,7 @@ class HttpSettings:
     header_timeout: float = 10.0
     # Seconds to deliver a request body once its head is in.
     body_timeout: float = 10.0
+    max_exports: int = 16  # CSV downloads at once; one more gets 429 + Retry-After
 
 
 @dataclass(frozen=True)
@@ -324,6 +325,7 @@ def validate(settings: Settings) -> None:
     _range("http.max_connections", settings.http.max_connections, 8, 100_000)
     _positive("http.header_timeout", settings.http.header_timeout)
     _positive("http.body_timeout", settings.http.body_timeout)
+    _range("http.max_exports", settings.http.max_exports, 1, 1000)
     _timezone("routing.timezone", settings.routing.timezone)
     _check_trunks(settings)
     _check_routing(settings)

@@ -226,6 +226,26 @@ async def test_reads_of_customer_data_are_audited(api: Api) -> None:
     assert page["items"][0]["at"].endswith("+08:00")
 
 
+async def test_reads_of_faults_blocked_roster_stats_and_audit_are_audited(api: Api) -> None:
+    """Issue #9 item 12: every read of customer data leaves an audit row."""
+    await api.call("GET", "/api/v1/faults?cause=no_answer", "viewer")
+    await api.call("GET", "/api/v1/blocked-outbound?limit=5", "supervisor")
+    await api.call("GET", "/api/v1/roster", "viewer")
+    await api.call("GET", "/api/v1/stats?from=2026-11-24&to=2026-11-25")
+    await api.call("GET", "/api/v1/audit?action=stats.read")
+    await api.call("GET", "/api/v1/faults?cause=not%20a%20cause")  # refused: not a read
+    audit = await api.audit()
+    assert [(a.actor, a.action, a.target) for a in audit] == [
+        ("token:viewer-user", "faults.list", "faults"),
+        ("token:supervisor-user", "blocked_outbound.list", "blocked-outbound"),
+        ("token:viewer-user", "roster.read", "roster"),
+        ("token:admin-user", "stats.read", "stats"),
+        ("token:admin-user", "audit.list", "audit")]
+    assert audit[0].after == {"query": {"cause": "no_answer"}, "count": 0}
+    assert audit[3].after == {"query": {"from": "2026-11-24", "to": "2026-11-25"}}
+    assert audit[4].after == {"query": {"action": "stats.read"}, "count": 1}
+
+
 async def test_stats_match_the_worked_example_of_kpi_md(api: Api) -> None:
     """docs/kpi.md: 10 answered, 4 abandoned, 3 short, 1 missed → 10/15, 8/15, 4/15, 15 s."""
     waits = [4, 6, 8, 10, 12, 15, 18, 20, 27, 30]

@@ -8,10 +8,12 @@ test server. The endpoint lists of the routes modules are collected here once
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline_pbx.api import routes_calls, routes_config, routes_reports, routes_stats
 from hotline_pbx.api.auth import Principal, Role, bearer_token, hash_token, require, unauthorized
@@ -60,21 +62,41 @@ def _guarded(api: ApiContext, endpoint: Endpoint
              ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     what = f"{endpoint.method} {endpoint.path}"
 
+    async def principal_of(conn: AsyncConnection, token: str) -> Principal:
+        # Committed before the request's own work: the token's row is
+        # touched (and locked) for one statement, never for a whole request.
+        async with conn.begin():
+            found = await authenticate(conn, hash_token(token))
+        if found is None:
+            raise unauthorized("the token is unknown or revoked")
+        principal = Principal(found[0], found[1], Role.parse(found[2]))
+        require(principal, endpoint.role, what)
+        return principal
+
+    async def serve(request: web.Request, principal: Principal,
+                    conn: AsyncConnection | None) -> web.StreamResponse:
+        # A streaming endpoint (conn None) opens short transactions of its own.
+        try:
+            query = check_query(request, endpoint.query)
+            if conn is None:
+                async with asyncio.timeout(endpoint.deadline or api.deadline):
+                    return await endpoint.handler(Call(api, request, principal, query))
+            async with conn.begin():
+                return await endpoint.handler(Call(api, request, principal, query, conn))
+        except ValidationError as error:
+            raise _shown(principal, invalid(error)) from error
+        except Problem as problem:
+            raise _shown(principal, problem) from None
+
     async def handle(request: web.Request) -> web.StreamResponse:
         token = bearer_token(request.headers.get("Authorization"))
-        async with api.transaction(endpoint.deadline) as conn:
-            found = await authenticate(conn, hash_token(token))
-            if found is None:
-                raise unauthorized("the token is unknown or revoked")
-            principal = Principal(found[0], found[1], Role.parse(found[2]))
-            require(principal, endpoint.role, what)
-            try:
-                query = check_query(request, endpoint.query)
-                return await endpoint.handler(Call(api, request, conn, principal, query))
-            except ValidationError as error:
-                raise _shown(principal, invalid(error)) from error
-            except Problem as problem:
-                raise _shown(principal, problem) from None
+        if endpoint.streams:
+            async with api.connection() as conn:
+                principal = await principal_of(conn, token)
+            return await serve(request, principal, None)
+        async with api.connection(endpoint.deadline) as conn:
+            principal = await principal_of(conn, token)
+            return await serve(request, principal, conn)
 
     handle.__name__ = endpoint.handler.__name__
     return handle

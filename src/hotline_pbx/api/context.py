@@ -5,9 +5,13 @@ A handler is a plain ``async def handler(call: Call) -> web.StreamResponse``.
 Its :class:`Endpoint` (method, path, least role, query parameters it accepts)
 is listed in the routes module; :mod:`hotline_pbx.api.app_factory` registers
 the list once, wrapping each handler so that, in this order, the token is
-checked (401), the role (403), the query (400), and the handler and its audit
-row run in one transaction with a deadline: an exception anywhere rolls all
-of it back, so a refused request changes nothing.
+checked (401, in a short transaction of its own), the role (403), the query
+(400), and the handler and its audit row run in one transaction with a
+deadline: an exception anywhere rolls all of it back, so a refused request
+changes nothing. A request holds one pooled connection at a time.
+
+A *streaming* endpoint (the CSV export) gets no transaction: it opens short
+ones itself, page by page, so a slow client never pins a connection.
 """
 
 from __future__ import annotations
@@ -26,21 +30,54 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hotline_pbx.api.auth import Principal, Role
 from hotline_pbx.api.params import local_iso
+from hotline_pbx.api.problems import busy
 from hotline_pbx.config import Settings
 from hotline_pbx.domain.masking import mask_json, mask_number
 from hotline_pbx.store.api_repo import record_audit
 
 
+class ExportGate:
+    """Bounds the CSV exports: at most ``downloads`` at once (one more is a
+    429 with Retry-After, not a queue), and at most ``readers`` of them
+    reading a page from the database at once, so however many exports run,
+    the rest of the pool stays free for the API's other requests."""
+
+    def __init__(self, downloads: int, readers: int) -> None:
+        self.downloads = downloads
+        self._active = 0
+        self._readers = asyncio.Semaphore(readers)
+
+    @asynccontextmanager
+    async def download(self) -> AsyncIterator[None]:
+        if self._active >= self.downloads:
+            raise busy(429, f"{self._active} exports are running, the most this server "
+                       "runs at once (http.max_exports); try again when one has finished",
+                       retry_after=10)
+        self._active += 1
+        try:
+            yield
+        finally:
+            self._active -= 1
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[None]:
+        async with self._readers:
+            yield
+
+
 @dataclass
 class ApiContext:
-    """Long-lived: the engine, the settings and the display zone."""
+    """Long-lived: the engine, the settings, the display zone, the export gate."""
 
     engine: AsyncEngine
     settings: Settings
     zone: ZoneInfo = field(init=False)
+    exports: ExportGate = field(init=False)
 
     def __post_init__(self) -> None:
         self.zone = ZoneInfo(self.settings.routing.timezone)
+        self.exports = ExportGate(self.settings.http.max_exports,
+                                  readers=max(1, self.settings.database.pool_size // 2))
 
     @property
     def deadline(self) -> float:
@@ -54,6 +91,13 @@ class ApiContext:
         async with asyncio.timeout(deadline or self.deadline), self.engine.begin() as conn:
             yield conn
 
+    @asynccontextmanager
+    async def connection(self, deadline: float | None = None
+                         ) -> AsyncIterator[AsyncConnection]:
+        """One pooled connection, no transaction yet (open them with ``conn.begin()``)."""
+        async with asyncio.timeout(deadline or self.deadline), self.engine.connect() as conn:
+            yield conn
+
 
 @dataclass
 class Call:
@@ -61,9 +105,17 @@ class Call:
 
     api: ApiContext
     request: web.Request
-    conn: AsyncConnection
     principal: Principal
     query: Mapping[str, str]
+    transaction: AsyncConnection | None = None  # None for a streaming endpoint
+
+    @property
+    def conn(self) -> AsyncConnection:
+        """The request's transaction."""
+        if self.transaction is None:
+            raise RuntimeError("a streaming endpoint has no request transaction; "
+                               "open short ones with call.api.transaction()")
+        return self.transaction
 
     @property
     def client(self) -> str:
@@ -92,6 +144,14 @@ class Call:
         await record_audit(self.conn, actor=self.principal.actor, action=action,
                            target=target, before=before, after=after, client=self.client)
 
+    async def audit_read(self, action: str, target: str, count: int | None = None) -> None:
+        """Record a read of customer data: the query asked and, for a list,
+        how many rows it returned."""
+        after: dict[str, Any] = {"query": dict(self.query)}
+        if count is not None:
+            after["count"] = count
+        await self.audit(action, target, after=after)
+
 
 Handler = Callable[[Call], Awaitable[web.StreamResponse]]
 
@@ -105,6 +165,8 @@ class Endpoint:
     query: frozenset[str] = frozenset()
     #: seconds for the whole request, if longer than ApiContext.deadline (exports)
     deadline: float | None = None
+    #: the handler streams its answer and opens its own short transactions
+    streams: bool = False
 
 
 def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None

@@ -226,7 +226,8 @@ AUTH_ERRORS = {
     "400": _problem("a query parameter is unknown, repeated or invalid"),
     "401": _problem("no token, or an unknown or revoked one"),
     "403": _problem("the token's role may not do this"),
-    "503": _problem("the database cannot be reached"),
+    "503": _problem("the database cannot be reached, or every database connection is in "
+                    "use (type …:busy); Retry-After says when to try again"),
 }
 BODY_ERRORS = {
     "413": _problem("the body is over http.max_body_bytes"),
@@ -313,7 +314,9 @@ def _paths() -> dict[str, Any]:
             "the call register as CSV, oldest first (audited)", "viewer", {"200": {
                 "description": "date, time, caller, period, outcome, wait_seconds, "
                                "talk_seconds, answered_by, notes",
-                "content": {"text/csv": {"schema": STRING}}}},
+                "content": {"text/csv": {"schema": STRING}}},
+                "429": _problem("http.max_exports exports are running already; "
+                                "Retry-After says when to try again")},
             params=[*CALL_FILTERS, _query("limit", {"type": "integer", "minimum": 1,
                                                     "maximum": 100000}, "at most this many")],
             tag="calls")},

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime, time, timedelta
@@ -166,20 +167,51 @@ def decode_cursor(query: Mapping[str, str]) -> Cursor | None:
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
         when, row_id = json.loads(raw)
-        instant = datetime.fromisoformat(when)
-        if (instant.tzinfo is None or isinstance(row_id, bool) or not isinstance(row_id, int)
-                or not 0 < row_id < 2**63):
+        # In UTC here, not in the database driver: year 1 at +14:00 is
+        # before year 1 in UTC (OverflowError), and no row is outside the years.
+        given = datetime.fromisoformat(when)
+        if given.tzinfo is None:
+            raise ValueError
+        instant = given.astimezone(UTC)
+        if (not MIN_YEAR <= instant.year <= MAX_YEAR or isinstance(row_id, bool)
+                or not isinstance(row_id, int) or not 0 < row_id < 2**63):
             raise ValueError
         return instant, row_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, OverflowError, RecursionError, binascii.Error):
+        # ValueError covers UnicodeDecodeError and an integer of over 4300 digits.
         raise bad_query("cursor", reason, "eyJ…") from None
 
 
 # -- bodies ----------------------------------------------------------------------------
 
 
+class _NotJson(ValueError):
+    """What Python's json module reads but JSON (RFC 8259) or our documents
+    cannot hold: NaN, Infinity, a number beyond a float or an int64."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON value; send a number or null")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotJson(f"the number {text[:20]}… is too large for a float")
+    return value
+
+
+def _int64(text: str) -> int:
+    # Checked on the text: int() of over 4300 digits raises, and a long one is slow.
+    if len(text.lstrip("-")) > 19 or not -2**63 <= int(text) < 2**63:
+        raise _NotJson(f"the integer {text[:20]}… ({len(text)} characters) is beyond "
+                       "any field's range")
+    return int(text)
+
+
 async def read_json(request: web.Request) -> Any:
-    """The JSON body: application/json, within http.max_body_bytes, well formed."""
+    """The JSON body: application/json, within http.max_body_bytes, well formed,
+    numbers within range (what the handlers and PostgreSQL can hold)."""
     if request.content_type != "application/json":
         raise Problem(415, "unsupported-media-type", "Unsupported media type",
                       f"send the body as application/json, not {request.content_type!r}",
@@ -187,7 +219,8 @@ async def read_json(request: web.Request) -> Any:
                                               "application/json")])
     raw = await request.read()  # aiohttp refuses a body over client_max_size (413)
     try:
-        body = json.loads(raw.decode("utf-8"))
+        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant,
+                          parse_float=_finite, parse_int=_int64)
         # "\ud800" escapes decode to lone surrogates, which no database text holds.
         json.dumps(body, ensure_ascii=False).encode("utf-8")
         return body
@@ -200,6 +233,9 @@ async def read_json(request: web.Request) -> Any:
     except json.JSONDecodeError as exc:
         raise invalid(ValidationError("(body)", f"is not valid JSON ({exc.msg} at line "
                                       f"{exc.lineno} column {exc.colno})", '{"…": "…"}'),
+                      status=400) from None
+    except _NotJson as exc:
+        raise invalid(ValidationError("(body)", f"is not valid JSON: {exc}", '{"…": 1}'),
                       status=400) from None
 
 

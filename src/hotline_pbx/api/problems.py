@@ -87,6 +87,13 @@ def bad_query(field: str, reason: str, example: str) -> Problem:
                    what="the query string")
 
 
+def busy(status: int, detail: str, retry_after: int) -> Problem:
+    """The server is at a limit it sets itself (429) or out of database
+    connections (503): nothing is wrong with the request; send it again later."""
+    title = "Too many requests" if status == 429 else "Service busy"
+    return Problem(status, "busy", title, detail, headers={"Retry-After": str(retry_after)})
+
+
 def not_found(detail: str) -> Problem:
     return Problem(404, "not-found", "Not found", detail)
 
@@ -134,11 +141,17 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             # Headers and part of the body are out (a CSV export): no second
             # answer is possible; aiohttp closes the connection, and the client
             # sees a truncated download instead of a silently short file.
-            log.exception("%s %s failed while streaming", request.method, request.path)
+            if isinstance(exc, _CLIENT_GONE):  # a normal ending: one line
+                log.warning("%s %s: download cut short: %s", request.method, request.path,
+                            type(exc).__name__)
+            else:
+                log.exception("%s %s failed while streaming", request.method, request.path)
             raise
         return _problem_for(request, exc).response(request.path)
 
 
+# The client went away, or read so slowly that the export's deadline passed.
+_CLIENT_GONE = (ConnectionError, TimeoutError)
 _DATABASE_DOWN = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
                   sqlalchemy.exc.TimeoutError, OSError, TimeoutError)
 
@@ -148,6 +161,11 @@ def _problem_for(request: web.Request, exc: Exception) -> Problem:
         return exc
     if isinstance(exc, ValidationError):
         return invalid(exc)
+    if isinstance(exc, sqlalchemy.exc.TimeoutError):  # the pool's wait (pool_timeout)
+        log.warning("%s %s: every database connection is in use", request.method,
+                    request.path)
+        return busy(503, "every database connection is in use right now; try again in a "
+                    "few seconds", retry_after=2)
     if isinstance(exc, _DATABASE_DOWN):
         log.warning("%s %s: database unavailable: %s", request.method, request.path,
                     type(exc).__name__)

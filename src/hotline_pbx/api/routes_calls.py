@@ -3,8 +3,9 @@ after the call, and the CSV export a supervisor files instead of the paper
 register.
 
 Every read of customer data (a list, one call, an export) is itself written
-to the audit log, in the same transaction as the read: if the access cannot
-be recorded, it does not happen. Viewers see every phone number masked
+to the audit log, in the same transaction as the read (the export's is
+committed before its first byte): if the access cannot be recorded, it does
+not happen. Viewers see every phone number masked
 (``*******8000``; :mod:`hotline_pbx.domain.masking`) in every field a person
 or a caller could have written - caller, caller name, notes, timeline and
 details (keys and numbers too), the CSV - and cannot look calls up by a
@@ -13,9 +14,11 @@ caller's number.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -45,7 +48,8 @@ API = "/api/v1"
 CALLER_PATTERN = r"\+?[0-9*#]{1,32}"
 MAX_NOTE_LENGTH = 4000
 MAX_EXPORT_ROWS = 100_000
-EXPORT_DEADLINE = 300.0  # seconds
+EXPORT_PAGE_ROWS = 500  # read per short transaction
+EXPORT_DEADLINE = 300.0  # seconds for a whole download
 LIST_QUERY = frozenset({"from", "to", "period", "outcome", "caller", "include_test"})
 CSV_COLUMNS = ("date", "time", "caller", "period", "outcome", "wait_seconds", "talk_seconds",
                "answered_by", "notes")
@@ -105,8 +109,7 @@ async def list_calls(call: Call) -> web.StreamResponse:
     limit = parse_int(call.query, "limit", default=50, low=1, high=500)
     rows, cursor = await api_repo.list_calls(call.conn, flt, after=decode_cursor(call.query),
                                             limit=limit)
-    await call.audit("calls.list", "calls", after={"query": dict(call.query),
-                                                   "count": len(rows)})
+    await call.audit_read("calls.list", "calls", count=len(rows))
     return json_response({"items": [call_json(call, row) for row in rows],
                           "next_cursor": encode_cursor(cursor)})
 
@@ -165,35 +168,57 @@ def _seconds(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
 
 
-def _csv_line(cells: list[str]) -> bytes:
+def _csv_lines(rows: Iterable[Sequence[str]]) -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
     return buffer.getvalue().encode("utf-8")
 
 
 async def export_calls(call: Call) -> web.StreamResponse:
+    """Streamed page by page: each page is read in a short transaction of its
+    own and then written to the client, so a slow download holds no database
+    connection, only the page being sent. Calls recorded while a download runs
+    may appear in it; no call is repeated or skipped."""
     flt = call_filter(call)
     limit = parse_int(call.query, "limit", default=MAX_EXPORT_ROWS, low=1, high=MAX_EXPORT_ROWS)
-    # Committed before the first byte leaves: a download cut short by the
-    # client still rolls back the request's own transaction, but the access
-    # stays on record.
-    async with call.api.transaction() as audit_conn:
-        await api_repo.record_audit(audit_conn, actor=call.principal.actor,
-                                    action="calls.export", target="calls",
-                                    after={"query": dict(call.query)}, client=call.client)
-    rows = await api_repo.open_register(call.conn, flt, limit)
-    response = web.StreamResponse(headers={
-        "Content-Type": "text/csv; charset=utf-8",
-        "Content-Disposition": 'attachment; filename="hotline-calls.csv"'})
-    await response.prepare(call.request)
-    call.request[STREAMING] = True
-    # The byte-order mark makes spreadsheet programs read the UTF-8 (Chinese
-    # names and notes) correctly.
-    await response.write(b"\xef\xbb\xbf" + _csv_line(list(CSV_COLUMNS)))
-    async for row in rows:
-        await response.write(_csv_line(register_row(call, row)))
-    await response.write_eof()
-    return response
+    async with call.api.exports.download():
+        # Committed before the first byte leaves: a download cut short by the
+        # client still leaves the access on record.
+        async with call.api.transaction() as conn:
+            await api_repo.record_audit(conn, actor=call.principal.actor,
+                                        action="calls.export", target="calls",
+                                        after={"query": dict(call.query)}, client=call.client)
+        pages = _register_pages(call, flt, limit)
+        # Read before the answer starts: a database error is still a problem+json.
+        first: list[Row[Any]] = await anext(pages, [])
+        response = web.StreamResponse(headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": 'attachment; filename="hotline-calls.csv"'})
+        await response.prepare(call.request)
+        call.request[STREAMING] = True
+        # The byte-order mark makes spreadsheet programs read the UTF-8 (Chinese
+        # names and notes) correctly.
+        await response.write(b"\xef\xbb\xbf" + _csv_lines([CSV_COLUMNS])
+                             + _csv_lines(register_row(call, row) for row in first))
+        async for page in pages:
+            await response.write(_csv_lines(register_row(call, row) for row in page))
+        await response.write_eof()
+        return response
+
+
+async def _register_pages(call: Call, flt: api_repo.CallFilter, limit: int
+                          ) -> AsyncIterator[list[Row[Any]]]:
+    after: api_repo.Cursor | None = None
+    while limit > 0:
+        async with (asyncio.timeout(call.api.deadline), call.api.exports.reading(),
+                    call.api.transaction() as conn):
+            page = await api_repo.register_page(conn, flt, after=after,
+                                                limit=min(EXPORT_PAGE_ROWS, limit))
+        if not page:
+            return
+        yield page
+        limit -= len(page)
+        after = (page[-1].started_at, int(page[-1].id))
 
 
 ENDPOINTS = (
@@ -201,7 +226,7 @@ ENDPOINTS = (
              LIST_QUERY | {"limit", "cursor"}),
     # 100 000 rows to a slow client take longer than one query's deadline.
     Endpoint("GET", f"{API}/calls.csv", export_calls, Role.VIEWER, LIST_QUERY | {"limit"},
-             deadline=EXPORT_DEADLINE),
+             deadline=EXPORT_DEADLINE, streams=True),
     Endpoint("GET", f"{API}/calls/{{id}}", get_call, Role.VIEWER),
     Endpoint("POST", f"{API}/calls/{{id}}/notes", post_note, Role.SUPERVISOR),
 )

@@ -3,7 +3,10 @@
 Reads return exactly the documents a write accepts, so GET → edit → PUT
 round-trips. Each write validates through the domain, stores, records the
 audit row (before and after) and sends ``NOTIFY hotline_config`` in one
-transaction (:mod:`hotline_pbx.store.config_repo`): every running daemon
+transaction; a write of a singleton (schedule, override, roster) first takes
+that document's lock, so concurrent writers are served one after the other
+(the last one wins, each gets 200) and each audit ``before`` is what the
+previous writer left (:mod:`hotline_pbx.store.config_repo`): every running daemon
 routes by the change within a second, and a refused write (any 4xx) changes
 neither the stored data nor routing.
 """
@@ -47,6 +50,7 @@ async def get_schedule(call: Call) -> web.StreamResponse:
 
 async def put_schedule(call: Call) -> web.StreamResponse:
     body = await read_json(call.request)
+    await config_repo.lock_document(call.conn, "schedule")
     before = await _schedule(call)
     await config_repo.save_schedule(call.conn, body, call.principal.actor)
     after = await _schedule(call)
@@ -126,6 +130,7 @@ async def put_override(call: Call) -> web.StreamResponse:
                       errors=[ValidationError("(body)", "must be an object",
                                               '{"mode": "closed", "until": '
                                               '"2026-10-01T08:30:00+08:00"}')])
+    await config_repo.lock_document(call.conn, "override")
     before = await _override(call)
     await config_repo.save_override(call.conn, body, call.principal.actor)
     after = await _override(call)
@@ -135,6 +140,7 @@ async def put_override(call: Call) -> web.StreamResponse:
 
 
 async def delete_override(call: Call) -> web.StreamResponse:
+    await config_repo.lock_document(call.conn, "override")
     before = await _override(call)
     await config_repo.save_override(call.conn, None, call.principal.actor)
     await call.audit("override.clear", "override", before=before["override"])
@@ -167,11 +173,14 @@ def _shown_roster(call: Call, roster: dict[str, Any]) -> dict[str, Any]:
 
 
 async def get_roster(call: Call) -> web.StreamResponse:
-    return json_response(_shown_roster(call, await _roster(call)))
+    roster = await _roster(call)
+    await call.audit_read("roster.read", "roster")  # staff mobiles and absences
+    return json_response(_shown_roster(call, roster))
 
 
 async def put_roster(call: Call) -> web.StreamResponse:
     body = await read_json(call.request)
+    await config_repo.lock_document(call.conn, "roster")
     before = await _roster(call)
     await config_repo.save_roster(call.conn, body, call.principal.actor)
     after = await _roster(call)

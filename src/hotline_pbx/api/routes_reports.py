@@ -1,4 +1,8 @@
-"""Read-only lists: line faults, blocked outbound attempts, the audit log."""
+"""Read-only lists: line faults, blocked outbound attempts, the audit log.
+
+Each read is itself written to the audit log (``faults.list``,
+``blocked_outbound.list``, ``audit.list``, with the query and the row count)
+in the same transaction as the read."""
 
 from __future__ import annotations
 
@@ -45,6 +49,7 @@ async def list_faults(call: Call) -> web.StreamResponse:
     rows, cursor = await api_repo.list_faults(
         call.conn, time_filter(call.query, call.zone), cause=cause,
         after=decode_cursor(call.query), limit=_limit(call))
+    await call.audit_read("faults.list", "faults", count=len(rows))
     return json_response({"items": [fault_json(call, row) for row in rows],
                           "next_cursor": encode_cursor(cursor)})
 
@@ -62,6 +67,7 @@ async def list_blocked(call: Call) -> web.StreamResponse:
     rows, cursor = await api_repo.list_blocked(
         call.conn, time_filter(call.query, call.zone), after=decode_cursor(call.query),
         limit=_limit(call))
+    await call.audit_read("blocked_outbound.list", "blocked-outbound", count=len(rows))
     return json_response({"items": [blocked_json(call, row) for row in rows],
                           "next_cursor": encode_cursor(cursor)})
 
@@ -78,6 +84,9 @@ async def list_audit(call: Call) -> web.StreamResponse:
         actor=parse_text(call.query, "actor", _WORD, "token:alice", "an actor name"),
         action=parse_text(call.query, "action", _WORD, "schedule.update", "an action name"),
         after=decode_cursor(call.query), limit=_limit(call))
+    # The log holds customer data too (notes, the roster's mobiles): whoever
+    # reads it is on record.
+    await call.audit_read("audit.list", "audit", count=len(rows))
     return json_response({"items": [audit_json(call, row) for row in rows],
                           "next_cursor": encode_cursor(cursor)})
 

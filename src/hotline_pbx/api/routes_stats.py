@@ -45,6 +45,7 @@ async def get_stats(call: Call) -> web.StreamResponse:
         call.conn, window.start.astimezone(call.zone), window.end.astimezone(call.zone),
         None if period is None else period.value, timezone=settings.routing.timezone,
         service_level_seconds=settings.kpi.service_level_seconds)
+    await call.audit_read("stats.read", "stats")
     body = stats.to_dict()
     body["short_abandon_seconds"] = settings.kpi.short_abandon_seconds
     body["days"] = _every_day(call, window.start, window.end, body["days"])

@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncResult
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline_pbx.store import models
 
@@ -99,18 +99,26 @@ async def revoke_token(conn: AsyncConnection, name_or_id: str) -> TokenRow | Non
 
 
 async def authenticate(conn: AsyncConnection, token_hash: str) -> tuple[int, str, str] | None:
-    """(id, name, role) of the active token with this hash, or None."""
+    """(id, name, role) of the active token with this hash, or None.
+
+    Run it in a transaction of its own, committed before the request's work
+    starts: the touch of ``last_used_at`` then locks the token's row for one
+    statement, not for the life of a request (an export runs for minutes).
+    ``SKIP LOCKED``: when another request of the same token is touching the
+    row right now, this one leaves the touch to it instead of waiting.
+    """
     t = models.api_tokens
+    stale = or_(t.c.last_used_at.is_(None), t.c.last_used_at
+                < func.now() - literal_column(f"interval '{_LAST_USED_RESOLUTION}'"))
     row = (await conn.execute(
-        select(t.c.id, t.c.name, t.c.role, t.c.last_used_at,
-               (t.c.last_used_at.is_(None) | (t.c.last_used_at
-                < func.now() - literal_column(f"interval '{_LAST_USED_RESOLUTION}'")))
-               .label("stale"))
+        select(t.c.id, t.c.name, t.c.role, stale.label("stale"))
         .where(t.c.token_hash == token_hash, t.c.revoked_at.is_(None)))).first()
     if row is None:
         return None
     if row.stale:
-        await conn.execute(update(t).where(t.c.id == row.id).values(last_used_at=func.now()))
+        free = (select(t.c.id).where(t.c.id == row.id, stale)
+                .with_for_update(skip_locked=True).scalar_subquery())
+        await conn.execute(update(t).where(t.c.id == free).values(last_used_at=func.now()))
     return int(row.id), str(row.name), str(row.role)
 
 
@@ -229,19 +237,24 @@ async def add_note(conn: AsyncConnection, call_id: int, author: str, body: str) 
     return result.one()
 
 
-async def open_register(conn: AsyncConnection, flt: CallFilter, limit: int) -> AsyncResult[Any]:
-    """The call register (oldest first) with each call's notes joined, as a
-    server-side cursor so a year's export never sits in memory. The query has
-    run when this returns: errors come before the caller starts answering."""
+async def register_page(conn: AsyncConnection, flt: CallFilter, *, after: Cursor | None,
+                        limit: int) -> list[Row[Any]]:
+    """One page of the call register, oldest first, each call with its notes
+    joined: the calls after ``after`` (started_at, id). An export reads page
+    after page, each in a short transaction of its own, so a slow download
+    never holds a connection or a snapshot while the client reads."""
     c, n = models.calls, models.call_notes
     separator: Any = aggregate_order_by(literal_column("' | '"), n.c.created_at, n.c.id)
     notes = (select(func.string_agg(n.c.author + literal_column("': '") + n.c.body, separator))
              .where(n.c.call_id == c.c.id).scalar_subquery().label("notes"))
-    query = (select(c.c.id, c.c.started_at, c.c.caller, c.c.period, c.c.outcome,
-                    c.c.wait_seconds, c.c.talk_seconds, c.c.answered_by, notes)
-             .where(*flt.conditions()).order_by(c.c.started_at, c.c.id).limit(limit))
-    result: AsyncResult[Any] = await conn.stream(query.execution_options(yield_per=500))
-    return result
+    query: Select[Any] = (
+        select(c.c.id, c.c.started_at, c.c.caller, c.c.period, c.c.outcome,
+               c.c.wait_seconds, c.c.talk_seconds, c.c.answered_by, notes)
+        .where(*flt.conditions()))
+    if after is not None:
+        query = query.where(tuple_(c.c.started_at, c.c.id) > tuple_(*after))
+    return list((await conn.execute(
+        query.order_by(c.c.started_at, c.c.id).limit(limit))).all())
 
 
 async def count_calls(conn: AsyncConnection, flt: CallFilter) -> int:

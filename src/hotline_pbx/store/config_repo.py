@@ -256,6 +256,21 @@ def _report_problems(problems: tuple[ConfigProblem, ...]) -> None:
 
 # -- writing (each in one transaction with NOTIFY) --------------------------------
 
+# The documents stored as one row each. A writer takes the document's lock
+# before it reads the state its audit entry records as ``before``: concurrent
+# writers queue, each sees what the one before it wrote (last writer wins,
+# and the audit chain is true). An advisory lock, because an absent row (no
+# override, the default schedule) has nothing for SELECT … FOR UPDATE to lock.
+SINGLETONS = ("schedule", "roster", "override")
+_LOCK_NAMESPACE = 400_800  # first key of pg_advisory_xact_lock(int, int)
+
+
+async def lock_document(conn: AsyncConnection, name: str) -> None:
+    """Hold the write lock of a singleton document until the transaction ends."""
+    await conn.execute(text("SELECT pg_advisory_xact_lock(:namespace, :key)"),
+                       {"namespace": _LOCK_NAMESPACE, "key": SINGLETONS.index(name)})
+
+
 
 async def notify_change(conn: AsyncConnection, what: str) -> None:
     await conn.execute(text("SELECT pg_notify(:channel, :payload)"),
@@ -301,12 +316,17 @@ async def save_roster(conn: AsyncConnection, document: Mapping[str, Any], actor:
 
 async def save_override(conn: AsyncConnection, override: Mapping[str, Any] | None,
                         actor: str) -> None:
-    await conn.execute(delete(models.override))
-    if override is not None:
+    """Set (an upsert: two writers never collide on the key) or clear the override."""
+    if override is None:
+        await conn.execute(delete(models.override))
+    else:
         value = override_from_dict(override, now=datetime.now(UTC))
         doc = override_to_dict(value)
-        await conn.execute(insert(models.override).values(
-            id=1, mode=doc["mode"], until=value.until, reason=doc["note"], set_by=actor))
+        row = {"mode": doc["mode"], "until": value.until, "reason": doc["note"],
+               "set_by": actor}
+        stmt = pg_insert(models.override).values(id=1, **row)
+        await conn.execute(stmt.on_conflict_do_update(
+            index_elements=["id"], set_={**row, "set_at": text("now()")}))
         await _check_loads(conn, load_override)
     await notify_change(conn, "override")
 

@@ -70,6 +70,9 @@ async def open_database(settings: DatabaseSettings, data_dir: Path) -> Database:
         pool_pre_ping=True,
         pool_size=settings.pool_size,
         max_overflow=DATABASE_POOL_OVERFLOW,
+        # Waiting for a free connection is bounded too: when every one is in
+        # use the API answers 503 at once rather than queueing requests.
+        pool_timeout=settings.connect_timeout,
         connect_args={"timeout": settings.connect_timeout,
                       "command_timeout": settings.command_timeout},
     )
