@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline_pbx.api import routes_calls, routes_config, routes_reports, routes_stats
 from hotline_pbx.api.auth import Principal, Role, bearer_token, hash_token, require, unauthorized
+from hotline_pbx.api.connections import quiet_malformed_requests
 from hotline_pbx.api.context import ApiContext, Call, Endpoint, json_response
 from hotline_pbx.api.health import ReadinessCheck, add_health_routes
 from hotline_pbx.api.openapi import openapi_document
@@ -38,6 +39,7 @@ CONTEXT_KEY = web.AppKey("hotline_api", ApiContext)
 def build_app(api: ApiContext, checks: Mapping[str, ReadinessCheck],
               middlewares: Sequence[Middleware] = ()) -> web.Application:
     """The app; `middlewares` run inside `problem_middleware`, so their errors are problems."""
+    quiet_malformed_requests()
     app = web.Application(client_max_size=api.settings.http.max_body_bytes,
                           middlewares=[problem_middleware, *middlewares])
     app[CONTEXT_KEY] = api

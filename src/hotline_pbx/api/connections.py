@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable
 from typing import Final, cast
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from hotline_pbx.api.problems import Problem
 from hotline_pbx.logs import RateLimitedLog
@@ -255,3 +256,28 @@ class _GuardedSite(web.BaseSite):
         # `addresses` and the site's `stop()` read it (pinned by a test).
         self._server = await loop.create_server(
             self._guard.wrap(server), self._host, self._port, backlog=self._backlog)
+
+
+class MalformedRequestLog(logging.Filter):
+    """aiohttp's parser refuses a malformed request (a request line over 8 KB, a
+    bad header) with a 400 before any handler runs, and logs it at ERROR with a
+    full traceback. A client's bad input is not our error: this turns that record
+    into one line naming the client and the reason (issue 9, item 9)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= exc.code < 500:
+            reason = exc.message.splitlines()[0] if exc.message else type(exc).__name__
+            record.msg, record.args = "refused a malformed HTTP request from %s: %s", (
+                record.args[0] if isinstance(record.args, tuple) and record.args else "?",
+                reason)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def quiet_malformed_requests() -> None:
+    """Install :class:`MalformedRequestLog` on aiohttp's server logger, once."""
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, MalformedRequestLog) for f in server_log.filters):
+        server_log.addFilter(MalformedRequestLog())
