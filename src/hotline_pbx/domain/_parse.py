@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import TypeVar
 
+from .contract import MAX_YEAR, MIN_YEAR
 from .errors import ErrorCollector, ValidationError
 
 MINUTES_PER_DAY = 24 * 60
@@ -23,8 +24,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 E = TypeVar("E", bound=StrEnum)
 
-MIN_YEAR = 2000
-MAX_YEAR = 2100
 
 
 def type_name(value: object) -> str:

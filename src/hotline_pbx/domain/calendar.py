@@ -85,10 +85,17 @@ from ._parse import (
     parse_date,
     parse_hhmm,
 )
+from .contract import (
+    DEFAULT_TIMEZONE,
+    MAX_DAY_PERIODS,
+    MAX_EXCEPTIONS,
+    MAX_NOTE_LENGTH,
+    MAX_WEEKLY_PERIODS,
+    Period,
+)
 from .errors import ErrorCollector, ValidationError, raise_errors
 
 __all__ = [
-    "DEFAULT_TIMEZONE",
     "DEFAULT_WEEKLY",
     "BusinessCalendar",
     "CalendarState",
@@ -98,7 +105,6 @@ __all__ = [
     "ExceptionKind",
     "Override",
     "OverrideMode",
-    "Period",
     "Rule",
     "Schedule",
     "StateChange",
@@ -121,13 +127,6 @@ __all__ = [
     "time_range_from_dict",
     "time_range_to_dict",
 ]
-
-DEFAULT_TIMEZONE = "Asia/Shanghai"
-
-MAX_WEEKLY_PERIODS = 7 * 48
-MAX_DAY_PERIODS = 48
-MAX_EXCEPTIONS = 5000
-MAX_NOTE_LENGTH = 500
 
 _EXAMPLE_TIME_RANGE = '{"start": "08:30", "end": "12:00"}'
 _EXAMPLE_WEEKLY = '{"day": "mon", "start": "08:30", "end": "12:00"}'
@@ -161,14 +160,6 @@ class Weekday(IntEnum):
                 "", f"{key!r} is not a day; use one of mon, tue, wed, thu, fri, sat, sun", "mon"
             )
         return member
-
-
-class Period(StrEnum):
-    """The period every call carries (DESIGN.md): who decided open or closed."""
-
-    OPEN = "open"
-    CLOSED = "closed"
-    OVERRIDE = "override"
 
 
 class DayKind(StrEnum):

@@ -31,13 +31,13 @@ from ._parse import (
     format_datetime,
     parse_aware_datetime,
 )
+from .contract import MAX_ABSENCES, MAX_DEPUTIES, MAX_NAME_LENGTH, MAX_NOTE_LENGTH, DutyRole
 from .errors import ErrorCollector, ValidationError, raise_errors
 
 __all__ = [
     "Absence",
     "AbsenceReason",
     "Person",
-    "Role",
     "Roster",
     "absence_from_dict",
     "absence_to_dict",
@@ -48,10 +48,6 @@ __all__ = [
     "roster_to_dict",
 ]
 
-MAX_DEPUTIES = 50
-MAX_ABSENCES = 1000
-MAX_NAME_LENGTH = 100
-MAX_NOTE_LENGTH = 500
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _MOBILE = re.compile(r"\+?[0-9]{5,20}")
@@ -61,11 +57,6 @@ _EXAMPLE_NAME = "Zhang Wei"
 _EXAMPLE_MOBILE = "+8613800138000"
 _EXAMPLE_DATETIME = "2026-10-01T08:30:00+08:00"
 _EXAMPLE_PERSON = '{"id": "zhang.wei", "name": "Zhang Wei", "mobile": "+8613800138000"}'
-
-
-class Role(StrEnum):
-    SUPERVISOR = "supervisor"
-    DEPUTY = "deputy"
 
 
 class AbsenceReason(StrEnum):
@@ -173,7 +164,7 @@ class Roster:
     deputies: tuple[Person, ...] = ()
     absences: tuple[Absence, ...] = ()
 
-    _ordered: tuple[tuple[Role, Person], ...] = field(init=False, repr=False, compare=False)
+    _ordered: tuple[tuple[DutyRole, Person], ...] = field(init=False, repr=False, compare=False)
     _absences_by_person: dict[str, tuple[Absence, ...]] = field(
         init=False, repr=False, compare=False
     )
@@ -242,10 +233,10 @@ class Roster:
                 continue
             by_person.setdefault(absence.person_id, []).append(absence)
         raise_errors(errors)
-        ordered: list[tuple[Role, Person]] = []
+        ordered: list[tuple[DutyRole, Person]] = []
         if self.supervisor is not None:
-            ordered.append((Role.SUPERVISOR, self.supervisor))
-        ordered.extend((Role.DEPUTY, p) for p in deputies)
+            ordered.append((DutyRole.SUPERVISOR, self.supervisor))
+        ordered.extend((DutyRole.DEPUTY, p) for p in deputies)
         object.__setattr__(self, "_ordered", tuple(ordered))
         object.__setattr__(
             self,
@@ -254,7 +245,7 @@ class Roster:
         )
 
     @property
-    def people(self) -> tuple[tuple[Role, Person], ...]:
+    def people(self) -> tuple[tuple[DutyRole, Person], ...]:
         """Everyone in failover order with their role."""
         return self._ordered
 
@@ -270,7 +261,7 @@ class Roster:
     def is_absent(self, person_id: str, at: datetime) -> bool:
         return self.absence_at(person_id, at) is not None
 
-    def on_duty(self, at: datetime) -> tuple[tuple[Role, Person], ...]:
+    def on_duty(self, at: datetime) -> tuple[tuple[DutyRole, Person], ...]:
         """The failover chain at ``at`` with each person's role."""
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValueError(f"an aware datetime is required, got naive {at!r}")

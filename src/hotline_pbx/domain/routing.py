@@ -21,17 +21,32 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from ._parse import check_keys, expect_int, expect_mapping, expect_str
-from .calendar import BusinessCalendar, CalendarState, Period
+from .calendar import BusinessCalendar, CalendarState
+from .contract import (
+    DEFAULT_DIAL_TEMPLATE,
+    DEFAULT_INBOUND_ENDPOINT,
+    DEFAULT_QUEUE,
+    DEFAULT_QUEUE_TIMEOUT,
+    DEFAULT_RING_TIMEOUT,
+    MAX_QUEUE_TIMEOUT,
+    MAX_RING_TIMEOUT,
+    MIN_QUEUE_TIMEOUT,
+    MIN_RING_TIMEOUT,
+    DialplanVar,
+    DutyRole,
+    Period,
+    Route,
+    dialplan_target,
+    dialplan_target_timeout,
+)
 from .errors import ErrorCollector, ValidationError
-from .roster import Person, Role, Roster
+from .roster import Person, Roster
 
 __all__ = [
     "DialTarget",
-    "Route",
     "RouteDecision",
     "RoutingSettings",
     "RoutingSnapshot",
@@ -41,15 +56,6 @@ __all__ = [
     "settings_to_dict",
 ]
 
-DEFAULT_QUEUE = "hotline"
-DEFAULT_DIAL_TEMPLATE = "PJSIP/{number}@general-trunk"
-DEFAULT_RING_TIMEOUT = 20
-DEFAULT_QUEUE_TIMEOUT = 120  # the dialplan's HOTLINE_QUEUE_TIMEOUT default too
-DEFAULT_INBOUND_ENDPOINT = "carrier"
-
-MIN_RING_TIMEOUT, MAX_RING_TIMEOUT = 5, 300
-MIN_QUEUE_TIMEOUT, MAX_QUEUE_TIMEOUT = 10, 3600
-
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ENDPOINT = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # Technology/resource, then anything safe in an Asterisk Dial() argument: no
@@ -57,12 +63,6 @@ _ENDPOINT = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # '$' '{' '}' (dialplan expressions) or '\\'.
 _TEMPLATE = re.compile(r"[A-Za-z][A-Za-z0-9_]*/[A-Za-z0-9/@._:+=;#-]*")
 _SAFE_CALL_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
-
-
-class Route(StrEnum):
-    QUEUE = "queue"
-    FORWARD = "forward"
-    CLOSED = "closed"
 
 
 def _check_template(template: str, inbound_endpoint: str) -> None:
@@ -155,7 +155,7 @@ class RoutingSettings:
 class DialTarget:
     """One leg of the forward route, in dial order."""
 
-    role: Role
+    role: DutyRole
     person_id: str
     name: str
     dial_string: str
@@ -260,18 +260,18 @@ def decision_to_variables(decision: RouteDecision, call_id: str) -> dict[str, st
     if _SAFE_CALL_ID.fullmatch(call_id) is None:
         raise ValueError(f"unsafe call id for a dialplan variable: {call_id!r}")
     variables = {
-        "HOTLINE_CALL_ID": call_id,
-        "HOTLINE_PERIOD": decision.period.value,
-        "HOTLINE_ROUTE": decision.route.value,
-        "HOTLINE_TARGET_COUNT": str(len(decision.targets)),
+        DialplanVar.CALL_ID: call_id,
+        DialplanVar.PERIOD: decision.period.value,
+        DialplanVar.ROUTE: decision.route.value,
+        DialplanVar.TARGET_COUNT: str(len(decision.targets)),
     }
     for n, target in enumerate(decision.targets, start=1):
-        variables[f"HOTLINE_TARGET_{n}"] = target.dial_string
-        variables[f"HOTLINE_TARGET_TIMEOUT_{n}"] = str(target.timeout_seconds)
+        variables[dialplan_target(n)] = target.dial_string
+        variables[dialplan_target_timeout(n)] = str(target.timeout_seconds)
     if decision.route is Route.QUEUE and decision.queue is not None:
-        variables["HOTLINE_QUEUE"] = decision.queue
+        variables[DialplanVar.QUEUE] = decision.queue
         if decision.queue_timeout is not None:
-            variables["HOTLINE_QUEUE_TIMEOUT"] = str(decision.queue_timeout)
+            variables[DialplanVar.QUEUE_TIMEOUT] = str(decision.queue_timeout)
     return variables
 
 

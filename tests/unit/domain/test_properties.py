@@ -15,7 +15,6 @@ from hotline_pbx.domain.calendar import (
     ExceptionKind,
     Override,
     OverrideMode,
-    Period,
     Schedule,
     TimeRange,
     Weekday,
@@ -27,6 +26,7 @@ from hotline_pbx.domain.calendar import (
     schedule_from_dict,
     schedule_to_dict,
 )
+from hotline_pbx.domain.contract import Period, Route
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.domain.roster import (
     Absence,
@@ -36,7 +36,7 @@ from hotline_pbx.domain.roster import (
     roster_from_dict,
     roster_to_dict,
 )
-from hotline_pbx.domain.routing import Route, RoutingSnapshot, decide_route
+from hotline_pbx.domain.routing import RoutingSnapshot, decide_route
 
 from .helpers import FakeStatutory
 
