@@ -19,8 +19,8 @@ from sqlalchemy import select
 from hotline_pbx.api.context import Call, Endpoint, json_response
 from hotline_pbx.api.params import parse_int, read_json
 from hotline_pbx.api.problems import Problem, bad_query, conflict, not_found
-from hotline_pbx.domain._parse import parse_date
-from hotline_pbx.domain.calendar import schedule_from_dict, schedule_to_dict
+from hotline_pbx.api.schemas._json import parse_date
+from hotline_pbx.api.schemas.schedule import schedule_from_dict, schedule_to_dict
 from hotline_pbx.domain.contract import MAX_YEAR, MIN_YEAR, AccessRole
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.store import config_repo, models

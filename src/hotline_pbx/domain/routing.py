@@ -21,9 +21,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from ._parse import check_keys, expect_int, expect_mapping, expect_str
+from ._parse import expect_int
 from .calendar import BusinessCalendar, CalendarState
 from .contract import (
     DEFAULT_DIAL_TEMPLATE,
@@ -52,8 +51,6 @@ __all__ = [
     "RoutingSnapshot",
     "decide_route",
     "decision_to_variables",
-    "settings_from_dict",
-    "settings_to_dict",
 ]
 
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -273,47 +270,3 @@ def decision_to_variables(decision: RouteDecision, call_id: str) -> dict[str, st
         if decision.queue_timeout is not None:
             variables[DialplanVar.QUEUE_TIMEOUT] = str(decision.queue_timeout)
     return variables
-
-
-# --------------------------------------------------------------------------- dicts
-
-_SETTINGS_FIELDS = (
-    "queue_name",
-    "dial_template",
-    "ring_timeout_seconds",
-    "queue_timeout_seconds",
-    "inbound_endpoint",
-)
-
-
-def settings_from_dict(data: object, *, path: str = "") -> RoutingSettings:
-    """Every field is optional and defaults to the RoutingSettings default."""
-    mapping = expect_mapping(data, path, '{"queue_name": "hotline", "ring_timeout_seconds": 20}')
-    errors = ErrorCollector(path)
-    check_keys(mapping, _SETTINGS_FIELDS, (), errors, {})
-    values: dict[str, Any] = {}
-    for key, example in (
-        ("queue_name", DEFAULT_QUEUE),
-        ("dial_template", DEFAULT_DIAL_TEMPLATE),
-        ("inbound_endpoint", DEFAULT_INBOUND_ENDPOINT),
-    ):
-        if key in mapping:
-            value = errors.attempt(key, expect_str, mapping[key], "", example, max_length=200)
-            if value is not None:
-                values[key] = value
-    for key in ("ring_timeout_seconds", "queue_timeout_seconds"):
-        if key in mapping:
-            number = errors.attempt(
-                key, expect_int, mapping[key], "", "20", low=-(2**31), high=2**31
-            )  # the range is checked by RoutingSettings
-            if number is not None:
-                values[key] = number
-    errors.raise_if_any()
-    try:
-        return RoutingSettings(**values)
-    except ValidationError as error:
-        raise error.at(path) from None
-
-
-def settings_to_dict(settings: RoutingSettings) -> dict[str, Any]:
-    return {key: getattr(settings, key) for key in _SETTINGS_FIELDS}

@@ -7,17 +7,14 @@ from typing import Any
 
 import pytest
 
-from hotline_pbx.domain.contract import DutyRole
-from hotline_pbx.domain.roster import (
-    Absence,
-    AbsenceReason,
-    Person,
-    Roster,
+from hotline_pbx.api.schemas.roster import (
     absence_from_dict,
     person_from_dict,
     roster_from_dict,
     roster_to_dict,
 )
+from hotline_pbx.domain.contract import DutyRole
+from hotline_pbx.domain.roster import Absence, AbsenceReason, Person, Roster
 
 from .helpers import raises_on, sh
 

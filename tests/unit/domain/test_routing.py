@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from hotline_pbx.api.schemas.routing_settings import settings_from_dict, settings_to_dict
 from hotline_pbx.domain.calendar import BusinessCalendar, Override, OverrideMode
 from hotline_pbx.domain.contract import DutyRole, Period, Route
 from hotline_pbx.domain.roster import Absence, AbsenceReason, Person, Roster
@@ -16,8 +17,6 @@ from hotline_pbx.domain.routing import (
     RoutingSnapshot,
     decide_route,
     decision_to_variables,
-    settings_from_dict,
-    settings_to_dict,
 )
 from hotline_pbx.domain.statutory import chinese_statutory_source
 
