@@ -20,8 +20,9 @@ from hotline_pbx.ami.normalise import Normaliser
 from hotline_pbx.ami.reconcile import mark_reconnected, reconcile
 from hotline_pbx.ami.supervisor import AmiEvent, AmiSupervisor
 from hotline_pbx.config import Settings
-from hotline_pbx.domain.call_record import CallRecord, Outcome
+from hotline_pbx.domain.call_record import CallRecord
 from hotline_pbx.domain.call_tracker import Call, CallTracker, RouteInfo, RouteTarget
+from hotline_pbx.domain.contract import Outcome
 from hotline_pbx.logs import Identifier
 from hotline_pbx.metrics import CALL_TALK, CALL_WAIT, CALLS, CALLS_ACTIVE, CALLS_OFFERED
 from hotline_pbx.store.call_writer import CallWriter

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hotline_pbx.domain import contract
 from hotline_pbx.domain import routing as domain_routing
 from hotline_pbx.domain.errors import ValidationError
 
@@ -120,14 +121,15 @@ class HttpSettings:
 
 
 @dataclass(frozen=True)
-class RoutingSettings:
-    # Defaults and limits of queue, dial_template and the timeouts are the
-    # routing snapshot's own (hotline_pbx.domain.routing), checked by it.
-    timezone: str = "Asia/Shanghai"
-    queue: str = domain_routing.DEFAULT_QUEUE
-    dial_template: str = domain_routing.DEFAULT_DIAL_TEMPLATE
-    ring_timeout: int = domain_routing.DEFAULT_RING_TIMEOUT
-    queue_timeout: int = domain_routing.DEFAULT_QUEUE_TIMEOUT
+class RoutingSection:
+    """The ``[routing]`` table; :func:`routing_settings` makes the snapshot's
+    ``RoutingSettings`` of it, whose check is the one for these limits."""
+
+    timezone: str = contract.DEFAULT_TIMEZONE
+    queue: str = contract.DEFAULT_QUEUE
+    dial_template: str = contract.DEFAULT_DIAL_TEMPLATE
+    ring_timeout: int = contract.DEFAULT_RING_TIMEOUT
+    queue_timeout: int = contract.DEFAULT_QUEUE_TIMEOUT
     use_statutory_calendar: bool = True
 
 
@@ -139,8 +141,8 @@ class TrunkSettings:
 
 @dataclass(frozen=True)
 class KpiSettings:
-    short_abandon_seconds: float = 5.0
-    service_level_seconds: float = 20.0
+    short_abandon_seconds: float = contract.DEFAULT_SHORT_ABANDON_SECONDS
+    service_level_seconds: float = contract.DEFAULT_SERVICE_LEVEL_SECONDS
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ class Settings:
     ami: AmiSettings = field(default_factory=AmiSettings)
     ari: AriSettings = field(default_factory=AriSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
-    routing: RoutingSettings = field(default_factory=RoutingSettings)
+    routing: RoutingSection = field(default_factory=RoutingSection)
     trunks: TrunkSettings = field(default_factory=TrunkSettings)
     kpi: KpiSettings = field(default_factory=KpiSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
@@ -329,8 +331,10 @@ def validate(settings: Settings) -> None:
     _timezone("routing.timezone", settings.routing.timezone)
     _check_trunks(settings)
     _check_routing(settings)
-    _range("kpi.short_abandon_seconds", settings.kpi.short_abandon_seconds, 0, 60)
-    _range("kpi.service_level_seconds", settings.kpi.service_level_seconds, 1, 600)
+    _range("kpi.short_abandon_seconds", settings.kpi.short_abandon_seconds,
+           contract.MIN_SHORT_ABANDON_SECONDS, contract.MAX_SHORT_ABANDON_SECONDS)
+    _range("kpi.service_level_seconds", settings.kpi.service_level_seconds,
+           contract.MIN_SERVICE_LEVEL_SECONDS, contract.MAX_SERVICE_LEVEL_SECONDS)
     _range("retention.days", settings.retention.days, 1, 36500)
 
 

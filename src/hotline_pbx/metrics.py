@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from hotline_pbx.domain.contract import COUNTED_PERIODS, ConfigDocument, Outcome
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 # Waits in a call centre: seconds of ringing and queueing, up to a few minutes.
@@ -87,11 +89,12 @@ CONFIG_INVALID = Gauge(
     registry=REGISTRY,
 )
 
-# The documents of the routing configuration (the label values of CONFIG_INVALID).
-CONFIG_DOCUMENTS = ("schedule", "exceptions", "override", "roster")
-# failsafe: the dialplan's static route took the call (the daemon could not answer).
-PERIODS = ("open", "closed", "override", "failsafe")
-OUTCOMES = ("answered", "abandoned", "short_abandoned", "missed")
+# Label values (hotline_pbx.domain.contract): the documents of the routing
+# configuration, the periods of offered calls (failsafe: the dialplan's static
+# route took the call) and the outcomes.
+CONFIG_DOCUMENTS = tuple(document.value for document in ConfigDocument)
+PERIODS = tuple(period.value for period in COUNTED_PERIODS)
+OUTCOMES = tuple(outcome.value for outcome in Outcome)
 
 
 def initialise_series() -> None:

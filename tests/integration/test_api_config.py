@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import insert as sql_insert
 
-from hotline_pbx.domain.calendar import Period
-from hotline_pbx.domain.routing import Route, decide_route
+from hotline_pbx.domain.contract import Period, Route
+from hotline_pbx.domain.routing import decide_route
 from hotline_pbx.store import config_repo, models
 from hotline_pbx.store.database import Database
 from hotline_pbx.store.notify import ConfigListener

@@ -19,7 +19,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from hotline_pbx.config import DatabaseSettings, Secret
-from hotline_pbx.domain.call_record import CallPeriod, CallRecord, HangupSide, Outcome
+from hotline_pbx.domain.call_record import CallRecord, HangupSide
+from hotline_pbx.domain.contract import Outcome, Period
 from hotline_pbx.metrics import DB_PENDING, DB_SPOOLED
 from hotline_pbx.store import models
 from hotline_pbx.store.call_writer import REJECTED, CallWriter, Spool
@@ -36,7 +37,7 @@ def make_record(n: int, **changes: object) -> CallRecord:
         caller=f"1390000{n:04d}", caller_name="Caller", dnid="4008001234",
         started_at=started, routed_at=started + timedelta(milliseconds=5),
         answered_at=started + timedelta(seconds=3), ended_at=started + timedelta(seconds=60),
-        period=CallPeriod.OPEN, route="queue", outcome=Outcome.ANSWERED, wait_seconds=3.0,
+        period=Period.OPEN, route="queue", outcome=Outcome.ANSWERED, wait_seconds=3.0,
         talk_seconds=57.0, answered_by="Agent One", answered_role="agent",
         failover_attempts=0, hangup_side=HangupSide.CALLER, hangup_cause=16,
         details={"queue": "hotline"},

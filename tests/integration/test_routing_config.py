@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline_pbx.config import DatabaseSettings, Secret, load_settings
-from hotline_pbx.domain.calendar import Period
+from hotline_pbx.domain.contract import Period, Route
 from hotline_pbx.domain.errors import ValidationError
-from hotline_pbx.domain.routing import Route, decide_route
+from hotline_pbx.domain.routing import decide_route
 from hotline_pbx.metrics import REGISTRY
 from hotline_pbx.store import config_repo
 from hotline_pbx.store.database import Database, open_database

@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from hotline_pbx.domain.call_record import CallPeriod, CallRecord, Outcome
+from hotline_pbx.domain.call_record import CallRecord
+from hotline_pbx.domain.contract import Outcome, Period
 from hotline_pbx.domain.kpi import kpis_from_records
 from hotline_pbx.store import models
 from hotline_pbx.store.call_writer import record_row
@@ -27,7 +28,7 @@ async def store(db: Database, records: list[CallRecord]) -> None:
 
 
 def call(n: int, outcome: Outcome, wait: float, *, at: datetime = T0,
-         period: CallPeriod = CallPeriod.OPEN, talk: float | None = None,
+         period: Period = Period.OPEN, talk: float | None = None,
          is_test: bool = False) -> CallRecord:
     answered = outcome is Outcome.ANSWERED
     return make_record(
@@ -65,9 +66,9 @@ async def test_closed_failsafe_and_unrouted_calls_never_touch_the_open_hours_kpi
     await store(db, [
         call(1, Outcome.ANSWERED, 5),
         call(2, Outcome.ABANDONED, 30),
-        call(3, Outcome.MISSED, 20, period=CallPeriod.CLOSED),
-        call(4, Outcome.MISSED, 20, period=CallPeriod.FAILSAFE),
-        call(5, Outcome.ABANDONED, 9, period=CallPeriod.UNROUTED),
+        call(3, Outcome.MISSED, 20, period=Period.CLOSED),
+        call(4, Outcome.MISSED, 20, period=Period.FAILSAFE),
+        call(5, Outcome.ABANDONED, 9, period=Period.UNROUTED),
         call(6, Outcome.MISSED, 3, is_test=True),
     ])
     async with db.engine.connect() as conn:
@@ -98,7 +99,7 @@ async def test_days_are_local_days_of_the_configured_zone(db: Database) -> None:
     late = datetime(2026, 11, 3, 15, 59, 59, tzinfo=UTC)  # 23:59:59 on the 3rd in Shanghai
     early = datetime(2026, 11, 3, 16, 0, 0, tzinfo=UTC)  # 00:00:00 on the 4th
     await store(db, [call(1, Outcome.ANSWERED, 3, at=late, talk=10),
-                     call(2, Outcome.MISSED, 10, at=early, period=CallPeriod.CLOSED)])
+                     call(2, Outcome.MISSED, 10, at=early, period=Period.CLOSED)])
     async with db.engine.connect() as conn:
         stats = await compute_stats(conn, late - timedelta(hours=1), early + timedelta(hours=1),
                                     timezone=SHANGHAI)
@@ -120,7 +121,7 @@ async def test_sql_agrees_with_the_python_definition_on_random_mixes(db: Databas
         wait = round(rng.choice([rng.uniform(0, 40), 20.0, 5.0]), 3)
         start = T0 + timedelta(seconds=rng.uniform(-3 * 86400, 3 * 86400))
         records.append(call(n, outcome, wait, at=start, talk=round(rng.uniform(1, 600), 3),
-                            period=rng.choice(list(CallPeriod)), is_test=rng.random() < 0.05))
+                            period=rng.choice(list(Period)), is_test=rng.random() < 0.05))
     await store(db, records)
     windows = [(T0 - timedelta(days=3), T0 + timedelta(days=3)),
                (T0 - timedelta(hours=7), T0 + timedelta(hours=13)),
@@ -172,7 +173,7 @@ def test_the_report_command_prints_the_same_numbers(
         try:
             await store(db, [call(1, Outcome.ANSWERED, 4, talk=30),
                              call(2, Outcome.ABANDONED, 12), call(3, Outcome.SHORT_ABANDONED, 1),
-                             call(4, Outcome.MISSED, 9, period=CallPeriod.CLOSED)])
+                             call(4, Outcome.MISSED, 9, period=Period.CLOSED)])
         finally:
             await db.close()
 

@@ -41,6 +41,7 @@ from hotline_pbx.domain.call_events import (
     SnapshotComplete,
     VarSet,
 )
+from hotline_pbx.domain.contract import DIALPLAN_VAR_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def _var_set(raw: Mapping[str, str], ts: float) -> CallEvent | None:
     if raw.get("Channel", "none") == "none" and not raw.get("Linkedid"):
         return None  # a global variable: not about a call
     name = _text(raw, "Variable")
-    if not name.startswith("HOTLINE_"):
+    if not name.startswith(DIALPLAN_VAR_PREFIX):
         return None
     return VarSet(*_channel_fields(raw, ts), name, _opt(raw, "Value"))
 

@@ -44,12 +44,13 @@ from typing import Any, Protocol
 
 from hotline_pbx.ami.supervisor import AmiEvent, AmiUnavailable
 from hotline_pbx.config import TrunkSettings
+from hotline_pbx.domain.contract import BlockedAction
 from hotline_pbx.domain.outbound_policy import (
-    Attempt,
     ChannelFacts,
     DialFacts,
     Direction,
     HangUp,
+    OutboundAttempt,
     OutboundWatch,
     direction_of_new_channel,
     refused_attempt,
@@ -78,7 +79,7 @@ class RecordSink(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class HangupResult:
-    action: str  # hung_up | already_ended | hangup_failed
+    action: BlockedAction  # hung_up | already_ended | hangup_failed
     reaction_ms: float | None  # PBX event timestamp → Hangup response
     handled_ms: float  # event seen by the guard → Hangup response (daemon clock only)
     detail: str = ""
@@ -111,7 +112,7 @@ def dial_facts(event: AmiEvent) -> DialFacts:
     )
 
 
-def observe(watch: OutboundWatch, event: AmiEvent) -> HangUp | Attempt | None:
+def observe(watch: OutboundWatch, event: AmiEvent) -> HangUp | OutboundAttempt | None:
     """Feed one AMI event to the watch: a channel to hang up, a dialplan refusal
     to record, or nothing. Synchronous and allocation-light: it runs for every event."""
     name = event.get("Event", "")
@@ -164,7 +165,7 @@ class OutboundGuard:
         result = observe(self.watch, event)
         if isinstance(result, HangUp):
             self._block(result)
-        elif isinstance(result, Attempt):
+        elif isinstance(result, OutboundAttempt):
             self._refused(result, event)
 
     # -- blocking ------------------------------------------------------------------------
@@ -179,7 +180,7 @@ class OutboundGuard:
         task.add_done_callback(self._tasks.discard)
 
     async def _hang_up_and_record(self, command: HangUp, seen: float) -> None:
-        result = HangupResult("hangup_failed", None, 0.0, "stopped before the Hangup")
+        result = HangupResult(BlockedAction.HANGUP_FAILED, None, 0.0, "stopped before the Hangup")
         try:
             if command.trigger == SWEEP_TRIGGER:
                 # Up for a while already and its DialBegin was missed: read the
@@ -188,7 +189,7 @@ class OutboundGuard:
                 # meanwhile (seconds, if that serializer is stuck in DNS).
                 await self._read_target_uri(command)
             result = await self._hang_up(command, seen)
-            if result.action == "hangup_failed":
+            if result.action == BlockedAction.HANGUP_FAILED:
                 log.error("could not hang up outbound channel %s on the 400 trunk: %s; "
                           "the next sweep tries again", command.channel, result.detail)
             await asyncio.sleep(self._settle)
@@ -207,7 +208,7 @@ class OutboundGuard:
     async def _hang_up(self, command: HangUp, seen: float) -> HangupResult:
         """One Hangup: resending on the same session would only queue behind it."""
         action = {"Action": "Hangup", "Channel": command.channel, "Cause": HANGUP_CAUSE}
-        outcome, detail = "hangup_failed", ""
+        outcome, detail = BlockedAction.HANGUP_FAILED, ""
         try:
             reply = await self._ami.action(action, timeout=self._hangup_timeout)
         except AmiUnavailable as exc:
@@ -217,9 +218,9 @@ class OutboundGuard:
         else:
             response, message = _get(reply, "Response"), _get(reply, "Message")
             if response == "Success":
-                outcome = "hung_up"
+                outcome = BlockedAction.HUNG_UP
             elif "no such channel" in message.lower():
-                outcome, detail = "already_ended", message
+                outcome, detail = BlockedAction.ALREADY_ENDED, message
             else:
                 detail = f"{response}: {message}"
         reaction = None
@@ -229,7 +230,7 @@ class OutboundGuard:
 
     def _record(self, command: HangUp, result: HangupResult) -> None:
         attempt = self.watch.settle(command.uniqueid,
-                                    retry_later=result.action == "hangup_failed")
+                                    retry_later=result.action == BlockedAction.HANGUP_FAILED)
         if attempt is None:
             return
         details: dict[str, Any] = {
@@ -246,21 +247,21 @@ class OutboundGuard:
         reaction = round(result.reaction_ms, 3) if result.reaction_ms is not None else None
         self._submit(attempt, result.action, reaction, details)
 
-    def _refused(self, attempt: Attempt, event: AmiEvent) -> None:
+    def _refused(self, attempt: OutboundAttempt, event: AmiEvent) -> None:
         OUTBOUND_BLOCKED.inc()
         self.blocked += 1
         details = {"channel": attempt.channel, "uniqueid": attempt.uniqueid,
                    "linkedid": attempt.linkedid, "context": event.get("Context", ""),
                    "exten": event.get("Exten", "")}
-        self._submit(attempt, "refused", None, details)
+        self._submit(attempt, BlockedAction.REFUSED, None, details)
 
-    def _submit(self, attempt: Attempt, action: str, reaction_ms: float | None,
-                details: dict[str, Any]) -> None:
+    def _submit(self, attempt: OutboundAttempt, action: BlockedAction,
+                reaction_ms: float | None, details: dict[str, Any]) -> None:
         at = attempt.occurred_at
         occurred = datetime.fromtimestamp(at, UTC) if at is not None else datetime.now(UTC)
         record = BlockedRecord(
             event_key=attempt.key, occurred_at=occurred, method=attempt.method.value,
-            action=action, source_channel=attempt.source_channel, source=attempt.source,
+            action=action.value, source_channel=attempt.source_channel, source=attempt.source,
             dialled_number=attempt.dialled_number, reaction_ms=reaction_ms, details=details,
         )
         log.warning("outbound attempt on the 400 trunk %s: %s by %s to %r (%s)",

@@ -29,6 +29,7 @@ from typing import Any
 
 from hotline_pbx.ami.normalise import RECONNECTED, VARIABLE_PREFIX
 from hotline_pbx.ami.supervisor import AmiEvent, AmiSupervisor, describe
+from hotline_pbx.domain.contract import DialplanVar
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,8 @@ log = logging.getLogger(__name__)
 #: answered while AMI was away: HOTLINE_ANSWERED_AT (the dialplan's [hotline-answered]
 #: subroutine), HOTLINE_TRY (which forward target), MEMBERNAME (queues.conf
 #: setinterfacevar: which agent).
-VARIABLES = ("HOTLINE_PERIOD", "HOTLINE_ROUTE", "HOTLINE_CLOSED", "HOTLINE_DNID",
-             "HOTLINE_ANSWERED_AT", "HOTLINE_TRY", "MEMBERNAME")
+VARIABLES = (DialplanVar.PERIOD, DialplanVar.ROUTE, DialplanVar.CLOSED, DialplanVar.DNID,
+             DialplanVar.ANSWERED_AT, DialplanVar.TRY, "MEMBERNAME")
 
 
 def mark_reconnected(supervisor: AmiSupervisor) -> None:

@@ -16,13 +16,14 @@ from aiohttp.typedefs import Middleware
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline_pbx.api import routes_calls, routes_config, routes_reports, routes_stats
-from hotline_pbx.api.auth import Principal, Role, bearer_token, hash_token, require, unauthorized
+from hotline_pbx.api.auth import Principal, bearer_token, hash_token, require, unauthorized
 from hotline_pbx.api.connections import quiet_malformed_requests
 from hotline_pbx.api.context import ApiContext, Call, Endpoint, json_response
 from hotline_pbx.api.health import ReadinessCheck, add_health_routes
 from hotline_pbx.api.openapi import openapi_document
 from hotline_pbx.api.params import check_query
 from hotline_pbx.api.problems import Problem, invalid, problem_middleware
+from hotline_pbx.domain.contract import AccessRole
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.store.api_repo import authenticate
 
@@ -71,7 +72,7 @@ def _guarded(api: ApiContext, endpoint: Endpoint
             found = await authenticate(conn, hash_token(token))
         if found is None:
             raise unauthorized("the token is unknown or revoked")
-        principal = Principal(found[0], found[1], Role.parse(found[2]))
+        principal = Principal(found[0], found[1], AccessRole.parse(found[2]))
         require(principal, endpoint.role, what)
         return principal
 

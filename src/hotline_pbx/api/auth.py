@@ -23,35 +23,16 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from enum import IntEnum
 
 from hotline_pbx.api.problems import Problem
+from hotline_pbx.domain.contract import AccessRole
 
 TOKEN_PREFIX = "hpx_"
 _TOKEN = re.compile(r"hpx_[A-Za-z0-9_-]{20,100}")
 _WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="hotline-pbx"'}
 
 
-class Role(IntEnum):
-    """Ordered: a role may do everything a lower one may."""
-
-    VIEWER = 1
-    SUPERVISOR = 2
-    ADMIN = 3
-
-    @property
-    def key(self) -> str:
-        return self.name.lower()
-
-    @classmethod
-    def parse(cls, name: str) -> Role:
-        try:
-            return cls[name.upper()]
-        except KeyError:
-            raise ValueError(f"unknown role {name!r}; use admin, supervisor or viewer") from None
-
-
-ROLE_NAMES = tuple(role.key for role in sorted(Role, reverse=True))
+ROLE_NAMES = tuple(role.key for role in sorted(AccessRole, reverse=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +41,7 @@ class Principal:
 
     token_id: int
     name: str
-    role: Role
+    role: AccessRole
 
     @property
     def actor(self) -> str:
@@ -70,7 +51,7 @@ class Principal:
     @property
     def masked(self) -> bool:
         """Viewers never see a whole phone number."""
-        return self.role is Role.VIEWER
+        return self.role is AccessRole.VIEWER
 
 
 def new_token() -> str:
@@ -99,7 +80,7 @@ def unauthorized(detail: str) -> Problem:
     return Problem(401, "unauthorized", "Unauthorized", detail, headers=_WWW_AUTHENTICATE)
 
 
-def require(principal: Principal, role: Role, what: str) -> None:
+def require(principal: Principal, role: AccessRole, what: str) -> None:
     if principal.role < role:
         raise Problem(403, "forbidden", "Forbidden",
                       f"{what} needs the {role.key} role; this token ({principal.name}) "

@@ -28,10 +28,11 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hotline_pbx.api.auth import Principal, Role
+from hotline_pbx.api.auth import Principal
 from hotline_pbx.api.params import local_iso
 from hotline_pbx.api.problems import busy
 from hotline_pbx.config import Settings
+from hotline_pbx.domain.contract import AccessRole
 from hotline_pbx.domain.masking import mask_json, mask_number
 from hotline_pbx.store.api_repo import record_audit
 
@@ -161,7 +162,7 @@ class Endpoint:
     method: str
     path: str
     handler: Handler
-    role: Role
+    role: AccessRole
     query: frozenset[str] = frozenset()
     #: seconds for the whole request, if longer than ApiContext.deadline (exports)
     deadline: float | None = None

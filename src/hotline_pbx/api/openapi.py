@@ -16,8 +16,21 @@ from __future__ import annotations
 from typing import Any
 
 from hotline_pbx import __version__
+from hotline_pbx.domain.contract import (
+    COUNTED_PERIODS,
+    MAX_ABSENCES,
+    MAX_CALL_NOTE_LENGTH,
+    MAX_DAY_PERIODS,
+    MAX_DEPUTIES,
+    MAX_NAME_LENGTH,
+    MAX_NOTE_LENGTH,
+    MAX_WEEKLY_PERIODS,
+    Outcome,
+)
 
 JSON = "application/json"
+PERIOD_VALUES = [period.value for period in COUNTED_PERIODS]
+OUTCOME_VALUES = [outcome.value for outcome in Outcome]
 PROBLEM = "application/problem+json"
 
 
@@ -59,9 +72,9 @@ CALL_PROPS: dict[str, Any] = {
         "caller": {"type": "string", "description": "masked for viewers: *******8000"},
         "caller_name": STRING, "dnid": STRING, "started_at": TIME,
         "routed_at": nullable(TIME), "answered_at": nullable(TIME), "ended_at": nullable(TIME),
-        "period": {"enum": ["open", "closed", "override", "failsafe"]},
+        "period": {"enum": PERIOD_VALUES},
         "route": nullable(STRING),
-        "outcome": {"enum": ["answered", "abandoned", "short_abandoned", "missed"]},
+        "outcome": {"enum": OUTCOME_VALUES},
         "wait_seconds": NUMBER_OR_NULL, "talk_seconds": NUMBER_OR_NULL,
         "answered_by": nullable(STRING), "answered_role": nullable(STRING),
         "failover_attempts": {"type": "integer"}, "hangup_side": nullable(STRING),
@@ -90,9 +103,9 @@ SCHEMAS: dict[str, Any] = {
                          "start": HHMM, "end": HHMM}),
     "Schedule": obj({
         "timezone": {"type": "string", "examples": ["Asia/Shanghai"]},
-        "weekly": {"type": "array", "items": ref("WeeklyPeriod"), "maxItems": 336},
+        "weekly": {"type": "array", "items": ref("WeeklyPeriod"), "maxItems": MAX_WEEKLY_PERIODS},
         "workday_periods": nullable({"type": "array", "items": ref("TimeRange"),
-                                     "maxItems": 48}),
+                                     "maxItems": MAX_DAY_PERIODS}),
     }, ["weekly"]),
     "ScheduleDocument": obj({
         "timezone": STRING,
@@ -102,15 +115,15 @@ SCHEMAS: dict[str, Any] = {
     "Exception": obj({
         "date": {"type": "string", "format": "date", "examples": ["2026-10-01"]},
         "kind": {"enum": ["closed", "open"]},
-        "periods": {"type": "array", "items": ref("TimeRange"), "maxItems": 48},
-        "note": {"type": "string", "maxLength": 500},
+        "periods": {"type": "array", "items": ref("TimeRange"), "maxItems": MAX_DAY_PERIODS},
+        "note": {"type": "string", "maxLength": MAX_NOTE_LENGTH},
     }, ["date", "kind"]),
     "ExceptionList": obj({"items": {"type": "array", "items": ref("Exception")}}),
     "OverrideInput": obj({
         "mode": {"enum": ["open", "closed"]},
         "until": {"type": "string", "format": "date-time",
                   "examples": ["2026-10-01T08:30:00+08:00"]},
-        "note": {"type": "string", "maxLength": 500},
+        "note": {"type": "string", "maxLength": MAX_NOTE_LENGTH},
     }, ["mode", "until"]),
     "OverrideState": obj({
         "override": nullable(obj({"mode": {"enum": ["open", "closed"]}, "until": TIME,
@@ -119,7 +132,7 @@ SCHEMAS: dict[str, Any] = {
     }),
     "PersonInput": obj({
         "id": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
-        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME_LENGTH},
         "mobile": {"type": "string", "pattern": r"^\+?[0-9]{5,20}$"},
     }),
     "AbsenceInput": obj({
@@ -127,12 +140,12 @@ SCHEMAS: dict[str, Any] = {
         "from": {"type": "string", "format": "date-time"},
         "to": nullable({"type": "string", "format": "date-time"}),
         "reason": {"enum": ["leave", "resigned", "no_signal", "other"]},
-        "note": {"type": "string", "maxLength": 500},
+        "note": {"type": "string", "maxLength": MAX_NOTE_LENGTH},
     }, ["person_id", "from", "reason"]),
     "RosterInput": obj({
         "supervisor": nullable(ref("PersonInput")),
-        "deputies": {"type": "array", "items": ref("PersonInput"), "maxItems": 50},
-        "absences": {"type": "array", "items": ref("AbsenceInput"), "maxItems": 1000},
+        "deputies": {"type": "array", "items": ref("PersonInput"), "maxItems": MAX_DEPUTIES},
+        "absences": {"type": "array", "items": ref("AbsenceInput"), "maxItems": MAX_ABSENCES},
     }, []),
     "Person": obj({"id": STRING, "name": STRING,
                    "mobile": {"type": "string", "description": "masked for viewers"}}),
@@ -144,7 +157,8 @@ SCHEMAS: dict[str, Any] = {
     "Call": obj(CALL_PROPS),
     "Note": obj({"id": {"type": "integer"}, "author": STRING, "body": STRING,
                  "created_at": TIME}),
-    "NoteInput": obj({"body": {"type": "string", "minLength": 1, "maxLength": 4000}}),
+    "NoteInput": obj({"body": {"type": "string", "minLength": 1,
+                               "maxLength": MAX_CALL_NOTE_LENGTH}}),
     "TimelineEntry": obj({"at": nullable(STRING), "event": STRING}, ["event"], closed=False),
     "CallDetail": obj({**CALL_PROPS,
                        "timeline": {"type": "array", "items": ref("TimelineEntry")},
@@ -154,7 +168,7 @@ SCHEMAS: dict[str, Any] = {
     "DayKpis": obj({"day": {"type": "string", "format": "date"}, **KPI_PROPS}),
     "Stats": obj({
         "from": TIME, "to": TIME,
-        "period": {"enum": ["all", "open", "closed", "override", "failsafe"]},
+        "period": {"enum": ["all", *PERIOD_VALUES]},
         "timezone": STRING, "service_level_seconds": {"type": "number"},
         "short_abandon_seconds": {"type": "number"},
         **KPI_PROPS,
@@ -197,10 +211,9 @@ P_TO = _query("to", INSTANT, "end (exclusive): a date means the end of that day"
 P_LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
                  "rows per page")
 P_CURSOR = _query("cursor", STRING, "next_cursor of the previous page, unchanged")
-P_PERIOD = _query("period", {"enum": ["open", "closed", "override", "failsafe"]},
+P_PERIOD = _query("period", {"enum": PERIOD_VALUES},
                   "the call's period")
-P_OUTCOME = _query("outcome", {"enum": ["answered", "abandoned", "short_abandoned",
-                                        "missed"]}, "the call's outcome")
+P_OUTCOME = _query("outcome", {"enum": OUTCOME_VALUES}, "the call's outcome")
 P_CALLER = _query("caller", {"type": "string", "pattern": r"^\+?[0-9*#]{1,32}$"},
                   "exact caller number (supervisor and admin only)")
 P_TEST = _query("include_test", {"type": "boolean", "default": False},
@@ -332,7 +345,7 @@ def _paths() -> dict[str, Any]:
             "KPIs of docs/kpi.md over [from, to) with a per-day breakdown", "viewer",
             {"200": _ok("Stats")},
             params=[{**P_FROM, "required": True}, {**P_TO, "required": True},
-                    _query("period", {"enum": ["open", "closed", "override", "failsafe"]},
+                    _query("period", {"enum": PERIOD_VALUES},
                            "only calls of this period (default: all)")],
             tag="reports")},
         f"{v1}/faults": {"get": _op(

@@ -16,7 +16,7 @@ import binascii
 import json
 import math
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -25,30 +25,16 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from hotline_pbx.api.problems import Problem, bad_query, invalid
+from hotline_pbx.domain.contract import MAX_YEAR, MIN_YEAR
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.store.api_repo import Cursor, TimeFilter
 
 E = TypeVar("E", bound=StrEnum)
 
-MIN_YEAR, MAX_YEAR = 2000, 2100
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})")
 _UNENCODED_PLUS = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?) (\d{2}:\d{2})$")
 EXAMPLE_INSTANT = "2026-10-01T08:30:00+08:00"
-
-
-class Period(StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
-    OVERRIDE = "override"
-    FAILSAFE = "failsafe"
-
-
-class Outcome(StrEnum):
-    ANSWERED = "answered"
-    ABANDONED = "abandoned"
-    SHORT_ABANDONED = "short_abandoned"
-    MISSED = "missed"
 
 
 def check_query(request: web.Request, allowed: Collection[str]) -> Mapping[str, str]:
@@ -101,7 +87,8 @@ def time_filter(query: Mapping[str, str], zone: ZoneInfo) -> TimeFilter:
     return TimeFilter(start, end)
 
 
-def parse_enum(enum: type[E], query: Mapping[str, str], field: str) -> E | None:
+def parse_enum(enum: Iterable[E], query: Mapping[str, str], field: str) -> E | None:
+    """One of ``enum``'s members (an enum, or the members a query may name)."""
     if field not in query:
         return None
     allowed = ", ".join(m.value for m in enum)

@@ -24,11 +24,9 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.engine import Row
 
-from hotline_pbx.api.auth import Role, require
+from hotline_pbx.api.auth import require
 from hotline_pbx.api.context import Call, Endpoint, json_response
 from hotline_pbx.api.params import (
-    Outcome,
-    Period,
     check_body_text,
     decode_cursor,
     encode_cursor,
@@ -42,11 +40,16 @@ from hotline_pbx.api.params import (
     time_filter,
 )
 from hotline_pbx.api.problems import STREAMING, not_found
+from hotline_pbx.domain.contract import (
+    COUNTED_PERIODS,
+    MAX_CALL_NOTE_LENGTH,
+    AccessRole,
+    Outcome,
+)
 from hotline_pbx.store import api_repo
 
 API = "/api/v1"
 CALLER_PATTERN = r"\+?[0-9*#]{1,32}"
-MAX_NOTE_LENGTH = 4000
 MAX_EXPORT_ROWS = 100_000
 EXPORT_PAGE_ROWS = 500  # read per short transaction
 EXPORT_DEADLINE = 300.0  # seconds for a whole download
@@ -60,8 +63,8 @@ def call_filter(call: Call) -> api_repo.CallFilter:
     caller = parse_text(query, "caller", CALLER_PATTERN, "13800138000",
                         "a phone number (digits, optionally a leading +)")
     if caller is not None:
-        require(call.principal, Role.SUPERVISOR, "looking calls up by caller number")
-    period = parse_enum(Period, query, "period")
+        require(call.principal, AccessRole.SUPERVISOR, "looking calls up by caller number")
+    period = parse_enum(COUNTED_PERIODS, query, "period")
     outcome = parse_enum(Outcome, query, "outcome")
     return api_repo.CallFilter(
         window=time_filter(query, call.zone),
@@ -132,7 +135,7 @@ async def post_note(call: Call) -> web.StreamResponse:
     body = expect_object(await read_json(call.request), ("body",), ("body",),
                          {"body": "called back, customer satisfied"})
     text = check_body_text(body["body"], "body", "called back, customer satisfied",
-                           MAX_NOTE_LENGTH)
+                           MAX_CALL_NOTE_LENGTH)
     if await api_repo.get_call(call.conn, call_id) is None:
         raise not_found(f"there is no call {call_id}")
     note = await api_repo.add_note(call.conn, call_id, call.principal.name, text)
@@ -222,11 +225,11 @@ async def _register_pages(call: Call, flt: api_repo.CallFilter, limit: int
 
 
 ENDPOINTS = (
-    Endpoint("GET", f"{API}/calls", list_calls, Role.VIEWER,
+    Endpoint("GET", f"{API}/calls", list_calls, AccessRole.VIEWER,
              LIST_QUERY | {"limit", "cursor"}),
     # 100 000 rows to a slow client take longer than one query's deadline.
-    Endpoint("GET", f"{API}/calls.csv", export_calls, Role.VIEWER, LIST_QUERY | {"limit"},
+    Endpoint("GET", f"{API}/calls.csv", export_calls, AccessRole.VIEWER, LIST_QUERY | {"limit"},
              deadline=EXPORT_DEADLINE, streams=True),
-    Endpoint("GET", f"{API}/calls/{{id}}", get_call, Role.VIEWER),
-    Endpoint("POST", f"{API}/calls/{{id}}/notes", post_note, Role.SUPERVISOR),
+    Endpoint("GET", f"{API}/calls/{{id}}", get_call, AccessRole.VIEWER),
+    Endpoint("POST", f"{API}/calls/{{id}}/notes", post_note, AccessRole.SUPERVISOR),
 )

@@ -19,12 +19,12 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from hotline_pbx.api.auth import Role
 from hotline_pbx.api.context import Call, Endpoint, json_response
 from hotline_pbx.api.params import parse_int, read_json
 from hotline_pbx.api.problems import Problem, bad_query, conflict, not_found
-from hotline_pbx.domain._parse import parse_date
-from hotline_pbx.domain.calendar import schedule_from_dict, schedule_to_dict
+from hotline_pbx.api.schemas._json import parse_date
+from hotline_pbx.api.schemas.schedule import schedule_from_dict, schedule_to_dict
+from hotline_pbx.domain.contract import MAX_YEAR, MIN_YEAR, AccessRole
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.store import config_repo, models
 
@@ -62,7 +62,7 @@ async def put_schedule(call: Call) -> web.StreamResponse:
 
 
 async def get_exceptions(call: Call) -> web.StreamResponse:
-    year = parse_int(call.query, "year", default=0, low=2000, high=2100) or None
+    year = parse_int(call.query, "year", default=0, low=MIN_YEAR, high=MAX_YEAR) or None
     documents = await config_repo.read_documents(call.conn, call.api.settings.routing.timezone)
     items = [{**e, "note": call.shown(e.get("note"))} for e in documents["exceptions"]
              if year is None or e["date"].startswith(f"{year}-")]
@@ -189,16 +189,16 @@ async def put_roster(call: Call) -> web.StreamResponse:
 
 
 ENDPOINTS = (
-    Endpoint("GET", f"{API}/schedule", get_schedule, Role.VIEWER),
-    Endpoint("PUT", f"{API}/schedule", put_schedule, Role.ADMIN),
-    Endpoint("GET", f"{API}/exceptions", get_exceptions, Role.VIEWER, frozenset({"year"})),
-    Endpoint("POST", f"{API}/exceptions", post_exception, Role.ADMIN),
-    Endpoint("DELETE", f"{API}/exceptions", delete_exception_by_query, Role.ADMIN,
+    Endpoint("GET", f"{API}/schedule", get_schedule, AccessRole.VIEWER),
+    Endpoint("PUT", f"{API}/schedule", put_schedule, AccessRole.ADMIN),
+    Endpoint("GET", f"{API}/exceptions", get_exceptions, AccessRole.VIEWER, frozenset({"year"})),
+    Endpoint("POST", f"{API}/exceptions", post_exception, AccessRole.ADMIN),
+    Endpoint("DELETE", f"{API}/exceptions", delete_exception_by_query, AccessRole.ADMIN,
              frozenset({"date"})),
-    Endpoint("DELETE", f"{API}/exceptions/{{date}}", delete_exception, Role.ADMIN),
-    Endpoint("GET", f"{API}/override", get_override, Role.VIEWER),
-    Endpoint("PUT", f"{API}/override", put_override, Role.ADMIN),
-    Endpoint("DELETE", f"{API}/override", delete_override, Role.ADMIN),
-    Endpoint("GET", f"{API}/roster", get_roster, Role.VIEWER),
-    Endpoint("PUT", f"{API}/roster", put_roster, Role.SUPERVISOR),
+    Endpoint("DELETE", f"{API}/exceptions/{{date}}", delete_exception, AccessRole.ADMIN),
+    Endpoint("GET", f"{API}/override", get_override, AccessRole.VIEWER),
+    Endpoint("PUT", f"{API}/override", put_override, AccessRole.ADMIN),
+    Endpoint("DELETE", f"{API}/override", delete_override, AccessRole.ADMIN),
+    Endpoint("GET", f"{API}/roster", get_roster, AccessRole.VIEWER),
+    Endpoint("PUT", f"{API}/roster", put_roster, AccessRole.SUPERVISOR),
 )

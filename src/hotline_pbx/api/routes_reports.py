@@ -11,7 +11,6 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.engine import Row
 
-from hotline_pbx.api.auth import Role
 from hotline_pbx.api.context import Call, Endpoint, json_response
 from hotline_pbx.api.params import (
     decode_cursor,
@@ -20,6 +19,7 @@ from hotline_pbx.api.params import (
     parse_text,
     time_filter,
 )
+from hotline_pbx.domain.contract import AccessRole
 from hotline_pbx.store import api_repo
 
 API = "/api/v1"
@@ -92,7 +92,7 @@ async def list_audit(call: Call) -> web.StreamResponse:
 
 
 ENDPOINTS = (
-    Endpoint("GET", f"{API}/faults", list_faults, Role.VIEWER, PAGE_QUERY | {"cause"}),
-    Endpoint("GET", f"{API}/blocked-outbound", list_blocked, Role.VIEWER, PAGE_QUERY),
-    Endpoint("GET", f"{API}/audit", list_audit, Role.ADMIN, PAGE_QUERY | {"actor", "action"}),
+    Endpoint("GET", f"{API}/faults", list_faults, AccessRole.VIEWER, PAGE_QUERY | {"cause"}),
+    Endpoint("GET", f"{API}/blocked-outbound", list_blocked, AccessRole.VIEWER, PAGE_QUERY),
+    Endpoint("GET", f"{API}/audit", list_audit, AccessRole.ADMIN, PAGE_QUERY | {"actor", "action"}),
 )

@@ -15,10 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
-from hotline_pbx.api.auth import Role
 from hotline_pbx.api.context import Call, Endpoint, json_response
-from hotline_pbx.api.params import Period, parse_enum, time_filter
+from hotline_pbx.api.params import parse_enum, time_filter
 from hotline_pbx.api.problems import bad_query
+from hotline_pbx.domain.contract import COUNTED_PERIODS, AccessRole
 from hotline_pbx.domain.kpi import kpis_from_counts
 from hotline_pbx.store.stats import compute_stats
 
@@ -39,7 +39,7 @@ async def get_stats(call: Call) -> web.StreamResponse:
     if window.end - window.start > timedelta(days=MAX_DAYS):
         raise bad_query("to", f"the range is longer than {MAX_DAYS} days; ask for a year "
                         "at a time", "2026-12-31")
-    period = parse_enum(Period, call.query, "period")
+    period = parse_enum(COUNTED_PERIODS, call.query, "period")
     settings = call.api.settings
     stats = await compute_stats(
         call.conn, window.start.astimezone(call.zone), window.end.astimezone(call.zone),
@@ -66,5 +66,6 @@ def _every_day(call: Call, start: Any, end: Any, days: list[dict[str, Any]]
 
 
 ENDPOINTS = (
-    Endpoint("GET", f"{API}/stats", get_stats, Role.VIEWER, frozenset({"from", "to", "period"})),
+    Endpoint("GET", f"{API}/stats", get_stats, AccessRole.VIEWER,
+             frozenset({"from", "to", "period"})),
 )

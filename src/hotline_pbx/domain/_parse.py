@@ -1,19 +1,22 @@
-"""Helpers that check JSON-like values (what ``json.loads`` returns) field by field.
+"""Checks the domain's constructors share: text, whole numbers, times of day,
+years and instants.
 
-Private to the domain package. Every helper raises :class:`ValidationError`
-with the field path it was given; callers use an :class:`ErrorCollector` to
-report every problem of one body at once.
+Private to the domain package (the schemas of :mod:`hotline_pbx.api.schemas`
+use ``type_name``, ``parse_hhmm`` and ``check_year`` to describe and convert
+JSON values). Every helper raises :class:`ValidationError` with the field
+path it was given.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TypeVar
 
-from .errors import ErrorCollector, ValidationError
+from .contract import MAX_YEAR, MIN_YEAR
+from .errors import ValidationError
 
 MINUTES_PER_DAY = 24 * 60
 
@@ -23,8 +26,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 E = TypeVar("E", bound=StrEnum)
 
-MIN_YEAR = 2000
-MAX_YEAR = 2100
 
 
 def type_name(value: object) -> str:
@@ -41,32 +42,6 @@ def type_name(value: object) -> str:
     if isinstance(value, list | tuple):
         return "a list"
     return type(value).__name__
-
-
-def expect_mapping(value: object, field: str, example: str) -> Mapping[str, object]:
-    if not isinstance(value, Mapping):
-        raise ValidationError(field, f"must be an object, not {type_name(value)}", example)
-    for key in value:
-        if not isinstance(key, str):
-            raise ValidationError(field, "object keys must be strings", example)
-    return value
-
-
-def check_keys(
-    data: Mapping[str, object],
-    allowed: Collection[str],
-    required: Collection[str],
-    errors: ErrorCollector,
-    examples: Mapping[str, str],
-) -> None:
-    """Record an error for every unknown key and every missing required key."""
-    allowed_text = ", ".join(allowed)
-    for key in data:
-        if key not in allowed:
-            errors.add(key, f"unknown field; the allowed fields are: {allowed_text}", allowed_text)
-    for key in required:
-        if key not in data:
-            errors.add(key, "is required", examples.get(key, ""))
 
 
 def expect_str(
@@ -106,16 +81,6 @@ def expect_int(value: object, field: str, example: str, *, low: int, high: int) 
     return value
 
 
-def expect_list(value: object, field: str, example: str, *, max_items: int) -> Sequence[object]:
-    if not isinstance(value, list | tuple):
-        raise ValidationError(field, f"must be a list, not {type_name(value)}", example)
-    if len(value) > max_items:
-        raise ValidationError(
-            field, f"has too many entries ({len(value)}; at most {max_items})", example
-        )
-    return value
-
-
 def format_hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
@@ -152,49 +117,11 @@ def parse_hhmm(value: object, field: str, example: str, *, is_end: bool) -> int:
     return hours * 60 + minutes
 
 
-def parse_date(value: object, field: str, example: str) -> date:
-    if not isinstance(value, str):
-        raise ValidationError(
-            field, f'must be a date as a string "YYYY-MM-DD", not {type_name(value)}', example
-        )
-    if _ISO_DATE.fullmatch(value) is None:
-        raise ValidationError(
-            field, f"{value!r} is not a date; write it as YYYY-MM-DD with the year", example
-        )
-    try:
-        parsed = date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(
-            field, f"{value!r} is not a date that exists in the calendar", example
-        ) from None
-    check_year(parsed.year, field, example)
-    return parsed
-
-
 def check_year(year: int, field: str, example: str) -> None:
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise ValidationError(
             field, f"year {year} is out of range; use a year from {MIN_YEAR} to {MAX_YEAR}", example
         )
-
-
-def parse_aware_datetime(value: object, field: str, example: str) -> datetime:
-    if not isinstance(value, str):
-        raise ValidationError(
-            field,
-            f"must be a date and time as an ISO 8601 string, not {type_name(value)}",
-            example,
-        )
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(
-            field,
-            f"{value!r} is not an ISO 8601 date and time such as {example}",
-            example,
-        ) from None
-    check_instant(parsed, field, example)
-    return parsed
 
 
 def check_aware(value: datetime, field: str, example: str) -> None:
@@ -227,17 +154,3 @@ def check_instant(value: datetime, field: str, example: str) -> None:
         )
 
 
-def format_datetime(value: datetime) -> str:
-    return value.isoformat()
-
-
-def expect_enum(enum: type[E], value: object, field: str, example: str) -> E:
-    allowed = ", ".join(member.value for member in enum)
-    if not isinstance(value, str):
-        raise ValidationError(
-            field, f"must be one of {allowed} as a string, not {type_name(value)}", example
-        )
-    for member in enum:
-        if member.value == value:
-            return member
-    raise ValidationError(field, f"{value!r} is not one of {allowed}", example)

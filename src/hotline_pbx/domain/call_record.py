@@ -12,38 +12,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from .contract import Outcome, Period
+
 __all__ = [
     "AnswerTime",
-    "CallPeriod",
     "CallRecord",
     "HangupSide",
-    "Outcome",
     "to_datetime",
 ]
-
-
-class CallPeriod(StrEnum):
-    """The period a call is counted in.
-
-    ``open``/``closed``/``override`` come from ``/route`` (``HOTLINE_PERIOD``).
-    ``failsafe``: the daemon could not answer and the dialplan's static route
-    took the call. ``unrouted``: the caller hung up before any route was taken
-    (during the AGI step); such a call was never offered and is kept only for
-    the record.
-    """
-
-    OPEN = "open"
-    CLOSED = "closed"
-    OVERRIDE = "override"
-    FAILSAFE = "failsafe"
-    UNROUTED = "unrouted"
-
-
-class Outcome(StrEnum):
-    ANSWERED = "answered"
-    ABANDONED = "abandoned"
-    SHORT_ABANDONED = "short_abandoned"
-    MISSED = "missed"
 
 
 class AnswerTime(StrEnum):
@@ -80,7 +56,7 @@ class CallRecord:
     routed_at: datetime | None
     answered_at: datetime | None
     ended_at: datetime
-    period: CallPeriod
+    period: Period
     route: str | None
     outcome: Outcome
     wait_seconds: float
@@ -97,7 +73,7 @@ class CallRecord:
     @property
     def offered(self) -> bool:
         """Counted in the KPIs: it reached routing and is no line-monitor test call."""
-        return self.period is not CallPeriod.UNROUTED and not self.is_test
+        return self.period is not Period.UNROUTED and not self.is_test
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe (the spool's line format); :meth:`from_dict` reverses it."""
@@ -120,7 +96,7 @@ class CallRecord:
         for name in ("started_at", "routed_at", "answered_at", "ended_at"):
             raw = values[name]
             values[name] = None if raw is None else datetime.fromisoformat(raw)
-        values["period"] = CallPeriod(values["period"])
+        values["period"] = Period(values["period"])
         values["outcome"] = Outcome(values["outcome"])
         side = values["hangup_side"]
         values["hangup_side"] = None if side is None else HangupSide(side)

@@ -66,7 +66,8 @@ from .call_events import (
     SnapshotComplete,
     VarSet,
 )
-from .call_record import AnswerTime, CallPeriod, CallRecord, HangupSide, Outcome, to_datetime
+from .call_record import AnswerTime, CallRecord, HangupSide, to_datetime
+from .contract import FAILSAFE_ROUTE, DialplanVar, Outcome, Period
 
 __all__ = [
     "HOTLINE_CONTEXTS",
@@ -89,7 +90,8 @@ HOTLINE_CONTEXTS = frozenset({
 
 _FAILED_DIAL = frozenset({"NOANSWER", "BUSY", "CONGESTION", "CHANUNAVAIL", "DONTCALL",
                           "TORTURE", "INVALIDARGS"})
-_ROUTED_PERIODS = {p.value: p for p in CallPeriod if p is not CallPeriod.UNROUTED}
+_TARGET_AT = len(DialplanVar.TARGET)  # HOTLINE_TARGET_<n>: where n starts
+_ROUTED_PERIODS = {p.value: p for p in Period if p is not Period.UNROUTED}
 
 
 class CallState(StrEnum):
@@ -146,7 +148,7 @@ class Call:
     caller_name: str = ""
     dnid: str = ""
     state: CallState = CallState.OFFERED
-    period: CallPeriod = CallPeriod.UNROUTED
+    period: Period = Period.UNROUTED
     route: str | None = None
     routed_at: float | None = None
     queue: str | None = None
@@ -387,7 +389,7 @@ class CallTracker:
     def _var_set(self, e: VarSet) -> None:
         call = self._call_for(e.linkedid, e.ts)
         if call is None and e.uniqueid == e.linkedid and e.value and e.name in (
-                "HOTLINE_CALL_ID", "HOTLINE_PERIOD"):
+                DialplanVar.CALL_ID, DialplanVar.PERIOD):
             # Joined after the Newchannel (lost or cut off): routing proves it is ours.
             call = self._open(e.linkedid, e.uniqueid, e.channel, e.ts)
             if call is not None:
@@ -395,23 +397,23 @@ class CallTracker:
         if call is None or e.uniqueid != call.uniqueid:
             return
         name, value = e.name, e.value
-        if name == "HOTLINE_PERIOD":
+        if name == DialplanVar.PERIOD:
             self._routed(call, value, e.ts)
-            if value == CallPeriod.FAILSAFE and not call.route:
-                call.route = "failsafe"
-        elif name == "HOTLINE_ROUTE":
+            if value == Period.FAILSAFE and not call.route:
+                call.route = FAILSAFE_ROUTE
+        elif name == DialplanVar.ROUTE:
             if value:
                 call.route = value
-        elif name == "HOTLINE_TRY":
+        elif name == DialplanVar.TRY:
             call.try_index = _int_or_none(value)
-        elif name.startswith("HOTLINE_TARGET_") and name[15:].isdigit():
-            call.targets[int(name[15:])] = value
-        elif name == "HOTLINE_CLOSED":
+        elif name.startswith(DialplanVar.TARGET) and name[_TARGET_AT:].isdigit():
+            call.targets[int(name[_TARGET_AT:])] = value
+        elif name == DialplanVar.CLOSED:
             if call.answered_at is None and call.missed_at is None:
                 call.missed_at = e.ts
-        elif name == "HOTLINE_TEST_CALL":
+        elif name == DialplanVar.TEST_CALL:
             call.is_test = value.lower() in ("1", "yes", "true")
-        elif name == "HOTLINE_DNID" and value:
+        elif name == DialplanVar.DNID and value:
             call.dnid = value
 
     def _queue_join(self, e: QueueCallerJoin) -> None:
@@ -603,16 +605,16 @@ class CallTracker:
                   since: float, ts: float) -> None:
         """What the root channel's snapshot says about a call we did not see since ``since``."""
         variables = dict(root.variables)
-        if variables.get("HOTLINE_PERIOD") and call.routed_at is None:
-            self._routed(call, variables["HOTLINE_PERIOD"], since)
-        if variables.get("HOTLINE_ROUTE") and not call.route:
-            call.route = variables["HOTLINE_ROUTE"]
-        try_index = _int_or_none(variables.get("HOTLINE_TRY", ""))
+        if variables.get(DialplanVar.PERIOD) and call.routed_at is None:
+            self._routed(call, variables[DialplanVar.PERIOD], since)
+        if variables.get(DialplanVar.ROUTE) and not call.route:
+            call.route = variables[DialplanVar.ROUTE]
+        try_index = _int_or_none(variables.get(DialplanVar.TRY, ""))
         if try_index is not None:
             call.try_index = try_index
         if call.answered_at is not None or call.missed_at is not None:
             return
-        if variables.get("HOTLINE_CLOSED"):
+        if variables.get(DialplanVar.CLOSED):
             call.missed_at = ts
             return
         partner = _bridge_partner(root, lines)
@@ -623,7 +625,7 @@ class CallTracker:
                               partner: ChannelSnapshot, since: float) -> None:
         """The root is bridged to a person: answered while we could not see it."""
         variables = dict(root.variables)
-        mark = _float_or_none(variables.get("HOTLINE_ANSWERED_AT", ""))
+        mark = _float_or_none(variables.get(DialplanVar.ANSWERED_AT, ""))
         if mark is not None and mark >= call.started_at:
             at, how = mark, AnswerTime.DIALPLAN
         else:  # answered after we lost sight of the call and after the person's leg began
@@ -645,8 +647,8 @@ class CallTracker:
         """A call in progress that we have not seen start (daemon restart, AMI gap)."""
         variables = dict(snap.variables)
         ours = snap.context in self._hotline or any(v for k, v in variables.items()
-                                                    if k in ("HOTLINE_CALL_ID",
-                                                             "HOTLINE_PERIOD"))
+                                                    if k in (DialplanVar.CALL_ID,
+                                                             DialplanVar.PERIOD))
         if not ours:
             return
         call = self._open(snap.linkedid, snap.uniqueid, snap.channel,
@@ -655,7 +657,7 @@ class CallTracker:
             return
         call.last_event_at = ts
         call.notes["joined"] = "reconcile"
-        call.dnid = variables.get("HOTLINE_DNID", "")
+        call.dnid = variables.get(DialplanVar.DNID, "")
         if entry is not None:
             call.queue, call.in_queue = entry.queue, True
             call.queued_at = entry.ts - entry.wait

@@ -12,7 +12,7 @@ Several problems found in one input are raised together as
 catch one type and iterate ``.errors``::
 
     try:
-        schedule = schedule_from_dict(body)
+        schedule = schedule_from_dict(body)  # hotline_pbx.api.schemas.schedule
     except ValidationError as exc:
         problems = [e.as_dict() for e in exc.errors]
 """

@@ -21,7 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .call_record import CallRecord, Outcome
+from .call_record import CallRecord
+from .contract import Outcome
 
 __all__ = ["KpiSet", "kpis_from_counts", "kpis_from_records"]
 

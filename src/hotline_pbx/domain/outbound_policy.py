@@ -31,13 +31,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from .contract import BlockedMethod
+
 __all__ = [
-    "Attempt",
     "ChannelFacts",
     "DialFacts",
     "Direction",
     "HangUp",
-    "Method",
+    "OutboundAttempt",
     "OutboundWatch",
     "TrunkDial",
     "channel_endpoint",
@@ -62,17 +63,6 @@ class Direction(StrEnum):
     INBOUND = "inbound"  # the carrier's caller: never touched
     OUTBOUND = "outbound"  # an attempt to dial out: hang it up
     UNKNOWN = "unknown"  # on the trunk, but no positive evidence either way: left alone
-
-
-class Method(StrEnum):
-    """How an outbound attempt was made (``blocked_outbound.method``)."""
-
-    DIAL = "dial"  # Dial() from a device's or a context's dialplan
-    ORIGINATE = "originate"  # AMI Originate or CLI "channel originate" (see origin)
-    FORWARD = "forward"  # the hotline call itself sent out (routing, 302 forward)
-    TRANSFER = "transfer"  # a blind or attended transfer dialled out
-    CLI = "cli"  # reserved: the AMI stream cannot tell CLI from a synchronous AMI Originate
-    DIALPLAN = "dialplan"  # refused by the dialplan guard before any channel existed
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,11 +107,11 @@ class HangUp:
 
 
 @dataclass(frozen=True, slots=True)
-class Attempt:
+class OutboundAttempt:
     """One outbound attempt on the hotline trunk, classified (one ``blocked_outbound`` row)."""
 
     key: str  # idempotent event key
-    method: Method
+    method: BlockedMethod
     channel: str  # the blocked outbound channel, or the refused device's channel
     uniqueid: str
     linkedid: str
@@ -205,10 +195,10 @@ def number_from_uri(uri: str) -> str:
 
 
 def refused_attempt(*, channel: str, uniqueid: str, linkedid: str, source: str,
-                    number: str, at: float | None) -> Attempt:
+                    number: str, at: float | None) -> OutboundAttempt:
     """A dialplan refusal (``UserEvent(HotlineOutboundRefused)``): no channel reached the trunk."""
-    return Attempt(
-        key=f"dialplan:{uniqueid or channel}", method=Method.DIALPLAN, channel=channel,
+    return OutboundAttempt(
+        key=f"dialplan:{uniqueid or channel}", method=BlockedMethod.DIALPLAN, channel=channel,
         uniqueid=uniqueid, linkedid=linkedid, occurred_at=at, source_channel=channel,
         source=source or (channel_endpoint(channel) or ""), dialled_number=number,
         origin="dialplan", trigger="UserEvent",
@@ -220,7 +210,7 @@ def refused_attempt(*, channel: str, uniqueid: str, linkedid: str, source: str,
 
 @dataclass(slots=True)
 class _Pending:
-    attempt: Attempt
+    attempt: OutboundAttempt
     has_requestor: bool
     root: ChannelFacts | None
 
@@ -244,7 +234,7 @@ class OutboundWatch:
 
     Feed it facts in event order; it answers :class:`HangUp` the first time a
     channel proves to be outbound on the trunk, and :meth:`settle` returns the
-    classified :class:`Attempt` once the events that explain it (``DialBegin``,
+    classified :class:`OutboundAttempt` once the events that explain it (``DialBegin``,
     ``OriginateResponse``, a transfer or forward) have had time to arrive.
     Memory is bounded: channels are forgotten at their ``Hangup`` and beyond
     ``max_channels``; call-level marks beyond ``max_calls``.
@@ -361,7 +351,7 @@ class OutboundWatch:
         if pending is not None and pending.attempt.ended_at is None:
             pending.attempt = replace(pending.attempt, ended_at=at)
 
-    def settle(self, uniqueid: str, *, retry_later: bool = False) -> Attempt | None:
+    def settle(self, uniqueid: str, *, retry_later: bool = False) -> OutboundAttempt | None:
         """The classified attempt for a blocked channel; forgets it (None if unknown).
 
         ``retry_later``: the hang-up failed, so a later sweep may take the
@@ -397,9 +387,9 @@ class OutboundWatch:
             return None
         root = self._channel(linkedid) if linkedid and linkedid != uniqueid else None
         prefix = "sweep" if trigger == "CoreShowChannel" else "hangup"
-        attempt = Attempt(
-            key=f"{prefix}:{uniqueid}", method=Method.DIAL, channel=channel, uniqueid=uniqueid,
-            linkedid=linkedid, occurred_at=at, trigger=trigger,
+        attempt = OutboundAttempt(
+            key=f"{prefix}:{uniqueid}", method=BlockedMethod.DIAL, channel=channel,
+            uniqueid=uniqueid, linkedid=linkedid, occurred_at=at, trigger=trigger,
         )
         self._pending[uniqueid] = _Pending(attempt, has_requestor, root)
         return HangUp(channel, uniqueid, trigger, at)
@@ -414,7 +404,7 @@ def on_trunk_dial(dial_string: str, trunk: str) -> bool:
 
 
 def classify(*, has_requestor: bool, root: ChannelFacts | None, transferred: bool,
-             forwarded: bool, trunk: str) -> Method:
+             forwarded: bool, trunk: str) -> BlockedMethod:
     """How the attempt was made, from what the call it belongs to looked like.
 
     Order matters: a transfer or a 302 forward explains a leg better than the
@@ -422,22 +412,23 @@ def classify(*, has_requestor: bool, root: ChannelFacts | None, transferred: boo
     leg of the 400 caller's own call is the hotline forwarding it out.
     """
     if transferred:
-        return Method.TRANSFER
+        return BlockedMethod.TRANSFER
     if forwarded:
-        return Method.FORWARD
+        return BlockedMethod.FORWARD
     if not has_requestor:
-        return Method.ORIGINATE
+        return BlockedMethod.ORIGINATE
     if root is not None and direction_of_new_channel(root, trunk) is Direction.INBOUND:
-        return Method.FORWARD
+        return BlockedMethod.FORWARD
     if root is not None and root.state == STATE_DOWN and root.linkedid in ("", root.uniqueid):
-        return Method.ORIGINATE  # e.g. Originate of Local/x@ctx whose dialplan dials the trunk
-    return Method.DIAL
+        # e.g. Originate of Local/x@ctx whose dialplan dials the trunk
+        return BlockedMethod.ORIGINATE
+    return BlockedMethod.DIAL
 
 
-def _source(method: Method, attempt: Attempt, root: ChannelFacts | None) -> str:
+def _source(method: BlockedMethod, attempt: OutboundAttempt, root: ChannelFacts | None) -> str:
     """Who is behind the attempt: the device (PJSIP endpoint) that started the
     call, the hotline call being forwarded, or nobody (an originate)."""
-    if method is Method.FORWARD and root is not None and on_trunk(root.channel, _ANY_TRUNK):
+    if method is BlockedMethod.FORWARD and root is not None and on_trunk(root.channel, _ANY_TRUNK):
         caller = root.caller_num if root.caller_num not in ("", "<unknown>") else "unknown"
         return f"hotline call from {caller}"
     for channel in (root.channel if root else "", attempt.source_channel):
@@ -447,8 +438,8 @@ def _source(method: Method, attempt: Attempt, root: ChannelFacts | None) -> str:
     return attempt.source_channel
 
 
-def _origin(method: Method) -> str:
-    if method is Method.ORIGINATE:
+def _origin(method: BlockedMethod) -> str:
+    if method is BlockedMethod.ORIGINATE:
         return "cli_or_ami_sync"  # no OriginateResponse followed: CLI, AMI Command or sync AMI
     return "channel"
 

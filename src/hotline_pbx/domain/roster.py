@@ -8,6 +8,9 @@ ring in order: the supervisor unless absent, then the deputies in their order,
 skipping absent ones. An empty roster is valid and yields an empty chain
 (routing then takes the closed path).
 
+The JSON form is :mod:`hotline_pbx.api.schemas.roster`'s; the rules are here,
+in the constructors.
+
 Mobiles are stored exactly as dialled: digits with an optional leading ``+``,
 5-20 digits, no spaces or dashes. Nothing else can reach a dial string.
 """
@@ -15,43 +18,22 @@ Mobiles are stored exactly as dialled: digits with an optional leading ``+``,
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
-from ._parse import (
-    check_instant,
-    check_keys,
-    expect_enum,
-    expect_list,
-    expect_mapping,
-    expect_str,
-    format_datetime,
-    parse_aware_datetime,
-)
+from ._parse import check_instant, expect_str
+from .contract import MAX_ABSENCES, MAX_DEPUTIES, MAX_NAME_LENGTH, MAX_NOTE_LENGTH, DutyRole
 from .errors import ErrorCollector, ValidationError, raise_errors
 
 __all__ = [
     "Absence",
     "AbsenceReason",
     "Person",
-    "Role",
     "Roster",
-    "absence_from_dict",
-    "absence_to_dict",
     "check_mobile",
-    "person_from_dict",
-    "person_to_dict",
-    "roster_from_dict",
-    "roster_to_dict",
 ]
 
-MAX_DEPUTIES = 50
-MAX_ABSENCES = 1000
-MAX_NAME_LENGTH = 100
-MAX_NOTE_LENGTH = 500
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _MOBILE = re.compile(r"\+?[0-9]{5,20}")
@@ -61,11 +43,6 @@ _EXAMPLE_NAME = "Zhang Wei"
 _EXAMPLE_MOBILE = "+8613800138000"
 _EXAMPLE_DATETIME = "2026-10-01T08:30:00+08:00"
 _EXAMPLE_PERSON = '{"id": "zhang.wei", "name": "Zhang Wei", "mobile": "+8613800138000"}'
-
-
-class Role(StrEnum):
-    SUPERVISOR = "supervisor"
-    DEPUTY = "deputy"
 
 
 class AbsenceReason(StrEnum):
@@ -173,7 +150,7 @@ class Roster:
     deputies: tuple[Person, ...] = ()
     absences: tuple[Absence, ...] = ()
 
-    _ordered: tuple[tuple[Role, Person], ...] = field(init=False, repr=False, compare=False)
+    _ordered: tuple[tuple[DutyRole, Person], ...] = field(init=False, repr=False, compare=False)
     _absences_by_person: dict[str, tuple[Absence, ...]] = field(
         init=False, repr=False, compare=False
     )
@@ -242,10 +219,10 @@ class Roster:
                 continue
             by_person.setdefault(absence.person_id, []).append(absence)
         raise_errors(errors)
-        ordered: list[tuple[Role, Person]] = []
+        ordered: list[tuple[DutyRole, Person]] = []
         if self.supervisor is not None:
-            ordered.append((Role.SUPERVISOR, self.supervisor))
-        ordered.extend((Role.DEPUTY, p) for p in deputies)
+            ordered.append((DutyRole.SUPERVISOR, self.supervisor))
+        ordered.extend((DutyRole.DEPUTY, p) for p in deputies)
         object.__setattr__(self, "_ordered", tuple(ordered))
         object.__setattr__(
             self,
@@ -254,7 +231,7 @@ class Roster:
         )
 
     @property
-    def people(self) -> tuple[tuple[Role, Person], ...]:
+    def people(self) -> tuple[tuple[DutyRole, Person], ...]:
         """Everyone in failover order with their role."""
         return self._ordered
 
@@ -270,7 +247,7 @@ class Roster:
     def is_absent(self, person_id: str, at: datetime) -> bool:
         return self.absence_at(person_id, at) is not None
 
-    def on_duty(self, at: datetime) -> tuple[tuple[Role, Person], ...]:
+    def on_duty(self, at: datetime) -> tuple[tuple[DutyRole, Person], ...]:
         """The failover chain at ``at`` with each person's role."""
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValueError(f"an aware datetime is required, got naive {at!r}")
@@ -290,161 +267,3 @@ class Roster:
 
 def _absence_start(absence: Absence) -> datetime:
     return absence.start
-
-
-# --------------------------------------------------------------------------- dicts
-
-
-def person_from_dict(data: object, *, path: str = "") -> Person:
-    """``{"id": "zhang.wei", "name": "Zhang Wei", "mobile": "+8613800138000"}``."""
-    mapping = expect_mapping(data, path, _EXAMPLE_PERSON)
-    errors = ErrorCollector(path)
-    check_keys(
-        mapping,
-        ("id", "name", "mobile"),
-        ("id", "name", "mobile"),
-        errors,
-        {"id": _EXAMPLE_ID, "name": _EXAMPLE_NAME, "mobile": _EXAMPLE_MOBILE},
-    )
-    values: dict[str, str] = {}
-    for key, example, max_length in (
-        ("id", _EXAMPLE_ID, 64),
-        ("name", _EXAMPLE_NAME, MAX_NAME_LENGTH),
-        ("mobile", _EXAMPLE_MOBILE, 20),
-    ):
-        if key in mapping:
-            value = errors.attempt(
-                key, expect_str, mapping[key], "", example, max_length=max_length
-            )
-            if value is not None:
-                values[key] = value
-    errors.raise_if_any()
-    try:
-        return Person(values["id"], values["name"], values["mobile"])
-    except ValidationError as error:
-        raise error.at(path) from None
-
-
-def person_to_dict(person: Person) -> dict[str, Any]:
-    return {"id": person.id, "name": person.name, "mobile": person.mobile}
-
-
-def absence_from_dict(data: object, *, path: str = "") -> Absence:
-    """``{"person_id": "zhang.wei", "from": "...+08:00", "to": "...+08:00" | null,
-    "reason": "leave", "note": ""}``; ``to`` and ``note`` may be left out."""
-    example = (
-        f'{{"person_id": "zhang.wei", "from": "{_EXAMPLE_DATETIME}", '
-        '"to": "2026-10-08T08:30:00+08:00", "reason": "leave"}'
-    )
-    mapping = expect_mapping(data, path, example)
-    errors = ErrorCollector(path)
-    check_keys(
-        mapping,
-        ("person_id", "from", "to", "reason", "note"),
-        ("person_id", "from", "reason"),
-        errors,
-        {"person_id": _EXAMPLE_ID, "from": _EXAMPLE_DATETIME, "reason": "leave"},
-    )
-    person_id = None
-    if "person_id" in mapping:
-        person_id = errors.attempt(
-            "person_id", expect_str, mapping["person_id"], "", _EXAMPLE_ID, max_length=64
-        )
-    start = None
-    if "from" in mapping:
-        start = errors.attempt("from", parse_aware_datetime, mapping["from"], "", _EXAMPLE_DATETIME)
-    end = None
-    end_ok = True
-    if mapping.get("to") is not None:
-        end = errors.attempt("to", parse_aware_datetime, mapping["to"], "", _EXAMPLE_DATETIME)
-        end_ok = end is not None
-    reason = None
-    if "reason" in mapping:
-        reason = errors.attempt(
-            "reason", expect_enum, AbsenceReason, mapping["reason"], "", "leave"
-        )
-    note: str | None = ""
-    if "note" in mapping:
-        note = errors.attempt(
-            "note",
-            expect_str,
-            mapping["note"],
-            "",
-            "annual leave",
-            max_length=MAX_NOTE_LENGTH,
-            allow_empty=True,
-        )
-    errors.raise_if_any()
-    assert person_id is not None and start is not None and end_ok
-    assert reason is not None and note is not None
-    try:
-        return Absence(person_id, start, end, reason, note)
-    except ValidationError as error:
-        raise error.at(path) from None
-
-
-def absence_to_dict(absence: Absence) -> dict[str, Any]:
-    return {
-        "person_id": absence.person_id,
-        "from": format_datetime(absence.start),
-        "to": None if absence.end is None else format_datetime(absence.end),
-        "reason": absence.reason.value,
-        "note": absence.note,
-    }
-
-
-def roster_from_dict(data: object, *, path: str = "") -> Roster:
-    """Validate and build the roster from the JSON of ``PUT /api/v1/roster``:
-    ``{"supervisor": {...} | null, "deputies": [{...}, ...], "absences": [...]}``.
-
-    All three keys may be left out (an empty roster is valid). Field paths are
-    relative to the body (``deputies[1].mobile``); pass ``path="roster"`` to get
-    ``roster.deputies[1].mobile``.
-    """
-    mapping: Mapping[str, object] = expect_mapping(
-        data, path, f'{{"supervisor": {_EXAMPLE_PERSON}, "deputies": [], "absences": []}}'
-    )
-    errors = ErrorCollector(path)
-    check_keys(mapping, ("supervisor", "deputies", "absences"), (), errors, {})
-    supervisor = None
-    supervisor_ok = True
-    if mapping.get("supervisor") is not None:
-        supervisor = errors.attempt("", person_from_dict, mapping["supervisor"], path="supervisor")
-        supervisor_ok = supervisor is not None
-    deputies: list[Person] = []
-    if "deputies" in mapping:
-        items = errors.attempt(
-            "deputies",
-            expect_list,
-            mapping["deputies"],
-            "",
-            f"[{_EXAMPLE_PERSON}]",
-            max_items=MAX_DEPUTIES,
-        )
-        for i, item in enumerate(items or ()):
-            person = errors.attempt("", person_from_dict, item, path=f"deputies[{i}]")
-            if person is not None:
-                deputies.append(person)
-    absences: list[Absence] = []
-    if "absences" in mapping:
-        items = errors.attempt(
-            "absences", expect_list, mapping["absences"], "", "[]", max_items=MAX_ABSENCES
-        )
-        for i, item in enumerate(items or ()):
-            absence = errors.attempt("", absence_from_dict, item, path=f"absences[{i}]")
-            if absence is not None:
-                absences.append(absence)
-    errors.raise_if_any()
-    assert supervisor_ok
-    try:
-        return Roster(supervisor, tuple(deputies), tuple(absences))
-    except ValidationError as error:
-        raise error.at(path) from None
-
-
-def roster_to_dict(roster: Roster) -> dict[str, Any]:
-    return {
-        "supervisor": None if roster.supervisor is None else person_to_dict(roster.supervisor),
-        "deputies": [person_to_dict(p) for p in roster.deputies],
-        "absences": [absence_to_dict(a) for a in roster.absences],
-    }

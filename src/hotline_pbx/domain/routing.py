@@ -21,34 +21,37 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
-from typing import Any
 
-from ._parse import check_keys, expect_int, expect_mapping, expect_str
-from .calendar import BusinessCalendar, CalendarState, Period
+from ._parse import expect_int
+from .calendar import BusinessCalendar, CalendarState
+from .contract import (
+    DEFAULT_DIAL_TEMPLATE,
+    DEFAULT_INBOUND_ENDPOINT,
+    DEFAULT_QUEUE,
+    DEFAULT_QUEUE_TIMEOUT,
+    DEFAULT_RING_TIMEOUT,
+    MAX_QUEUE_TIMEOUT,
+    MAX_RING_TIMEOUT,
+    MIN_QUEUE_TIMEOUT,
+    MIN_RING_TIMEOUT,
+    DialplanVar,
+    DutyRole,
+    Period,
+    Route,
+    dialplan_target,
+    dialplan_target_timeout,
+)
 from .errors import ErrorCollector, ValidationError
-from .roster import Person, Role, Roster
+from .roster import Person, Roster
 
 __all__ = [
     "DialTarget",
-    "Route",
     "RouteDecision",
     "RoutingSettings",
     "RoutingSnapshot",
     "decide_route",
     "decision_to_variables",
-    "settings_from_dict",
-    "settings_to_dict",
 ]
-
-DEFAULT_QUEUE = "hotline"
-DEFAULT_DIAL_TEMPLATE = "PJSIP/{number}@general-trunk"
-DEFAULT_RING_TIMEOUT = 20
-DEFAULT_QUEUE_TIMEOUT = 120  # the dialplan's HOTLINE_QUEUE_TIMEOUT default too
-DEFAULT_INBOUND_ENDPOINT = "carrier"
-
-MIN_RING_TIMEOUT, MAX_RING_TIMEOUT = 5, 300
-MIN_QUEUE_TIMEOUT, MAX_QUEUE_TIMEOUT = 10, 3600
 
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ENDPOINT = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -57,12 +60,6 @@ _ENDPOINT = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # '$' '{' '}' (dialplan expressions) or '\\'.
 _TEMPLATE = re.compile(r"[A-Za-z][A-Za-z0-9_]*/[A-Za-z0-9/@._:+=;#-]*")
 _SAFE_CALL_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
-
-
-class Route(StrEnum):
-    QUEUE = "queue"
-    FORWARD = "forward"
-    CLOSED = "closed"
 
 
 def _check_template(template: str, inbound_endpoint: str) -> None:
@@ -155,7 +152,7 @@ class RoutingSettings:
 class DialTarget:
     """One leg of the forward route, in dial order."""
 
-    role: Role
+    role: DutyRole
     person_id: str
     name: str
     dial_string: str
@@ -260,60 +257,16 @@ def decision_to_variables(decision: RouteDecision, call_id: str) -> dict[str, st
     if _SAFE_CALL_ID.fullmatch(call_id) is None:
         raise ValueError(f"unsafe call id for a dialplan variable: {call_id!r}")
     variables = {
-        "HOTLINE_CALL_ID": call_id,
-        "HOTLINE_PERIOD": decision.period.value,
-        "HOTLINE_ROUTE": decision.route.value,
-        "HOTLINE_TARGET_COUNT": str(len(decision.targets)),
+        DialplanVar.CALL_ID: call_id,
+        DialplanVar.PERIOD: decision.period.value,
+        DialplanVar.ROUTE: decision.route.value,
+        DialplanVar.TARGET_COUNT: str(len(decision.targets)),
     }
     for n, target in enumerate(decision.targets, start=1):
-        variables[f"HOTLINE_TARGET_{n}"] = target.dial_string
-        variables[f"HOTLINE_TARGET_TIMEOUT_{n}"] = str(target.timeout_seconds)
+        variables[dialplan_target(n)] = target.dial_string
+        variables[dialplan_target_timeout(n)] = str(target.timeout_seconds)
     if decision.route is Route.QUEUE and decision.queue is not None:
-        variables["HOTLINE_QUEUE"] = decision.queue
+        variables[DialplanVar.QUEUE] = decision.queue
         if decision.queue_timeout is not None:
-            variables["HOTLINE_QUEUE_TIMEOUT"] = str(decision.queue_timeout)
+            variables[DialplanVar.QUEUE_TIMEOUT] = str(decision.queue_timeout)
     return variables
-
-
-# --------------------------------------------------------------------------- dicts
-
-_SETTINGS_FIELDS = (
-    "queue_name",
-    "dial_template",
-    "ring_timeout_seconds",
-    "queue_timeout_seconds",
-    "inbound_endpoint",
-)
-
-
-def settings_from_dict(data: object, *, path: str = "") -> RoutingSettings:
-    """Every field is optional and defaults to the RoutingSettings default."""
-    mapping = expect_mapping(data, path, '{"queue_name": "hotline", "ring_timeout_seconds": 20}')
-    errors = ErrorCollector(path)
-    check_keys(mapping, _SETTINGS_FIELDS, (), errors, {})
-    values: dict[str, Any] = {}
-    for key, example in (
-        ("queue_name", DEFAULT_QUEUE),
-        ("dial_template", DEFAULT_DIAL_TEMPLATE),
-        ("inbound_endpoint", DEFAULT_INBOUND_ENDPOINT),
-    ):
-        if key in mapping:
-            value = errors.attempt(key, expect_str, mapping[key], "", example, max_length=200)
-            if value is not None:
-                values[key] = value
-    for key in ("ring_timeout_seconds", "queue_timeout_seconds"):
-        if key in mapping:
-            number = errors.attempt(
-                key, expect_int, mapping[key], "", "20", low=-(2**31), high=2**31
-            )  # the range is checked by RoutingSettings
-            if number is not None:
-                values[key] = number
-    errors.raise_if_any()
-    try:
-        return RoutingSettings(**values)
-    except ValidationError as error:
-        raise error.at(path) from None
-
-
-def settings_to_dict(settings: RoutingSettings) -> dict[str, Any]:
-    return {key: getattr(settings, key) for key in _SETTINGS_FIELDS}

@@ -19,6 +19,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hotline_pbx.domain.contract import DialplanVar
+
 PROJECT_DIR = Path(__file__).resolve().parents[3]
 DEFAULT_ROOT = Path(os.environ.get("HOTLINE_SANDBOX_ROOT", "/var/cache/hotline-pbx/asterisk-root"))
 BUILD_SCRIPT = PROJECT_DIR / "scripts" / "build-asterisk-root.sh"
@@ -29,8 +31,8 @@ SANDBOX_GLOBALS = {
     "SANDBOX_AGENT_RING": "1",
     "SANDBOX_AGENT_TALK": "3",
     # The fail-safe mobile is a stand-in that answers after 1 s.
-    "HOTLINE_FAILSAFE_MOBILE": "Local/13810300000@sandbox-mobiles",
-    "HOTLINE_FAILSAFE_RING": "10",
+    DialplanVar.FAILSAFE_MOBILE: "Local/13810300000@sandbox-mobiles",
+    DialplanVar.FAILSAFE_RING: "10",
 }
 
 

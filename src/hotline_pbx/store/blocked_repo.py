@@ -38,15 +38,14 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hotline_pbx.domain.contract import BlockedAction, BlockedMethod
 from hotline_pbx.logs import Verbatim
 from hotline_pbx.store.models import blocked_outbound
 
 log = logging.getLogger(__name__)
 
-METHODS = ("dial", "originate", "forward", "transfer", "cli", "dialplan")
-# refused: the dialplan said no; hung_up: the watchdog hung the channel up;
-# already_ended: it was gone before the Hangup arrived; hangup_failed: AMI could not.
-ACTIONS = ("refused", "hung_up", "already_ended", "hangup_failed")
+METHODS = tuple(method.value for method in BlockedMethod)
+ACTIONS = tuple(action.value for action in BlockedAction)
 
 RETRY_FIRST = 0.5
 RETRY_MAX = 15.0

@@ -19,28 +19,29 @@ import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hotline_pbx.api.schemas.exceptions import exception_from_dict, exception_to_dict
+from hotline_pbx.api.schemas.override import override_from_dict, override_to_dict
+from hotline_pbx.api.schemas.roster import roster_from_dict, roster_to_dict
+from hotline_pbx.api.schemas.schedule import schedule_from_dict, schedule_to_dict
 from hotline_pbx.config import Settings, routing_settings
 from hotline_pbx.domain.calendar import (
     BusinessCalendar,
     DateException,
     Override,
     Schedule,
-    exception_from_dict,
-    exception_to_dict,
-    override_from_dict,
-    override_to_dict,
-    schedule_from_dict,
-    schedule_to_dict,
+    default_schedule,
+    exception_exists,
 )
+from hotline_pbx.domain.contract import DEFAULT_TIMEZONE
 from hotline_pbx.domain.errors import ValidationError
-from hotline_pbx.domain.roster import Roster, roster_from_dict, roster_to_dict
+from hotline_pbx.domain.roster import Roster
 from hotline_pbx.domain.routing import RoutingSnapshot
 from hotline_pbx.domain.statutory import chinese_statutory_source
 from hotline_pbx.metrics import CONFIG_DOCUMENTS, CONFIG_INVALID
@@ -50,24 +51,17 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-def default_schedule(timezone: str = "Asia/Shanghai") -> dict[str, Any]:
-    """The company's written hours (Mon-Fri 08:30-12:00, 13:00-17:30) in
+def default_schedule_document(timezone: str = DEFAULT_TIMEZONE) -> dict[str, Any]:
+    """The company's written hours (the domain's default schedule) in
     ``routing.timezone``, until an admin stores a schedule of their own."""
-    return {
-        "timezone": timezone,
-        "weekly": [
-            {"day": day, "start": start, "end": end}
-            for day in ("mon", "tue", "wed", "thu", "fri")
-            for start, end in (("08:30", "12:00"), ("13:00", "17:30"))
-        ],
-    }
+    return schedule_to_dict(default_schedule(timezone))
 
 
 # -- reading ---------------------------------------------------------------------
 
 
 async def read_documents(conn: AsyncConnection,
-                         default_timezone: str = "Asia/Shanghai") -> dict[str, Any]:
+                         default_timezone: str = DEFAULT_TIMEZONE) -> dict[str, Any]:
     """The stored configuration as the JSON documents the API speaks.
 
     Nothing is validated here: a stored document that does not load (written
@@ -95,7 +89,7 @@ async def read_documents(conn: AsyncConnection,
         people = {"supervisor": None, "deputies": []}
     # A roster document that is not an object is kept as it is: loading reports it.
     roster = {**people, "absences": absences} if isinstance(people, Mapping) else people
-    return {"schedule": default_schedule(default_timezone) if schedule_doc is None
+    return {"schedule": default_schedule_document(default_timezone) if schedule_doc is None
             else schedule_doc,
             "exceptions": exceptions, "override": override, "roster": roster}
 
@@ -162,8 +156,7 @@ class ConfigProblem:
 
 def default_config(settings: Settings) -> LoadedConfig:
     """What routing uses for a document that never loaded: the documented defaults."""
-    return LoadedConfig(schedule_from_dict(default_schedule(settings.routing.timezone)),
-                        {}, None, Roster())
+    return LoadedConfig(default_schedule(settings.routing.timezone), {}, None, Roster())
 
 
 def load_config(documents: Mapping[str, Any], *, now: datetime, last_good: LoadedConfig
@@ -352,10 +345,8 @@ async def add_exception(conn: AsyncConnection, document: Mapping[str, Any],
         created_by=actor).on_conflict_do_nothing(index_elements=["day"]).returning(*table.c)
     row = (await conn.execute(stmt)).first()
     if row is None:
-        raise ExceptionExists("date", f"there is already an exception for "
-                              f"{new.day.isoformat()}; a date can have only one exception - "
-                              "delete the existing one first",
-                              (new.day + timedelta(days=1)).isoformat())
+        exists = exception_exists(new.day)
+        raise ExceptionExists(exists.field, exists.reason, exists.example)
     stored = _exception_doc(row)
     load_exception(stored)  # as reload reads it back
     await notify_change(conn, "exceptions")

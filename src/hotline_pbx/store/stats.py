@@ -26,13 +26,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hotline_pbx.domain.call_record import CallPeriod
+from hotline_pbx.domain.contract import COUNTED_PERIODS, DEFAULT_TIMEZONE
 from hotline_pbx.domain.kpi import KpiSet, kpis_from_counts
 
 __all__ = ["PERIODS", "DayKpis", "Stats", "compute_stats"]
 
 #: Periods a stats query can select (``None`` = all of them).
-PERIODS = tuple(p.value for p in CallPeriod if p is not CallPeriod.UNROUTED)
+PERIODS = tuple(p.value for p in COUNTED_PERIODS)
 
 _QUERY = """
 WITH c AS (
@@ -97,7 +97,7 @@ class Stats:
 
 
 async def compute_stats(conn: AsyncConnection, start: datetime, end: datetime,
-                        period: str | None = None, *, timezone: str = "Asia/Shanghai",
+                        period: str | None = None, *, timezone: str = DEFAULT_TIMEZONE,
                         service_level_seconds: float = 20.0) -> Stats:
     """The KPI set for calls that started in ``[start, end)``; ValueError on bad input."""
     _check_window(start, end)

@@ -7,17 +7,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hotline_pbx.api.auth import (
-    Principal,
-    Role,
-    bearer_token,
-    hash_token,
-    new_token,
-    require,
-)
+from hotline_pbx.api.auth import Principal, bearer_token, hash_token, new_token, require
 from hotline_pbx.api.params import decode_cursor, encode_cursor, parse_instant
 from hotline_pbx.api.problems import Problem
 from hotline_pbx.api.routes_calls import csv_safe
+from hotline_pbx.domain.contract import AccessRole
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -39,12 +33,12 @@ def test_bad_authorization_headers_are_401(header: str | None) -> None:
 
 
 def test_roles_are_ordered() -> None:
-    viewer = Principal(1, "v", Role.VIEWER)
-    require(Principal(2, "a", Role.ADMIN), Role.SUPERVISOR, "x")
+    viewer = Principal(1, "v", AccessRole.VIEWER)
+    require(Principal(2, "a", AccessRole.ADMIN), AccessRole.SUPERVISOR, "x")
     with pytest.raises(Problem) as caught:
-        require(viewer, Role.SUPERVISOR, "PUT /api/v1/roster")
+        require(viewer, AccessRole.SUPERVISOR, "PUT /api/v1/roster")
     assert caught.value.status == 403 and "supervisor" in caught.value.detail
-    assert viewer.masked and not Principal(2, "a", Role.SUPERVISOR).masked
+    assert viewer.masked and not Principal(2, "a", AccessRole.SUPERVISOR).masked
 
 
 @pytest.mark.parametrize(("text", "end", "expected"), [

@@ -12,13 +12,13 @@ from hotline_pbx.domain.calendar import (
     ExceptionKind,
     Override,
     OverrideMode,
-    Period,
     Rule,
     Schedule,
     StatutorySource,
     TimeRange,
     WeeklyPeriod,
 )
+from hotline_pbx.domain.contract import Period
 
 from .helpers import FakeStatutory, sh, utc
 

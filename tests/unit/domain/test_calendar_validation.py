@@ -7,6 +7,14 @@ from typing import Any
 
 import pytest
 
+from hotline_pbx.api.schemas.calendar import calendar_from_dict, calendar_to_dict
+from hotline_pbx.api.schemas.exceptions import (
+    exception_from_dict,
+    exception_to_dict,
+    exceptions_from_list,
+)
+from hotline_pbx.api.schemas.override import override_from_dict, override_to_dict
+from hotline_pbx.api.schemas.schedule import schedule_from_dict, schedule_to_dict
 from hotline_pbx.domain.calendar import (
     BusinessCalendar,
     DateException,
@@ -17,15 +25,6 @@ from hotline_pbx.domain.calendar import (
     TimeRange,
     WeeklyPeriod,
     add_exception,
-    calendar_from_dict,
-    calendar_to_dict,
-    exception_from_dict,
-    exception_to_dict,
-    exceptions_from_list,
-    override_from_dict,
-    override_to_dict,
-    schedule_from_dict,
-    schedule_to_dict,
 )
 from hotline_pbx.domain.errors import ValidationError, ValidationErrors
 

@@ -9,34 +9,26 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hotline_pbx.api.schemas.calendar import calendar_from_dict, calendar_to_dict
+from hotline_pbx.api.schemas.exceptions import exception_from_dict
+from hotline_pbx.api.schemas.override import override_from_dict
+from hotline_pbx.api.schemas.roster import roster_from_dict, roster_to_dict
+from hotline_pbx.api.schemas.schedule import schedule_from_dict, schedule_to_dict
 from hotline_pbx.domain.calendar import (
     BusinessCalendar,
     DateException,
     ExceptionKind,
     Override,
     OverrideMode,
-    Period,
     Schedule,
     TimeRange,
     Weekday,
     WeeklyPeriod,
-    calendar_from_dict,
-    calendar_to_dict,
-    exception_from_dict,
-    override_from_dict,
-    schedule_from_dict,
-    schedule_to_dict,
 )
+from hotline_pbx.domain.contract import Period, Route
 from hotline_pbx.domain.errors import ValidationError
-from hotline_pbx.domain.roster import (
-    Absence,
-    AbsenceReason,
-    Person,
-    Roster,
-    roster_from_dict,
-    roster_to_dict,
-)
-from hotline_pbx.domain.routing import Route, RoutingSnapshot, decide_route
+from hotline_pbx.domain.roster import Absence, AbsenceReason, Person, Roster
+from hotline_pbx.domain.routing import RoutingSnapshot, decide_route
 
 from .helpers import FakeStatutory
 

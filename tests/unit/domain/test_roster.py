@@ -7,17 +7,14 @@ from typing import Any
 
 import pytest
 
-from hotline_pbx.domain.roster import (
-    Absence,
-    AbsenceReason,
-    Person,
-    Role,
-    Roster,
+from hotline_pbx.api.schemas.roster import (
     absence_from_dict,
     person_from_dict,
     roster_from_dict,
     roster_to_dict,
 )
+from hotline_pbx.domain.contract import DutyRole
+from hotline_pbx.domain.roster import Absence, AbsenceReason, Person, Roster
 
 from .helpers import raises_on, sh
 
@@ -43,9 +40,9 @@ def ids(people: tuple[Person, ...]) -> list[str]:
 def test_nobody_absent() -> None:
     assert roster().failover_chain(MORNING) == (SUP, D1, D2)
     assert roster().on_duty(MORNING) == (
-        (Role.SUPERVISOR, SUP),
-        (Role.DEPUTY, D1),
-        (Role.DEPUTY, D2),
+        (DutyRole.SUPERVISOR, SUP),
+        (DutyRole.DEPUTY, D1),
+        (DutyRole.DEPUTY, D2),
     )
 
 

@@ -7,17 +7,16 @@ from typing import Any
 
 import pytest
 
-from hotline_pbx.domain.calendar import BusinessCalendar, Override, OverrideMode, Period
-from hotline_pbx.domain.roster import Absence, AbsenceReason, Person, Role, Roster
+from hotline_pbx.api.schemas.routing_settings import settings_from_dict, settings_to_dict
+from hotline_pbx.domain.calendar import BusinessCalendar, Override, OverrideMode
+from hotline_pbx.domain.contract import DutyRole, Period, Route
+from hotline_pbx.domain.roster import Absence, AbsenceReason, Person, Roster
 from hotline_pbx.domain.routing import (
     DialTarget,
-    Route,
     RoutingSettings,
     RoutingSnapshot,
     decide_route,
     decision_to_variables,
-    settings_from_dict,
-    settings_to_dict,
 )
 from hotline_pbx.domain.statutory import chinese_statutory_source
 
@@ -36,7 +35,7 @@ NIGHT = sh("2026-09-30 22:00")
 HOLIDAY = sh("2026-10-01 10:00")
 
 
-def target(role: Role, person: Person, timeout: int = 20) -> DialTarget:
+def target(role: DutyRole, person: Person, timeout: int = 20) -> DialTarget:
     return DialTarget(role, person.id, person.name, f"PJSIP/{person.mobile}@general-trunk", timeout)
 
 
@@ -64,9 +63,9 @@ def test_closed_forwards_to_the_chain(at: Any) -> None:
     assert decision.period is Period.CLOSED
     assert decision.queue is None
     assert decision.targets == (
-        target(Role.SUPERVISOR, SUP),
-        target(Role.DEPUTY, D1),
-        target(Role.DEPUTY, D2),
+        target(DutyRole.SUPERVISOR, SUP),
+        target(DutyRole.DEPUTY, D1),
+        target(DutyRole.DEPUTY, D2),
     )
     assert decision_to_variables(decision, "c-2") == {
         "HOTLINE_CALL_ID": "c-2",
@@ -90,7 +89,7 @@ def test_absent_supervisor_is_skipped() -> None:
     )
     decision = decide_route(RoutingSnapshot(CAL, roster), NIGHT)
     assert [t.person_id for t in decision.targets] == [D1.id, D2.id]
-    assert decision.targets[0].role is Role.DEPUTY
+    assert decision.targets[0].role is DutyRole.DEPUTY
     variables = decision_to_variables(decision, "c-3")
     assert variables["HOTLINE_TARGET_COUNT"] == "2"
     assert variables["HOTLINE_TARGET_1"] == "PJSIP/13800000002@general-trunk"
@@ -156,7 +155,7 @@ def test_custom_settings() -> None:
     assert decide_route(snap, OPEN).queue == "cs-400"
     forward = decide_route(snap, NIGHT)
     assert forward.targets == (
-        DialTarget(Role.SUPERVISOR, SUP.id, SUP.name, "Local/+8613800000001@mobiles", 30),
+        DialTarget(DutyRole.SUPERVISOR, SUP.id, SUP.name, "Local/+8613800000001@mobiles", 30),
     )
     assert decision_to_variables(forward, "c")["HOTLINE_TARGET_TIMEOUT_1"] == "30"
 

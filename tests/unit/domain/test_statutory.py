@@ -12,10 +12,10 @@ from hotline_pbx.domain.calendar import (
     DateException,
     DayKind,
     ExceptionKind,
-    Period,
     Rule,
     StatutorySource,
 )
+from hotline_pbx.domain.contract import Period
 from hotline_pbx.domain.statutory import TableStatutorySource, chinese_statutory_source
 
 from .helpers import sh

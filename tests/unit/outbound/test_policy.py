@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import pytest
 
+from hotline_pbx.domain.contract import BlockedMethod
 from hotline_pbx.domain.outbound_policy import (
     ChannelFacts,
     DialFacts,
     Direction,
     HangUp,
-    Method,
     OutboundWatch,
     channel_endpoint,
     classify,
@@ -120,23 +120,24 @@ def test_dialled_number(dial_string: str, number: str) -> None:
 
 def test_classify_order() -> None:
     args = {"root": PHONE, "trunk": TRUNK}
-    assert classify(has_requestor=True, transferred=False, forwarded=False, **args) is Method.DIAL
+    assert classify(has_requestor=True, transferred=False, forwarded=False,
+                    **args) is BlockedMethod.DIAL
     assert classify(has_requestor=True, transferred=True, forwarded=True,
-                    **args) is Method.TRANSFER
+                    **args) is BlockedMethod.TRANSFER
     assert classify(has_requestor=True, transferred=False, forwarded=True,
-                    **args) is Method.FORWARD
+                    **args) is BlockedMethod.FORWARD
     assert classify(has_requestor=False, root=None, transferred=False, forwarded=False,
-                    trunk=TRUNK) is Method.ORIGINATE
+                    trunk=TRUNK) is BlockedMethod.ORIGINATE
     # The 400 caller's own call going out again: the hotline forwarded it.
     assert classify(has_requestor=True, root=CALLER, transferred=False, forwarded=False,
-                    trunk=TRUNK) is Method.FORWARD
+                    trunk=TRUNK) is BlockedMethod.FORWARD
     # Originate of Local/x@ctx whose dialplan dials the trunk.
     local = ChannelFacts("Local/9@ctx-00000001;1", "5.1", "5.1", "0")
     assert classify(has_requestor=True, root=local, transferred=False, forwarded=False,
-                    trunk=TRUNK) is Method.ORIGINATE
+                    trunk=TRUNK) is BlockedMethod.ORIGINATE
     # The root is unknown (joined mid-call): a plain dial is the honest answer.
     assert classify(has_requestor=True, root=None, transferred=False, forwarded=False,
-                    trunk=TRUNK) is Method.DIAL
+                    trunk=TRUNK) is BlockedMethod.DIAL
 
 
 def test_watch_dial_from_a_phone() -> None:
@@ -153,7 +154,7 @@ def test_watch_dial_from_a_phone() -> None:
     attempt = watch.settle(out.uniqueid)
     assert attempt is not None
     assert (attempt.method, attempt.source, attempt.source_channel, attempt.dialled_number) == (
-        Method.DIAL, "1001", PHONE.channel, "126")
+        BlockedMethod.DIAL, "1001", PHONE.channel, "126")
     assert attempt.key == f"hangup:{out.uniqueid}"
     assert attempt.ended_at == 1795748343.60
     assert watch.settle(out.uniqueid) is None  # settled once
@@ -170,7 +171,7 @@ def test_watch_originate_then_its_response() -> None:
     attempt = watch.settle(out.uniqueid)
     assert attempt is not None
     assert (attempt.method, attempt.origin, attempt.source, attempt.dialled_number) == (
-        Method.ORIGINATE, "ami", "", "123")
+        BlockedMethod.ORIGINATE, "ami", "", "123")
 
 
 def test_watch_originate_without_response_is_cli_or_sync_ami() -> None:
@@ -181,7 +182,7 @@ def test_watch_originate_without_response_is_cli_or_sync_ami() -> None:
     watch.on_originate_response("PJSIP/999@carrier", "<unknown>")  # someone else's
     attempt = watch.settle(out.uniqueid)
     assert attempt is not None
-    assert (attempt.method, attempt.origin) == (Method.ORIGINATE, "cli_or_ami_sync")
+    assert (attempt.method, attempt.origin) == (BlockedMethod.ORIGINATE, "cli_or_ami_sync")
 
 
 def test_watch_forward_keeps_the_caller() -> None:
@@ -197,7 +198,7 @@ def test_watch_forward_keeps_the_caller() -> None:
     attempt = watch.settle(out.uniqueid)
     assert attempt is not None
     assert (attempt.method, attempt.source, attempt.dialled_number) == (
-        Method.FORWARD, "hotline call from 13912345678", "13400000001")
+        BlockedMethod.FORWARD, "hotline call from 13912345678", "13400000001")
 
 
 def test_watch_transfer_and_302_forward() -> None:
@@ -207,7 +208,7 @@ def test_watch_transfer_and_302_forward() -> None:
     out = leg("1795748343.9", PHONE.uniqueid, n=9)
     watch.on_new_channel(out)
     attempt = watch.settle(out.uniqueid)
-    assert attempt is not None and attempt.method is Method.TRANSFER
+    assert attempt is not None and attempt.method is BlockedMethod.TRANSFER
 
     other = ChannelFacts("PJSIP/1002-0000000a", "7.0", "7.0", "4")
     watch.on_new_channel(other)
@@ -215,7 +216,7 @@ def test_watch_transfer_and_302_forward() -> None:
     watch.on_new_channel(out2)
     watch.on_forward("7.0", "PJSIP/555@carrier")  # the DialEnd with Forward may come later
     attempt = watch.settle(out2.uniqueid)
-    assert attempt is not None and attempt.method is Method.FORWARD
+    assert attempt is not None and attempt.method is BlockedMethod.FORWARD
 
 
 def test_watch_dialbegin_alone_is_enough() -> None:
@@ -226,7 +227,8 @@ def test_watch_dialbegin_alone_is_enough() -> None:
     assert command is not None and command.trigger == "DialBegin"
     attempt = watch.settle("8.7")
     assert attempt is not None
-    assert (attempt.method, attempt.source, attempt.dialled_number) == (Method.DIAL, "1001", "126")
+    assert (attempt.method, attempt.source, attempt.dialled_number) == (
+        BlockedMethod.DIAL, "1001", "126")
 
 
 def test_watch_is_bounded() -> None:
@@ -243,7 +245,7 @@ def test_refused_attempt() -> None:
                               linkedid="1795748349.8", source="1001", number="127",
                               at=1795748349.642)
     assert (attempt.key, attempt.method, attempt.source, attempt.dialled_number) == (
-        "dialplan:1795748349.8", Method.DIALPLAN, "1001", "127")
+        "dialplan:1795748349.8", BlockedMethod.DIALPLAN, "1001", "127")
     # No Source header (e.g. a Local channel): the endpoint of the channel.
     assert refused_attempt(channel="PJSIP/1002-00000001", uniqueid="1.1", linkedid="1.1",
                            source="", number="1", at=None).source == "1002"

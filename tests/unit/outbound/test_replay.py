@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from hotline_pbx.ami.outbound_guard import observe
-from hotline_pbx.domain.outbound_policy import Attempt, HangUp, Method, OutboundWatch
+from hotline_pbx.domain.contract import BlockedMethod
+from hotline_pbx.domain.outbound_policy import HangUp, OutboundAttempt, OutboundWatch
 
 CAPTURES = Path(__file__).parent / "captures"
 TRUNK = "carrier"
@@ -28,15 +29,15 @@ def load(name: str) -> list[dict[str, str]]:
     return [e for e in events if "Event" in e]
 
 
-def replay(events: list[dict[str, str]]) -> tuple[list[HangUp], list[Attempt]]:
+def replay(events: list[dict[str, str]]) -> tuple[list[HangUp], list[OutboundAttempt]]:
     watch = OutboundWatch(TRUNK)
     hangups: list[HangUp] = []
-    attempts: list[Attempt] = []
+    attempts: list[OutboundAttempt] = []
     for event in events:
         result = observe(watch, event)
         if isinstance(result, HangUp):
             hangups.append(result)
-        elif isinstance(result, Attempt):
+        elif isinstance(result, OutboundAttempt):
             attempts.append(result)
     for command in hangups:
         attempt = watch.settle(command.uniqueid)
@@ -45,7 +46,7 @@ def replay(events: list[dict[str, str]]) -> tuple[list[HangUp], list[Attempt]]:
     return hangups, attempts
 
 
-def summary(attempt: Attempt) -> dict[str, Any]:
+def summary(attempt: OutboundAttempt) -> dict[str, Any]:
     return {"method": attempt.method, "channel": attempt.channel, "source": attempt.source,
             "number": attempt.dialled_number, "origin": attempt.origin,
             "trigger": attempt.trigger}
@@ -55,23 +56,23 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
     "inbound_call_answered_by_queue": [],
     "phone_dials_0_general_trunk": [],
     "ami_originate_async": [
-        {"method": Method.ORIGINATE, "channel": "PJSIP/carrier-00000001", "source": "",
+        {"method": BlockedMethod.ORIGINATE, "channel": "PJSIP/carrier-00000001", "source": "",
          "number": "123", "origin": "ami", "trigger": "Newchannel"}],
     "cli_channel_originate": [
-        {"method": Method.ORIGINATE, "channel": "PJSIP/carrier-00000002", "source": "",
+        {"method": BlockedMethod.ORIGINATE, "channel": "PJSIP/carrier-00000002", "source": "",
          "number": "124", "origin": "cli_or_ami_sync", "trigger": "Newchannel"}],
     "ami_originate_local_to_trunk": [
-        {"method": Method.ORIGINATE, "channel": "PJSIP/carrier-00000003",
+        {"method": BlockedMethod.ORIGINATE, "channel": "PJSIP/carrier-00000003",
          "source": "Local/9126@internal-outbound-00000001;2", "number": "126",
          "origin": "ami", "trigger": "Newchannel"}],
     "phone_dials_trunk_via_misconfigured_dialplan": [
-        {"method": Method.DIAL, "channel": "PJSIP/carrier-00000005", "source": "1001",
+        {"method": BlockedMethod.DIAL, "channel": "PJSIP/carrier-00000005", "source": "1001",
          "number": "125", "origin": "channel", "trigger": "Newchannel"}],
     "phone_dials_8_refused_by_dialplan": [
-        {"method": Method.DIALPLAN, "channel": "PJSIP/1001-00000006", "source": "1001",
+        {"method": BlockedMethod.DIALPLAN, "channel": "PJSIP/1001-00000006", "source": "1001",
          "number": "13800001234", "origin": "dialplan", "trigger": "UserEvent"}],
     "hotline_call_forwarded_out_on_the_trunk": [
-        {"method": Method.FORWARD, "channel": "PJSIP/carrier-0000000a",
+        {"method": BlockedMethod.FORWARD, "channel": "PJSIP/carrier-0000000a",
          "source": "hotline call from 13900000002", "number": "13400000001",
          "origin": "channel", "trigger": "Newchannel"}],
 }
@@ -107,7 +108,7 @@ def test_joining_mid_stream_never_crashes_and_never_hangs_up_a_caller(name: str)
         ids = {c.uniqueid for c in hangups}
         assert ids <= full_ids, (name, n)
         assert not ids & protected, (name, n)
-        assert all(a.method in Method for a in attempts)
+        assert all(a.method in BlockedMethod for a in attempts)
 
 
 def test_the_forwarded_call_keeps_its_caller() -> None:

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hotline_pbx.domain.call_record import CallPeriod, CallRecord, HangupSide, Outcome
+from hotline_pbx.domain.call_record import CallRecord, HangupSide
+from hotline_pbx.domain.contract import Outcome, Period
 from hotline_pbx.domain.kpi import kpis_from_records
 from hotline_pbx.report import ReportUsageError, render, window
 from hotline_pbx.store.stats import DayKpis, Stats
@@ -21,7 +22,7 @@ def record(outcome: Outcome, wait: float, **changes: object) -> CallRecord:
     base = CallRecord(
         call_key="1.0", linkedid="1.0", uniqueid="1.0", caller="139", caller_name="",
         dnid="400", started_at=T, routed_at=T, answered_at=None, ended_at=T,
-        period=CallPeriod.OPEN, route="queue", outcome=outcome, wait_seconds=wait,
+        period=Period.OPEN, route="queue", outcome=outcome, wait_seconds=wait,
         talk_seconds=60.0 if outcome is Outcome.ANSWERED else None, answered_by=None,
         answered_role=None, failover_attempts=0, hangup_side=HangupSide.CALLER,
         hangup_cause=16)
@@ -42,7 +43,7 @@ def test_kpis_follow_the_definitions() -> None:
     calls = [record(Outcome.ANSWERED, 20.0), record(Outcome.ANSWERED, 20.5),
              record(Outcome.ABANDONED, 30), record(Outcome.SHORT_ABANDONED, 2),
              record(Outcome.MISSED, 10),
-             record(Outcome.ABANDONED, 9, period=CallPeriod.UNROUTED),  # never offered
+             record(Outcome.ABANDONED, 9, period=Period.UNROUTED),  # never offered
              record(Outcome.MISSED, 1, is_test=True)]  # a line-monitor call
     k = kpis_from_records(calls, 20.0)
     assert (k.offered, k.countable, k.answered, k.short_abandoned) == (5, 4, 2, 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotline_pbx.domain.call_record import Outcome
+from hotline_pbx.domain.contract import Outcome
 from tests.unit.tracker.replay import fixture_names, load, replay
 
 

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from hotline_pbx.ami.normalise import RECONNECTED, VARIABLE_PREFIX, Normaliser
-from hotline_pbx.domain.call_record import CallPeriod, HangupSide, Outcome
+from hotline_pbx.domain.call_record import HangupSide
 from hotline_pbx.domain.call_tracker import CallTracker
+from hotline_pbx.domain.contract import Outcome, Period
 from tests.unit.tracker.replay import Collector, load, replay
 
 
@@ -113,7 +114,7 @@ def test_a_restarted_daemon_adopts_a_call_in_progress_once() -> None:
     assert tracker.active == 1
     feed(tracker, ANSWERED[cut:])
     (record,) = collector.records
-    assert (record.period, record.route, record.outcome) == (CallPeriod.OPEN, "queue",
+    assert (record.period, record.route, record.outcome) == (Period.OPEN, "queue",
                                                              Outcome.ANSWERED)
     assert record.started_at.timestamp() == now - 2
     assert record.details["joined"] == "reconcile"
@@ -166,7 +167,7 @@ def test_a_route_decision_before_the_events_is_applied_when_the_call_appears() -
     assert (record.answered_by, record.answered_role) == ("Li Na", "supervisor")
     # /route said closed; the PBX's variable said override (it was recorded under an
     # override): the later word wins, and the call is offered exactly once.
-    assert record.period is CallPeriod.OVERRIDE
+    assert record.period is Period.OVERRIDE
     assert collector.offered == ["closed"]
 
 

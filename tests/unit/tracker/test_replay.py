@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hotline_pbx.domain.call_record import CallPeriod, Outcome
+from hotline_pbx.domain.contract import Outcome, Period
 from tests.unit.tracker.replay import fixture_names, load, replay, summary
 
 EXPECTED: dict[str, list[dict[str, Any]]] = {
@@ -384,7 +384,7 @@ def test_capture_gives_exactly_the_expected_records(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_offered_once_per_routed_call(name: str) -> None:
     _, collector, _ = replay(load(name))
-    routed = [r.period.value for r in collector.records if r.period is not CallPeriod.UNROUTED]
+    routed = [r.period.value for r in collector.records if r.period is not Period.UNROUTED]
     assert collector.offered == routed
 
 
