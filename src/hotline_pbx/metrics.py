@@ -86,6 +86,12 @@ CONFIG_INVALID = Gauge(
     ["document"],
     registry=REGISTRY,
 )
+CONFIG_RELOADS = Counter(
+    "hotline_config_reloads",
+    "Routing configuration snapshots loaded and swapped in: one at start-up, one each "
+    "time the config listener (re)connects, one per notified change (bursts coalesce).",
+    registry=REGISTRY,
+)
 
 # The documents of the routing configuration (the label values of CONFIG_INVALID).
 CONFIG_DOCUMENTS = ("schedule", "exceptions", "override", "roster")
