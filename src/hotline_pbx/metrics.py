@@ -88,6 +88,12 @@ CONFIG_INVALID = Gauge(
     ["document"],
     registry=REGISTRY,
 )
+CONFIG_RELOADS = Counter(
+    "hotline_config_reloads",
+    "Routing configuration snapshots loaded and swapped in: one at start-up, one each "
+    "time the config listener (re)connects, one per notified change (bursts coalesce).",
+    registry=REGISTRY,
+)
 
 # Label values (hotline_pbx.domain.contract): the documents of the routing
 # configuration, the periods of offered calls (failsafe: the dialplan's static

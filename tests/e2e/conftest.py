@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from hotline_pbx.sandbox.pbx import SANDBOX_GLOBALS, AsteriskSandbox, PbxPorts
 from hotline_pbx.store import config_repo
 from hotline_pbx.store.database import open_database
 from tests.conftest import truncate_all
+from tests.e2e.waiting import wait_until
 
 E2E_REQUIRED = os.environ.get("HOTLINE_E2E") == "required"
 
@@ -60,14 +61,35 @@ def pbx_clean(pbx: AsteriskSandbox) -> Iterator[AsteriskSandbox]:
     pbx.wait_idle(60)
 
 
+# How long a followed daemon may take to apply a write. The contract is a
+# second (DESIGN.md); tests of that contract pass ``within=ROUTING_FOLLOWS_WITHIN``,
+# the others allow for a busy machine.
+ROUTING_FOLLOWS_WITHIN = 1.0
+APPLIED_WITHIN = 10.0
+
+
 class ConfigWriter:
-    """Writes routing configuration the way the API does (transaction + NOTIFY)."""
+    """Writes routing configuration the way the API does (transaction + NOTIFY).
+
+    Each write returns once every daemon it follows (:meth:`follow`) applied it:
+    its ``hotline_config_reloads_total`` passed the value it had before the
+    write. A daemon's config listener reloads once when it (re)connects, so
+    :meth:`follow` first waits for that: a reload already under way when a
+    write commits could otherwise be taken for the write's own.
+    """
 
     def __init__(self, dsn: str, tmp: Path) -> None:
         self.dsn = dsn
         self.tmp = tmp
+        self.followed: list[DaemonProcess] = []
 
-    def _run(self, step: Any, *args: Any) -> None:
+    def follow(self, daemon: DaemonProcess) -> None:
+        # Start-up loads once, the listener once more when it is LISTENing.
+        wait_until(lambda: daemon.config_reloads() >= 2, APPLIED_WITHIN,
+                   "the daemon's config listener to load the configuration")
+        self.followed.append(daemon)
+
+    def _run(self, step: Any, *args: Any, within: float) -> None:
         async def go() -> None:
             db = await open_database(DatabaseSettings(dsn=Secret(self.dsn)), self.tmp)
             try:
@@ -76,16 +98,26 @@ class ConfigWriter:
             finally:
                 await db.close()
 
+        running = [d for d in self.followed if d.running]
+        before = [d.config_reloads() for d in running]
         asyncio.run(go())
+        for daemon, reloads in zip(running, before, strict=True):
+            wait_until(_reloaded_past(daemon, reloads), within,
+                       f"the daemon to apply {step.__name__} (within {within}s)")
 
-    def schedule(self, document: Mapping[str, Any]) -> None:
-        self._run(config_repo.save_schedule, document, "e2e")
+    def schedule(self, document: Mapping[str, Any], *, within: float = APPLIED_WITHIN) -> None:
+        self._run(config_repo.save_schedule, document, "e2e", within=within)
 
-    def roster(self, document: Mapping[str, Any]) -> None:
-        self._run(config_repo.save_roster, document, "e2e")
+    def roster(self, document: Mapping[str, Any], *, within: float = APPLIED_WITHIN) -> None:
+        self._run(config_repo.save_roster, document, "e2e", within=within)
 
-    def override(self, document: Mapping[str, Any] | None) -> None:
-        self._run(config_repo.save_override, document, "e2e")
+    def override(self, document: Mapping[str, Any] | None, *,
+                 within: float = APPLIED_WITHIN) -> None:
+        self._run(config_repo.save_override, document, "e2e", within=within)
+
+
+def _reloaded_past(daemon: DaemonProcess, reloads: float) -> Callable[[], bool]:
+    return lambda: daemon.config_reloads() > reloads
 
 
 @pytest.fixture
@@ -94,9 +126,10 @@ def config(pg_dsn: str, tmp_path: Path) -> ConfigWriter:
 
 
 @pytest.fixture
-def daemon_factory(pbx_clean: AsteriskSandbox, pg_dsn: str,
-                   tmp_path: Path) -> Iterator[Any]:
-    """Start the real daemon (fresh database) against the sandbox; stopped after the test."""
+def daemon_factory(pbx_clean: AsteriskSandbox, pg_dsn: str, tmp_path: Path,
+                   config: ConfigWriter) -> Iterator[Any]:
+    """Start the real daemon (fresh database) against the sandbox; stopped after the
+    test. The test's ``config`` writes wait until each daemon started here applied them."""
     started: list[DaemonProcess] = []
     truncate_all(pg_dsn)
 
@@ -104,6 +137,8 @@ def daemon_factory(pbx_clean: AsteriskSandbox, pg_dsn: str,
         daemon = DaemonProcess.for_sandbox(pbx_clean, pg_dsn, tmp_path, extra)
         daemon.start(wait_ready=wait_ready)
         started.append(daemon)
+        if wait_ready:
+            config.follow(daemon)
         return daemon
 
     yield start

@@ -22,7 +22,8 @@ from hotline_pbx.sandbox.pbx import AsteriskSandbox
 from hotline_pbx.sandbox.sipp import CallScript, place_call
 from hotline_pbx.sandbox.tcp_relay import TcpRelay
 from tests.e2e.conftest import ConfigWriter
-from tests.e2e.test_call_records import ALWAYS_OPEN, DAEMON_ENV, db_rows, wait_for
+from tests.e2e.test_call_records import ALWAYS_OPEN, DAEMON_ENV, db_rows
+from tests.e2e.waiting import wait_until
 
 AGENT = "Local/agent1@hotline-agents"
 # Seconds either way between a time the daemon stored and the one the recorder saw
@@ -54,11 +55,11 @@ class Call:
 def link_down(relay: TcpRelay, daemon: DaemonProcess) -> Iterator[None]:
     """The daemon's AMI link is cut inside the block; after it, it is back and reconciled."""
     relay.cut()
-    wait_for(lambda: daemon.metrics()["hotline_ami_connected"] == 0, 10, "the daemon to notice")
+    wait_until(lambda: daemon.metrics()["hotline_ami_connected"] == 0, 10, "the daemon to notice")
     reconciles = _reconciles(daemon)
     yield
     relay.restore()
-    wait_for(lambda: _reconciles(daemon) > reconciles, 20, "the reconcile after the reconnect")
+    wait_until(lambda: _reconciles(daemon) > reconciles, 20, "the reconcile after the reconnect")
 
 
 def _reconciles(daemon: DaemonProcess) -> int:
@@ -96,7 +97,7 @@ def answered(pbx: AsteriskSandbox, call: Call, relay: TcpRelay, daemon: DaemonPr
 def after_hang_up(pbx: AsteriskSandbox, call: Call, relay: TcpRelay,
                   daemon: DaemonProcess) -> None:
     call.wait("Hangup")
-    wait_for(lambda: _row(daemon, call), 10, "the row")
+    wait_until(lambda: _row(daemon, call), 10, "the row")
     with link_down(relay, daemon):
         time.sleep(1.0)
 
@@ -147,7 +148,7 @@ def test_a_call_keeps_its_true_record_when_the_daemon_loses_ami_mid_call(
         finally:
             queue_paused(pbx, False)
         call.wait("Hangup")
-        row = wait_for(lambda: _row(daemon, call), 15, "the call's row")
+        row = wait_until(lambda: _row(daemon, call), 15, "the call's row")
 
     # What Asterisk said, seen directly.
     connect = call.wait("AgentConnect", 1)

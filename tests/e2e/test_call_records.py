@@ -22,7 +22,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,6 +38,7 @@ from hotline_pbx.sandbox.sipp import CallScript, SippResult, place_call
 from hotline_pbx.store.database import open_database
 from tests.conftest import truncate_all
 from tests.e2e.conftest import ConfigWriter
+from tests.e2e.waiting import wait_until
 from tests.private_postgres import PrivatePostgres
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,17 +55,6 @@ AGENTS = [f"agent{n}" for n in range(2, 7)]  # agent1 is in queues.conf
 
 
 # -- helpers --------------------------------------------------------------------------
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        time.sleep(0.2)
 
 
 def sample(metrics: Mapping[str, float], name: str, **labels: str) -> float:
@@ -126,7 +116,7 @@ def prometheus(target_port: int) -> Iterator[str]:
                 stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_for(lambda: _ready(url), 30, "Prometheus to start")
+            wait_until(lambda: _ready(url), 30, "Prometheus to start")
             yield url
         finally:
             process.terminate()
@@ -184,8 +174,8 @@ def test_a_known_mix_is_recorded_counted_and_scraped_exactly(
             ThreadPoolExecutor(max_workers=8) as pool:
         # Prometheus must see every counter at 0 before the first call, or the first
         # calls are in no increase().
-        wait_for(lambda: promql(prom, 'hotline_calls_total{period="open",outcome="answered"}'),
-                 30, "the first scrape")
+        wait_until(lambda: promql(prom, 'hotline_calls_total{period="open",outcome="answered"}'),
+                   30, "the first scrape")
         # Open hours: 6 callers at once, answered by agents who ring 1 s and talk 2 s.
         pbx.set_global("SANDBOX_AGENT_RING", "1")
         pbx.set_global("SANDBOX_AGENT_TALK", "2")
@@ -198,8 +188,8 @@ def test_a_known_mix_is_recorded_counted_and_scraped_exactly(
         waiting = start_calls(pool, pbx, [
             *(CallScript(caller=f"1390000020{n}", abandon_after=8) for n in range(3)),
             *(CallScript(caller=f"1390000030{n}", abandon_after=2) for n in range(2))])
-        wait_for(lambda: sample(daemon.metrics(), "hotline_calls_offered_total",
-                                period="open") == 11, 10, "the waiting callers routed")
+        wait_until(lambda: sample(daemon.metrics(), "hotline_calls_offered_total",
+                                  period="open") == 11, 10, "the waiting callers routed")
         # ...while after hours begin (override closed): 2 callers, the supervisor answers.
         config.override({"mode": "closed",
                          "until": (datetime.now(UTC) + timedelta(hours=1)).isoformat()})
@@ -214,8 +204,8 @@ def test_a_known_mix_is_recorded_counted_and_scraped_exactly(
                     ("open", "short_abandoned"): 2, ("open", "missed"): 0,
                     ("override", "answered"): 2, ("override", "missed"): 0,
                     ("closed", "answered"): 0}
-        wait_for(lambda: sample(daemon.metrics(), "hotline_calls_total", period="override",
-                                outcome="answered") == 2, 10, "the last calls to end")
+        wait_until(lambda: sample(daemon.metrics(), "hotline_calls_total", period="override",
+                                  outcome="answered") == 2, 10, "the last calls to end")
         metrics = daemon.metrics()
         for (period, outcome), count in expected.items():
             assert sample(metrics, "hotline_calls_total", period=period,
@@ -231,8 +221,8 @@ def test_a_known_mix_is_recorded_counted_and_scraped_exactly(
         assert 3 * 7.5 < abandon_wait < 3 * 9.5
 
         # PostgreSQL has one row per call, each with what happened.
-        wait_for(lambda: db_rows(pg_dsn, "SELECT count(*) FROM calls")[0][0] == 13, 10,
-                 "13 rows")
+        wait_until(lambda: db_rows(pg_dsn, "SELECT count(*) FROM calls")[0][0] == 13, 10,
+                   "13 rows")
         rows = db_rows(pg_dsn, "SELECT caller, period, outcome, answered_role, answered_by, "
                                "wait_seconds, hangup_side FROM calls ORDER BY caller")
         assert len({r[0] for r in rows}) == 13, rows
@@ -282,7 +272,7 @@ def test_a_known_mix_is_recorded_counted_and_scraped_exactly(
             value = rule_value()
             return value is not None and abs(value - 6 / 9) < 1e-9
 
-        wait_for(settled, 30, f"the answer-rate rule to reach 6/9 (last {rule_value()})")
+        wait_until(settled, 30, f"the answer-rate rule to reach 6/9 (last {rule_value()})")
         countable = promql(prom, 'hotline:calls_countable:increase15m{period="open"}')
         assert float(countable[0]["value"][1]) > 0
         override = promql(prom, 'hotline:answer_rate:ratio_rate15m{period="override"}')
@@ -302,20 +292,21 @@ def test_postgres_down_calls_still_routed_rows_spooled_then_stored_once(
         daemon.start()
         pbx_clean.set_global("SANDBOX_AGENT_TALK", "1")
         assert all(r.ok for r in calls(pbx_clean, [CallScript(caller="13900000501")]))
-        wait_for(lambda: db_rows(private_postgres.dsn, "SELECT count(*) FROM calls")[0][0] == 1)
+        wait_until(lambda: db_rows(private_postgres.dsn, "SELECT count(*) FROM calls")[0][0] == 1,
+                   20, "the first call's row")
 
         private_postgres.stop()
         during = calls(pbx_clean, [CallScript(caller=f"1390000060{n}") for n in range(3)])
         # Routing never needed the database: every caller reached an agent.
         assert all(r.ok for r in during), [r.output[-800:] for r in during]
-        wait_for(lambda: daemon.metrics()["hotline_db_spooled_records"] == 3, 15,
-                 "3 spooled records")
+        wait_until(lambda: daemon.metrics()["hotline_db_spooled_records"] == 3, 15,
+                   "3 spooled records")
         spool = list((daemon.data_dir / "spool").glob("calls-*.jsonl"))
         assert sum(len(p.read_text().splitlines()) for p in spool) == 3
 
         private_postgres.start()
-        wait_for(lambda: daemon.metrics()["hotline_db_spooled_records"] == 0, 20,
-                 "the spool replayed")
+        wait_until(lambda: daemon.metrics()["hotline_db_spooled_records"] == 0, 20,
+                   "the spool replayed")
         rows = db_rows(private_postgres.dsn, "SELECT caller, count(*) FROM calls GROUP BY caller "
                                          "ORDER BY caller")
         assert rows == [("13900000501", 1), *((f"1390000060{n}", 1) for n in range(3))]
@@ -372,14 +363,15 @@ def test_asterisk_restart_and_daemon_restart_lose_and_double_no_call(
                 doomed = pool.submit(place_call, CallScript(caller="13900000702",
                                                             hold_after_answer=40),
                                      pbx.ports.sip, timeout=15)
-                wait_for(lambda: sample(daemon.metrics(), "hotline_calls_active") == 1, 10)
+                wait_until(lambda: sample(daemon.metrics(), "hotline_calls_active") == 1, 10,
+                           "the call in progress")
                 time.sleep(1.5)  # answered by now
                 pbx.kill()  # a crash: no Hangup events, the AMI socket just drops
-                wait_for(lambda: daemon.metrics()["hotline_ami_connected"] == 0, 10,
-                         "the daemon to notice")
+                wait_until(lambda: daemon.metrics()["hotline_ami_connected"] == 0, 10,
+                           "the daemon to notice")
                 pbx.start()
-                wait_for(lambda: daemon.metrics()["hotline_ami_connected"] == 1, 30,
-                         "AMI to reconnect")
+                wait_until(lambda: daemon.metrics()["hotline_ami_connected"] == 1, 30,
+                           "AMI to reconnect")
                 doomed.result()
             assert poll.values[0] == 1 and 0 in poll.values and poll.values[-1] == 1
             gap = poll.values.index(0)
@@ -395,14 +387,15 @@ def test_asterisk_restart_and_daemon_restart_lose_and_double_no_call(
                 long_call = pool.submit(place_call, CallScript(caller="13900000704",
                                                                hold_after_answer=30),
                                         pbx.ports.sip, timeout=40)
-                wait_for(lambda: sample(daemon.metrics(), "hotline_calls_active") == 1, 10)
+                wait_until(lambda: sample(daemon.metrics(), "hotline_calls_active") == 1, 10,
+                           "the long call in progress")
                 time.sleep(1.5)
                 assert daemon.stop() == 0
                 daemon.start()
                 assert long_call.result().ok
             pbx.wait_idle(20)
-            wait_for(lambda: db_rows(pg_dsn, "SELECT count(*) FROM calls")[0][0] == 4, 15,
-                     "4 rows")
+            wait_until(lambda: db_rows(pg_dsn, "SELECT count(*) FROM calls")[0][0] == 4, 15,
+                       "4 rows")
             rows = {r[0]: r[1:] for r in db_rows(
                 pg_dsn, "SELECT caller, outcome, details->>'ended_during_ami_gap', "
                         "details->>'joined', period FROM calls")}

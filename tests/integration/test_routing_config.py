@@ -115,6 +115,36 @@ async def test_notify_reloads_every_listener_within_a_second(db: Database) -> No
             await listener.stop()
 
 
+def _reloads() -> float:
+    value = REGISTRY.get_sample_value("hotline_config_reloads_total")
+    assert value is not None, "hotline_config_reloads_total is not exported"
+    return value
+
+
+async def test_the_reload_counter_passes_its_old_value_once_a_change_is_applied(
+        db: Database) -> None:
+    """What the e2e tests wait for after a write (tests/e2e/conftest.py): the
+    counter moves only once a new snapshot is in force, one step per reload."""
+    state = config_repo.RoutingState(db.engine, SETTINGS)
+    listener = ConfigListener(db.dsn, state.reload)
+    listener.start()
+    try:
+        await asyncio.wait_for(listener.listening.wait(), 5)
+        before = _reloads()
+        async with db.engine.begin() as conn:
+            await config_repo.save_roster(conn, {"supervisor": SUPERVISOR}, "test")
+        deadline = time.monotonic() + 5
+        while _reloads() == before:
+            assert time.monotonic() < deadline, "the change was never applied"
+            await asyncio.sleep(0.01)
+        assert state.snapshot.roster.supervisor is not None  # in force when it moved
+        assert _reloads() == before + 1
+        await state.reload()
+        assert _reloads() == before + 2
+    finally:
+        await listener.stop()
+
+
 async def test_listener_reloads_after_losing_its_connection(db: Database) -> None:
     state = config_repo.RoutingState(db.engine, SETTINGS)
     listener = ConfigListener(db.dsn, state.reload, retry_seconds=0.2)

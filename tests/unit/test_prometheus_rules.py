@@ -28,6 +28,7 @@ from prometheus_client.utils import floatToGoString
 from hotline_pbx.cli import build_parser
 from hotline_pbx.config import Settings, load_settings
 from hotline_pbx.metrics import REGISTRY, WAIT_BUCKETS
+from hotline_pbx.resources import SHIPPED
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
@@ -176,7 +177,10 @@ def run_promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedPro
 
 @pytest.fixture(scope="module")
 def rules() -> list[Rule]:
-    return parse_rules(RULES.read_text(encoding="utf-8"))
+    parsed = parse_rules(RULES.read_text(encoding="utf-8"))
+    # Every test below loops over these: a parser that finds nothing must fail them.
+    assert {rule.kind for rule in parsed} == {"record", "alert"}, f"rules parsed: {parsed}"
+    return parsed
 
 
 @pytest.fixture(scope="module")
@@ -267,10 +271,11 @@ def test_recording_rules_cover_every_kpi_and_window(rules: list[Rule]) -> None:
 
 
 def test_ratios_guard_division_by_zero(rules: list[Rule]) -> None:
-    for rule in rules:
-        if rule.kind == "record" and "/" in rule.expr:
-            assert re.search(r"\)\s*>\s*0\)\s*$", rule.expr), \
-                f"{rule.name}: the denominator must be filtered with > 0"
+    ratios = [rule for rule in rules if rule.kind == "record" and "/" in rule.expr]
+    assert ratios
+    for rule in ratios:
+        assert re.search(r"\)\s*>\s*0\)\s*$", rule.expr), \
+            f"{rule.name}: the denominator must be filtered with > 0"
 
 
 def test_service_level_bucket_matches_the_client() -> None:
@@ -340,6 +345,7 @@ def test_dashboard_layout_and_panels(dashboard: dict[str, Any]) -> None:
     assert dashboard["schemaVersion"] >= 36
     assert dashboard["uid"] and dashboard["title"]
     panels = dashboard["panels"]
+    assert panels
     ids = [p["id"] for p in panels]
     assert len(ids) == len(set(ids)), "panel ids must be unique"
     boxes = []
@@ -460,6 +466,7 @@ def test_compose_file() -> None:
 
     # Every variable compose interpolates is documented in .env.example.
     interpolated = set(re.findall(r"\$\{([A-Z0-9_]+)", text))
+    assert interpolated
     assert interpolated <= set(env_example()), interpolated - set(env_example())
 
 
@@ -498,13 +505,24 @@ def test_dockerfile() -> None:
     assert args.command == "run"
     assert args.config == "/etc/hotline-pbx/hotline.toml"
 
-    for word, rest in instructions:
-        if word == "COPY" and not rest.startswith("--from"):
-            *sources, _dest = rest.split()
-            for source in sources:
-                if source != ".":
-                    assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
+    copied = [source for word, rest in instructions
+              if word == "COPY" and not rest.startswith("--from")
+              for source in rest.split()[:-1] if source != "."]
+    assert copied
+    for source in copied:
+        assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
     assert "8080" in " ".join(rest for word, rest in instructions if word == "EXPOSE")
+
+
+def test_docker_build_context_has_what_the_wheel_build_reads() -> None:
+    """The image's `pip wheel /src` runs setup.py, which copies the shipped
+    directories into the package: the build context must let them in."""
+    patterns = [line.strip() for line in (DOCKER / "Dockerfile.dockerignore").read_text(
+        encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
+    assert patterns[0] == "*"  # everything out, then what is needed back in
+    let_in = {pattern[1:] for pattern in patterns if pattern.startswith("!")}
+    needed = {"pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "src", *SHIPPED}
+    assert needed <= let_in, f"the build context lacks {sorted(needed - let_in)}"
 
 
 # -- docs ------------------------------------------------------------------------

@@ -76,6 +76,10 @@ class DaemonProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def start(self, timeout: float = 60.0, *, wait_ready: bool = True) -> None:
         self._log = self.log_path.open("ab")
         self.process = self.home.popen(["run"], self.env, stdout=self._log,
@@ -148,6 +152,10 @@ class DaemonProcess:
                 name, _, value = line.rpartition(" ")
                 samples[name] = float(value)
         return samples
+
+    def config_reloads(self) -> float:
+        """``hotline_config_reloads_total``: routing snapshots this process loaded."""
+        return self.metrics().get("hotline_config_reloads_total", 0.0)
 
     def log_records(self) -> list[dict[str, Any]]:
         records = []

@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotline_pbx.domain.contract import DialplanVar
+from hotline_pbx.resources import checkout_root, shipped_dir
 
-PROJECT_DIR = Path(__file__).resolve().parents[3]
 DEFAULT_ROOT = Path(os.environ.get("HOTLINE_SANDBOX_ROOT", "/var/cache/hotline-pbx/asterisk-root"))
-BUILD_SCRIPT = PROJECT_DIR / "scripts" / "build-asterisk-root.sh"
-CONFIG_SOURCES = ("asterisk-conf", "dialplan", "sandbox")
+# The sandbox's own files, relative to the checkout: test and demo harness, not
+# product, so an install does not carry them (see :func:`harness_path`).
+BUILD_SCRIPT = Path("scripts/build-asterisk-root.sh")
+STAND_INS = Path("sandbox")  # stand-in agents and mobiles (extensions_site.conf)
 # Stand-in agents' behaviour (sandbox/extensions_site.conf), changeable per test.
 SANDBOX_GLOBALS = {
     "SANDBOX_AGENT_ANSWER": "yes",
@@ -38,6 +40,25 @@ SANDBOX_GLOBALS = {
 
 class SandboxError(RuntimeError):
     """The sandbox PBX could not be built, started or driven."""
+
+
+def harness_path(relative: Path) -> Path:
+    """A file or directory of the sandbox's own, in the checkout we run from.
+
+    The product's files (``asterisk-conf/``, ``dialplan/``) come with any
+    install (:mod:`hotline_pbx.resources`); the stand-ins and the root's build
+    script only with a checkout: from an install, say so in one line.
+    """
+    root = checkout_root()
+    if root is None:
+        raise SandboxError(f"the Asterisk sandbox needs a checkout of hotline-pbx: {relative} "
+                           "is test harness and not installed with the package")
+    return root / relative
+
+
+def config_sources() -> tuple[Path, ...]:
+    """The directories whose ``*.conf`` files make up a sandbox PBX's configuration."""
+    return (shipped_dir("asterisk-conf"), shipped_dir("dialplan"), harness_path(STAND_INS))
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -220,13 +241,13 @@ class AsteriskSandbox:
         # Who owns this instance: a later run reaps it if this process died
         # without stopping it (SIGKILL, a CI timeout).
         (run / "owner.pid").write_text(str(os.getpid()))
-        for source in CONFIG_SOURCES:
-            for conf in sorted((PROJECT_DIR / source).glob("*.conf")):
+        for source in config_sources():
+            for conf in sorted(source.glob("*.conf")):
                 (etc / conf.name).write_text(self._render(conf.name, conf.read_text()))
         (etc / "asterisk.conf").write_text(self._asterisk_conf())
 
     def _asterisk_conf(self) -> str:
-        shipped = (PROJECT_DIR / "asterisk-conf" / "asterisk.conf").read_text()
+        shipped = (shipped_dir("asterisk-conf") / "asterisk.conf").read_text()
         options = shipped[shipped.index("[options]"):]
         return (
             "[directories]\n"
@@ -294,7 +315,7 @@ def ensure_root(root: Path = DEFAULT_ROOT) -> None:
     """Build the Debian unstable root with Asterisk 22 unless it is cached."""
     if (root / ".hotline-sandbox-ok").exists():
         return
-    result = subprocess.run(["bash", str(BUILD_SCRIPT), str(root)], check=False)
+    result = subprocess.run(["bash", str(harness_path(BUILD_SCRIPT)), str(root)], check=False)
     if result.returncode != 0:
         raise SandboxError(f"building the Asterisk root failed (exit {result.returncode})")
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import hotline_pbx
-from hotline_pbx.store.migrate import MIGRATIONS_DIR
+from hotline_pbx.resources import PACKAGE_DATA, SHIPPED, shipped_dir
 
 DAEMON_USER = "hotline-pbx"  # scripts/setup.sh creates it under this name
 # scripts/setup.sh writes the runtime venv's path into this file of the checkout's venv.
@@ -84,8 +84,9 @@ def give_to_daemon_user(path: Path) -> None:
 
 class DaemonHome:
     """A temporary directory of the daemon user's: ``src/`` (a copy of this
-    package), ``migrations/``, ``data/`` (``daemon.data_dir``), ``home/``
-    (``$HOME``) and ``run/`` (``$XDG_RUNTIME_DIR``).
+    package laid out as an install has it, its shipped files in ``_data/``:
+    see :mod:`hotline_pbx.resources`), ``data/`` (``daemon.data_dir``),
+    ``home/`` (``$HOME``) and ``run/`` (``$XDG_RUNTIME_DIR``).
 
     Removed by :meth:`remove`, or at the latest when the object is collected
     or the interpreter exits.
@@ -95,11 +96,13 @@ class DaemonHome:
         self.path = Path(tempfile.mkdtemp(prefix=prefix))
         self._finalizer = weakref.finalize(self, shutil.rmtree, self.path, ignore_errors=True)
         package = Path(hotline_pbx.__file__).parent
-        # migrate.py finds migrations/ three levels up from itself: the same layout here.
-        shutil.copytree(package, self.path / "src" / package.name,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        shutil.copytree(MIGRATIONS_DIR, self.path / "migrations",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        copy = self.path / "src" / package.name
+        shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__", PACKAGE_DATA))
+        # Whether we run from a checkout or an install, the copy has its shipped
+        # files (migrations above all) where an installed package keeps them.
+        for name in SHIPPED:
+            shutil.copytree(shipped_dir(name), copy / PACKAGE_DATA / name,
+                            ignore=shutil.ignore_patterns("__pycache__"))
         for name in ("data", "home", "run"):
             (self.path / name).mkdir(mode=0o700)
         give_to_daemon_user(self.path)

@@ -44,7 +44,7 @@ from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.domain.roster import Roster
 from hotline_pbx.domain.routing import RoutingSnapshot
 from hotline_pbx.domain.statutory import chinese_statutory_source
-from hotline_pbx.metrics import CONFIG_DOCUMENTS, CONFIG_INVALID
+from hotline_pbx.metrics import CONFIG_DOCUMENTS, CONFIG_INVALID, CONFIG_RELOADS
 from hotline_pbx.store import models
 
 T = TypeVar("T")
@@ -218,6 +218,7 @@ class RoutingState:
         self.snapshot = snapshot
         self.loaded_at = now
         self.problems = problems
+        CONFIG_RELOADS.inc()  # what shows from outside that a change has been applied
         _report_problems(problems)
         missing = snapshot.calendar.missing_statutory_years(now)
         if missing:

@@ -2,6 +2,10 @@
 
 Idempotent: running it twice leaves the schema as it is. An advisory lock
 keeps two daemons starting at once from migrating the same database together.
+
+The Alembic scripts are the top-level ``migrations/`` of a checkout, or the
+copy an installed package carries (:mod:`hotline_pbx.resources`), unless
+``HOTLINE_MIGRATIONS_DIR`` names another directory.
 """
 
 from __future__ import annotations
@@ -16,17 +20,22 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
+from hotline_pbx.resources import shipped_dir
 from hotline_pbx.store.database import Database
 
-MIGRATIONS_DIR = Path(
-    os.environ.get("HOTLINE_MIGRATIONS_DIR", Path(__file__).resolve().parents[3] / "migrations")
-)
 _LOCK_KEY = 0x486F746C  # "Hotl": one advisory lock id for schema changes
+
+
+def migrations_dir() -> Path:
+    """Where the Alembic scripts are; looked up when needed, so that importing
+    this module never fails on an incomplete install."""
+    override = os.environ.get("HOTLINE_MIGRATIONS_DIR")
+    return Path(override) if override else shipped_dir("migrations")
 
 
 def _alembic_config(connection: Connection | None = None) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_dir()))
     if connection is not None:
         config.attributes["connection"] = connection
     return config
