@@ -17,7 +17,9 @@ __all__ = [
     "CallPeriod",
     "CallRecord",
     "HangupSide",
+    "JoinedBy",
     "Outcome",
+    "UnseenEnd",
     "to_datetime",
 ]
 
@@ -54,6 +56,21 @@ class AnswerTime(StrEnum):
     #                        read after an AMI gap hid the event: exact to the millisecond
     APPROXIMATE = "approximate"  # the earliest moment the evidence allows (AMI gap,
     #                              daemon restart, AgentComplete's whole-second TalkTime)
+
+
+class JoinedBy(StrEnum):
+    """How the tracker came to know a call whose ``Newchannel`` it never saw
+    (``details.joined``)."""
+
+    ROUTING = "routing"  # /route's HOTLINE_* variables on the root channel
+    RECONCILE = "reconcile"  # adopted from the snapshot after an AMI (re)connect
+
+
+class UnseenEnd(StrEnum):
+    """Why a call was closed without its ``Hangup`` (the ``details`` key set to true)."""
+
+    ENDED_DURING_AMI_GAP = "ended_during_ami_gap"  # absent from the reconnect's snapshot
+    LOST_TRACK = "lost_track"  # silent too long (swept), or evicted to stay within bounds
 
 
 class HangupSide(StrEnum):

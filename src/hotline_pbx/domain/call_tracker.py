@@ -66,7 +66,16 @@ from .call_events import (
     SnapshotComplete,
     VarSet,
 )
-from .call_record import AnswerTime, CallPeriod, CallRecord, HangupSide, Outcome, to_datetime
+from .call_record import (
+    AnswerTime,
+    CallPeriod,
+    CallRecord,
+    HangupSide,
+    JoinedBy,
+    Outcome,
+    UnseenEnd,
+    to_datetime,
+)
 
 __all__ = [
     "HOTLINE_CONTEXTS",
@@ -177,7 +186,11 @@ class Call:
     last_event_at: float = 0.0
     stale: bool = False  # not confirmed since the AMI connection was lost
     lost_at: float | None = None
-    notes: dict[str, Any] = field(default_factory=dict)
+    joined_by: JoinedBy | None = None  # None: seen from its Newchannel
+    unseen_end: UnseenEnd | None = None  # None: closed by its own Hangup
+    left_queue_unanswered: bool = False  # QueueCallerAbandon (a hang-up or a queue timeout)
+    dialled_after_answer: list[str] = field(default_factory=list)  # Dial strings, in order
+    transfer_answered: bool = False  # a transfer's target answered
 
 
 class TrackerObserver(Protocol):
@@ -296,9 +309,7 @@ class CallTracker:
         idle = [c for c in self.calls.values()
                 if now - c.last_event_at > (stale_idle if c.stale else max_idle)]
         for call in idle:
-            call.notes["lost_track"] = True
-            self._end(call, call.last_event_at, None)
-            self.lost_calls += 1
+            self._end_unseen(call, call.last_event_at, UnseenEnd.LOST_TRACK)
         while self._pending_routes:
             key, info = next(iter(self._pending_routes.items()))
             if now - info.decided_at <= pending_route_ttl:
@@ -322,9 +333,7 @@ class CallTracker:
             return None
         if len(self.calls) >= self._max_calls:
             idle = min(self.calls.values(), key=lambda c: c.last_event_at)
-            idle.notes["lost_track"] = True
-            self._end(idle, idle.last_event_at, None)
-            self.lost_calls += 1
+            self._end_unseen(idle, idle.last_event_at, UnseenEnd.LOST_TRACK)
         call = Call(linkedid=linkedid, uniqueid=uniqueid, channel=channel, started_at=ts,
                     caller=caller, caller_name=caller_name, last_event_at=ts)
         self.calls[linkedid] = call
@@ -391,7 +400,7 @@ class CallTracker:
             # Joined after the Newchannel (lost or cut off): routing proves it is ours.
             call = self._open(e.linkedid, e.uniqueid, e.channel, e.ts)
             if call is not None:
-                call.notes["joined"] = "routing"
+                call.joined_by = JoinedBy.ROUTING
         if call is None or e.uniqueid != call.uniqueid:
             return
         name, value = e.name, e.value
@@ -432,7 +441,7 @@ class CallTracker:
         call = self._call_for(e.linkedid, e.ts)
         if call is not None and e.uniqueid == call.uniqueid:
             call.in_queue = False
-            call.notes["left_queue_unanswered"] = True
+            call.left_queue_unanswered = True
 
     def _agent_called(self, e: AgentCalled) -> None:
         call = self._call_for(e.linkedid, e.ts)
@@ -470,7 +479,7 @@ class CallTracker:
         if call is None or e.uniqueid != call.uniqueid:
             return  # a Local ;2 half dialling on: the root's own Dial tells the story
         if call.answered_at is not None:
-            call.notes.setdefault("dialled_after_answer", []).append(e.dial_string)
+            call.dialled_after_answer.append(e.dial_string)
         elif not call.in_queue:
             target = self._target_for(call, e.dial_string)
             call.attempts.append(Attempt(target, e.ts, call.try_index))
@@ -496,7 +505,7 @@ class CallTracker:
             attempt.status = e.status
         if call.answered_at is not None:
             if e.status == "ANSWER" and call.transfers:
-                call.notes["transfer_answered"] = True
+                call.transfer_answered = True
             return
         if e.status == "ANSWER":
             target = attempt.target if attempt else e.dest_channel
@@ -583,9 +592,8 @@ class CallTracker:
                 self._resume(call, lines, e.ts)
             elif call.stale:
                 # It ended while we could not see: close it at the moment we lost sight.
-                call.notes["ended_during_ami_gap"] = True
-                self._end(call, call.lost_at if call.lost_at is not None else e.ts, None)
-                self.lost_calls += 1
+                self._end_unseen(call, call.lost_at if call.lost_at is not None else e.ts,
+                                 UnseenEnd.ENDED_DURING_AMI_GAP)
         for snap in snapshot:
             if snap.uniqueid == snap.linkedid:
                 self._adopt(snap, by_call[snap.linkedid], entries.get(snap.uniqueid), e.ts)
@@ -654,7 +662,7 @@ class CallTracker:
         if call is None:
             return
         call.last_event_at = ts
-        call.notes["joined"] = "reconcile"
+        call.joined_by = JoinedBy.RECONCILE
         call.dnid = variables.get("HOTLINE_DNID", "")
         if entry is not None:
             call.queue, call.in_queue = entry.queue, True
@@ -663,6 +671,12 @@ class CallTracker:
         self._catch_up(call, snap, lines, call.started_at, ts)
 
     # -- ending ---------------------------------------------------------------------------
+
+    def _end_unseen(self, call: Call, ts: float, why: UnseenEnd) -> None:
+        """Close a call whose Hangup we will never see."""
+        call.unseen_end = why
+        self._end(call, ts, None)
+        self.lost_calls += 1
 
     def _end(self, call: Call, ts: float, cause: int | None) -> None:
         del self.calls[call.linkedid]
@@ -732,8 +746,8 @@ class CallTracker:
 
     @staticmethod
     def _side(call: Call) -> HangupSide | None:
-        if call.notes.get("ended_during_ami_gap") or call.notes.get("lost_track"):
-            return None
+        if call.unseen_end is not None:
+            return None  # who hung up happened where we could not see
         if call.answered_at is not None:
             if not call.transfers and call.complete_reason == "caller":
                 return HangupSide.CALLER
@@ -746,7 +760,17 @@ class CallTracker:
 
     @staticmethod
     def _details(call: Call) -> dict[str, Any]:
-        details: dict[str, Any] = dict(call.notes)
+        details: dict[str, Any] = {}
+        if call.joined_by is not None:
+            details["joined"] = call.joined_by.value
+        if call.unseen_end is not None:
+            details[call.unseen_end.value] = True
+        if call.left_queue_unanswered:
+            details["left_queue_unanswered"] = True
+        if call.dialled_after_answer:
+            details["dialled_after_answer"] = list(call.dialled_after_answer)
+        if call.transfer_answered:
+            details["transfer_answered"] = True
         if call.queue:
             details["queue"] = call.queue
             if call.queued_at is not None:
