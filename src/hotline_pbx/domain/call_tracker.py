@@ -27,8 +27,9 @@ Outcomes are decided from the events that say what happened, not from
 * **missed**: nobody answered and the caller did not hang up first: the
   closed message started (``HOTLINE_CLOSED``), or the PBX ended the call.
 
-``short_abandoned`` versus ``abandoned`` is the wait against
-``short_abandon_seconds`` (a wait of exactly that many seconds is short).
+The tracker only gathers these facts on a typed :class:`Call`; the stored
+record (outcome, wait, hang-up side, ``details``) is made from the finished call
+by :func:`~hotline_pbx.domain.call_record.record_of`.
 """
 
 from __future__ import annotations
@@ -69,12 +70,9 @@ from .call_events import (
 from .call_record import (
     AnswerTime,
     CallPeriod,
-    CallRecord,
     HangupSide,
     JoinedBy,
-    Outcome,
     UnseenEnd,
-    to_datetime,
 )
 
 __all__ = [
@@ -96,8 +94,6 @@ HOTLINE_CONTEXTS = frozenset({
     "hotline-route-closed", "hotline-failsafe",
 })
 
-_FAILED_DIAL = frozenset({"NOANSWER", "BUSY", "CONGESTION", "CHANUNAVAIL", "DONTCALL",
-                          "TORTURE", "INVALIDARGS"})
 _ROUTED_PERIODS = {p.value: p for p in CallPeriod if p is not CallPeriod.UNROUTED}
 
 
@@ -196,19 +192,21 @@ class Call:
 class TrackerObserver(Protocol):
     def call_offered(self, call: Call) -> None: ...
 
-    def call_ended(self, record: CallRecord) -> None: ...
+    def call_ended(self, call: Call) -> None:
+        """``call`` has ended (``state`` ENDED); the tracker never touches it again."""
 
 
 class _NoObserver:
     def call_offered(self, call: Call) -> None:
         pass
 
-    def call_ended(self, record: CallRecord) -> None:
+    def call_ended(self, call: Call) -> None:
         pass
 
 
 class CallTracker:
-    """Calls in progress, keyed by Linkedid; ended calls go to the observer as records.
+    """Calls in progress, keyed by Linkedid; ended calls go to the observer
+    (:func:`~hotline_pbx.domain.call_record.record_of` makes their records).
 
     Bounded: at most ``max_calls`` calls in progress (beyond, the one idle the
     longest is closed as lost), ``max_pending_routes`` routing decisions
@@ -219,7 +217,6 @@ class CallTracker:
     def __init__(
         self,
         *,
-        short_abandon_seconds: float = 5.0,
         observer: TrackerObserver | None = None,
         inbound_contexts: Iterable[str] = INBOUND_CONTEXTS,
         hotline_contexts: Iterable[str] = HOTLINE_CONTEXTS,
@@ -227,7 +224,6 @@ class CallTracker:
         max_pending_routes: int = 5_000,
         remember_ended: int = 20_000,
     ) -> None:
-        self.short_abandon_seconds = short_abandon_seconds
         self.observer: TrackerObserver = observer or _NoObserver()
         self._inbound = frozenset(inbound_contexts)
         self._hotline = frozenset(hotline_contexts) | self._inbound
@@ -686,110 +682,7 @@ class CallTracker:
         call.ended_at = ts
         call.hangup_cause = cause
         call.state = CallState.ENDED
-        self.observer.call_ended(self.record(call))
-
-    def record(self, call: Call) -> CallRecord:
-        """The call's record (for an ended call; in progress, as if it ended now)."""
-        ended = call.ended_at if call.ended_at is not None else call.last_event_at
-        outcome = self._outcome(call, ended)
-        wait_from = call.routed_at if call.routed_at is not None else call.started_at
-        if outcome is Outcome.ANSWERED:
-            assert call.answered_at is not None
-            wait_to = call.answered_at
-        elif outcome is Outcome.MISSED and call.missed_at is not None:
-            wait_to = call.missed_at
-        elif call.hung_up_at is not None and outcome is not Outcome.MISSED:
-            wait_to = call.hung_up_at
-        else:
-            wait_to = ended
-        talk = None
-        if call.answered_at is not None:
-            talk = round(max(0.0, ended - call.answered_at), 3)
-        return CallRecord(
-            call_key=call.linkedid,
-            linkedid=call.linkedid,
-            uniqueid=call.uniqueid,
-            caller=call.caller,
-            caller_name=call.caller_name,
-            dnid=call.dnid,
-            started_at=to_datetime(call.started_at),
-            routed_at=None if call.routed_at is None else to_datetime(call.routed_at),
-            answered_at=None if call.answered_at is None else to_datetime(call.answered_at),
-            ended_at=to_datetime(ended),
-            period=call.period,
-            route=call.route,
-            outcome=outcome,
-            wait_seconds=round(max(0.0, wait_to - wait_from), 3),
-            talk_seconds=talk,
-            answered_by=call.answered_by,
-            answered_role=call.answered_role,
-            failover_attempts=sum(1 for a in call.attempts if a.status in _FAILED_DIAL),
-            hangup_side=self._side(call),
-            hangup_cause=call.hangup_cause,
-            is_test=call.is_test,
-            needs_callback=(outcome in (Outcome.ABANDONED, Outcome.MISSED)
-                            and bool(call.caller) and not call.is_test),
-            details=self._details(call),
-        )
-
-    def _outcome(self, call: Call, ended: float) -> Outcome:
-        if call.answered_at is not None:
-            return Outcome.ANSWERED
-        if call.missed_at is not None:
-            return Outcome.MISSED
-        if call.hung_up_at is not None:
-            wait_from = call.routed_at if call.routed_at is not None else call.started_at
-            if call.hung_up_at - wait_from <= self.short_abandon_seconds:
-                return Outcome.SHORT_ABANDONED
-            return Outcome.ABANDONED
-        return Outcome.MISSED
-
-    @staticmethod
-    def _side(call: Call) -> HangupSide | None:
-        if call.unseen_end is not None:
-            return None  # who hung up happened where we could not see
-        if call.answered_at is not None:
-            if not call.transfers and call.complete_reason == "caller":
-                return HangupSide.CALLER
-            if not call.transfers and call.complete_reason == "agent":
-                return HangupSide.CALLEE
-            return call.end_side or HangupSide.SYSTEM
-        if call.root_request_soft is False or call.hung_up_at is not None:
-            return HangupSide.CALLER
-        return HangupSide.SYSTEM
-
-    @staticmethod
-    def _details(call: Call) -> dict[str, Any]:
-        details: dict[str, Any] = {}
-        if call.joined_by is not None:
-            details["joined"] = call.joined_by.value
-        if call.unseen_end is not None:
-            details[call.unseen_end.value] = True
-        if call.left_queue_unanswered:
-            details["left_queue_unanswered"] = True
-        if call.dialled_after_answer:
-            details["dialled_after_answer"] = list(call.dialled_after_answer)
-        if call.transfer_answered:
-            details["transfer_answered"] = True
-        if call.queue:
-            details["queue"] = call.queue
-            if call.queued_at is not None:
-                details["queued_at"] = to_datetime(call.queued_at).isoformat()
-        if call.agent_no_answer:
-            details["agent_no_answer"] = call.agent_no_answer
-        if call.attempts:
-            details["attempts"] = [
-                {"target": a.target, "status": a.status or "unknown",
-                 **({"early_media": True} if a.early_media else {})}
-                for a in call.attempts
-            ]
-        if call.transfers:
-            details["transfers"] = list(call.transfers)
-        if call.missed_at is not None:
-            details["closed_message"] = True
-        if call.answered_at is not None and call.answer_time is not AnswerTime.EVENT:
-            details["answer_time"] = call.answer_time.value
-        return details
+        self.observer.call_ended(call)
 
     # -- names and roles --------------------------------------------------------------------
 
