@@ -43,6 +43,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from .call_events import (
+    AMI_EVENTS,
     AgentCalled,
     AgentComplete,
     AgentConnect,
@@ -238,29 +239,9 @@ class CallTracker:
         self.lost_calls = 0  # closed without their hang-up (evicted, swept, gap)
         self.orphan_events = 0  # events for no call we track (other traffic, or joined late)
         self.last_event_at = 0.0  # the newest event time seen
-        self._handlers: dict[type[Any], Callable[[Any], None]] = {
-            NewChannel: self._new_channel,
-            VarSet: self._var_set,
-            DialBegin: self._dial_begin,
-            DialState: self._dial_state,
-            DialEnd: self._dial_end,
-            BridgeEnter: self._bridge_enter,
-            BridgeLeave: self._bridge_leave,
-            LocalBridge: self._local_bridge,
-            HangupRequest: self._hangup_request,
-            Hangup: self._hangup,
-            QueueCallerJoin: self._queue_join,
-            QueueCallerLeave: self._queue_leave,
-            QueueCallerAbandon: self._queue_abandon,
-            AgentCalled: self._agent_called,
-            AgentRingNoAnswer: self._agent_ring_no_answer,
-            AgentConnect: self._agent_connect,
-            AgentComplete: self._agent_complete,
-            BlindTransfer: self._blind_transfer,
-            ChannelSnapshot: self._snapshot_line,
-            QueueEntry: self._queue_entry,
-            SnapshotComplete: self._snapshot_complete,
-        }
+        # One step per event type of the registry (AMI_EVENTS names each step).
+        self._handlers: dict[type[CallEvent], Callable[[Any], None]] = {
+            kind.type: getattr(self, f"_{kind.handler}") for kind in AMI_EVENTS.values()}
 
     @property
     def active(self) -> int:
@@ -269,14 +250,9 @@ class CallTracker:
     # -- input ---------------------------------------------------------------------
 
     def feed(self, event: CallEvent) -> None:
-        before = self.last_event_at
-        if event.ts > before:
-            self.last_event_at = event.ts
-        if type(event) is Reconnected:
-            # The last event before the gap is when we lost sight of the calls.
-            self.connection_lost(before or event.ts)
-            return
         self._handlers[type(event)](event)
+        if event.ts > self.last_event_at:
+            self.last_event_at = event.ts
 
     def route_decided(self, info: RouteInfo) -> None:
         """``/route`` answered for ``info.call_id`` (may come before or after its events)."""
@@ -569,6 +545,10 @@ class CallTracker:
         call.answer_leg = set()
 
     # -- reconcile after an AMI (re)connect -----------------------------------------------
+
+    def _reconnected(self, e: Reconnected) -> None:
+        # The last event before the gap is when we lost sight of the calls.
+        self.connection_lost(self.last_event_at or e.ts)
 
     def _snapshot_line(self, e: ChannelSnapshot) -> None:
         self._snapshot.append(e)
