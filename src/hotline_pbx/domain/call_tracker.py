@@ -68,13 +68,7 @@ from .call_events import (
     SnapshotComplete,
     VarSet,
 )
-from .call_record import (
-    AnswerTime,
-    CallPeriod,
-    HangupSide,
-    JoinedBy,
-    UnseenEnd,
-)
+from .call_record import AnswerTime, CallPeriod, HangupSide, JoinedBy, UnseenEnd
 
 __all__ = [
     "HOTLINE_CONTEXTS",
