@@ -20,7 +20,7 @@ from hotline_pbx.ami.normalise import Normaliser
 from hotline_pbx.ami.reconcile import mark_reconnected, reconcile
 from hotline_pbx.ami.supervisor import AmiEvent, AmiSupervisor
 from hotline_pbx.config import Settings
-from hotline_pbx.domain.call_record import CallRecord
+from hotline_pbx.domain.call_record import record_of
 from hotline_pbx.domain.call_tracker import Call, CallTracker, RouteInfo, RouteTarget
 from hotline_pbx.domain.contract import Outcome
 from hotline_pbx.logs import Identifier
@@ -50,9 +50,9 @@ def route_info(routed: RoutedCall) -> RouteInfo:
 class CallTracking:
     def __init__(self, settings: Settings, writer: CallWriter) -> None:
         self.writer = writer
+        self.kpi = settings.kpi
         self.normaliser = Normaliser()
-        self.tracker = CallTracker(short_abandon_seconds=settings.kpi.short_abandon_seconds,
-                                   observer=self)
+        self.tracker = CallTracker(observer=self)
         self._lost_logged = 0
         self._reconcile: asyncio.Task[bool] | None = None
 
@@ -106,7 +106,8 @@ class CallTracking:
     def call_offered(self, call: Call) -> None:
         CALLS_OFFERED.labels(call.period.value).inc()
 
-    def call_ended(self, record: CallRecord) -> None:
+    def call_ended(self, call: Call) -> None:
+        record = record_of(call, self.kpi)
         if record.offered:
             period, outcome = record.period.value, record.outcome.value
             CALLS.labels(period, outcome).inc()

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hotline_pbx.domain.call_events import (
+    AMI_EVENTS,
     AgentCalled,
     AgentComplete,
     AgentConnect,
@@ -29,6 +30,7 @@ from hotline_pbx.domain.call_events import (
     DialBegin,
     DialEnd,
     DialState,
+    EventKind,
     Hangup,
     HangupRequest,
     LocalBridge,
@@ -169,11 +171,11 @@ def _queue_abandon(raw: Mapping[str, str], ts: float) -> CallEvent:
     return QueueCallerAbandon(*_channel_fields(raw, ts), _opt(raw, "Queue"))
 
 
-def _agent(cls: Any) -> Callable[[Mapping[str, str], float], CallEvent]:
+def _agent(cls: type[AgentCalled | AgentRingNoAnswer | AgentConnect]
+           ) -> Callable[[Mapping[str, str], float], CallEvent]:
     def parse(raw: Mapping[str, str], ts: float) -> CallEvent:
-        event: CallEvent = cls(*_channel_fields(raw, ts), _opt(raw, "Queue"),
-                               _opt(raw, "DestUniqueid"), _member(raw))
-        return event
+        return cls(*_channel_fields(raw, ts), _opt(raw, "Queue"), _opt(raw, "DestUniqueid"),
+                   _member(raw))
     return parse
 
 
@@ -233,38 +235,41 @@ def _snapshot_complete(raw: Mapping[str, str], ts: float) -> CallEvent:
     return SnapshotComplete(ts)
 
 
-#: The marker hotline_pbx.ami.reconcile puts first into the stream after a (re)connect.
-RECONNECTED = "HotlineReconnected"
-
 Parser = Callable[[Mapping[str, str], float], "CallEvent | None"]
 
-PARSERS: dict[str, Parser] = {
-    "Newchannel": _new_channel,
-    "VarSet": _var_set,
-    "DialBegin": _dial_begin,
-    "DialState": _dial_state,
-    "DialEnd": _dial_end,
-    "BridgeEnter": _bridge_enter,
-    "BridgeLeave": _bridge_leave,
-    "LocalBridge": _local_bridge,
-    "HangupRequest": _hangup_request,
-    "SoftHangupRequest": _soft_hangup_request,
-    "Hangup": _hangup,
-    "QueueCallerJoin": _queue_join,
-    "QueueCallerLeave": _queue_leave,
-    "QueueCallerAbandon": _queue_abandon,
-    "AgentCalled": _agent(AgentCalled),
-    "AgentRingNoAnswer": _agent(AgentRingNoAnswer),
-    "AgentConnect": _agent(AgentConnect),
-    "AgentComplete": _agent_complete,
-    "BlindTransfer": _blind_transfer,
-    # Reconcile snapshots: CoreShowChannels and QueueStatus replies, which
-    # hotline_pbx.ami.reconcile puts into the event stream in order.
-    "CoreShowChannel": _core_show_channel,
-    "CoreShowChannelsComplete": _snapshot_complete,
-    "QueueEntry": _queue_entry,
-    RECONNECTED: _reconnected,
+#: How each typed event is read from its AMI fields (which names give it: AMI_EVENTS).
+_READERS: dict[type[CallEvent], Parser] = {
+    NewChannel: _new_channel,
+    VarSet: _var_set,
+    DialBegin: _dial_begin,
+    DialState: _dial_state,
+    DialEnd: _dial_end,
+    BridgeEnter: _bridge_enter,
+    BridgeLeave: _bridge_leave,
+    LocalBridge: _local_bridge,
+    HangupRequest: _hangup_request,
+    Hangup: _hangup,
+    QueueCallerJoin: _queue_join,
+    QueueCallerLeave: _queue_leave,
+    QueueCallerAbandon: _queue_abandon,
+    AgentCalled: _agent(AgentCalled),
+    AgentRingNoAnswer: _agent(AgentRingNoAnswer),
+    AgentConnect: _agent(AgentConnect),
+    AgentComplete: _agent_complete,
+    BlindTransfer: _blind_transfer,
+    ChannelSnapshot: _core_show_channel,
+    SnapshotComplete: _snapshot_complete,
+    QueueEntry: _queue_entry,
+    Reconnected: _reconnected,
 }
+
+
+def _parser(kind: EventKind) -> Parser:
+    return _soft_hangup_request if kind.soft else _READERS[kind.type]
+
+
+#: The parser of every event name the tracker reads; any other event is ignored.
+PARSERS: dict[str, Parser] = {name: _parser(kind) for name, kind in AMI_EVENTS.items()}
 
 
 def event_time(raw: Mapping[str, str], received_at: float | None) -> float:

@@ -27,8 +27,14 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hotline_pbx.ami.normalise import RECONNECTED, VARIABLE_PREFIX
+from hotline_pbx.ami.normalise import VARIABLE_PREFIX
 from hotline_pbx.ami.supervisor import AmiEvent, AmiSupervisor, describe
+from hotline_pbx.domain.call_events import (
+    CHANNEL_SNAPSHOT,
+    QUEUE_ENTRY,
+    RECONNECTED,
+    SNAPSHOT_COMPLETE,
+)
 from hotline_pbx.domain.contract import DialplanVar
 
 log = logging.getLogger(__name__)
@@ -54,10 +60,10 @@ async def snapshot(supervisor: AmiSupervisor, *, timeout: float = 5.0,
         async with asyncio.timeout(timeout):
             entries = _events(await supervisor.action({"Action": "QueueStatus"},
                                                       timeout=timeout, as_list=True),
-                              "QueueEntry")
+                              QUEUE_ENTRY)
             channels = _events(await supervisor.action({"Action": "CoreShowChannels"},
                                                        timeout=timeout, as_list=True),
-                               "CoreShowChannel")
+                               CHANNEL_SNAPSHOT)
             variables = await _read_variables(supervisor, channels, concurrency, timeout)
     except Exception as exc:
         log.warning("AMI reconcile: no snapshot from Asterisk (%s)", describe(exc))
@@ -70,7 +76,7 @@ async def snapshot(supervisor: AmiSupervisor, *, timeout: float = 5.0,
                  for k, v in variables.get(channel.get("Uniqueid", ""), {}).items()}
         _put(supervisor, {**channel, **extra,
                           "Timestamp": channel.get("Timestamp") or received})
-    _put(supervisor, {"Event": "CoreShowChannelsComplete", "Timestamp": received})
+    _put(supervisor, {"Event": SNAPSHOT_COMPLETE, "Timestamp": received})
     roots = sum(1 for c in channels if c.get("Uniqueid") == c.get("Linkedid"))
     log.info("AMI reconcile: %d channels (%d calls), %d callers queued",
              len(channels), roots, len(entries))

@@ -9,13 +9,25 @@ so a replayed capture gives the same waits and talk times as the live stream.
 Every channel event carries the channel's ``uniqueid`` and the ``linkedid`` of
 the call it belongs to: the inbound channel's uniqueid, which is also the call
 id ``/route`` hands out (``HOTLINE_CALL_ID``).
+
+:data:`AMI_EVENTS` is the one list of the AMI events the tracker reads: the
+normaliser accepts exactly these names, the tracker dispatches by it, and the
+shipped ``manager.conf`` event filter is tested against it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
 
 __all__ = [
+    "AMI_EVENTS",
+    "CHANNEL_SNAPSHOT",
+    "QUEUE_ENTRY",
+    "RECONNECTED",
+    "SNAPSHOT_COMPLETE",
     "AgentCalled",
     "AgentComplete",
     "AgentConnect",
@@ -28,6 +40,7 @@ __all__ = [
     "DialBegin",
     "DialEnd",
     "DialState",
+    "EventKind",
     "Hangup",
     "HangupRequest",
     "LocalBridge",
@@ -43,8 +56,14 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class _ChannelEvent:
+class CallEvent:
+    """Any event the tracker reads; ``ts`` is when it happened (Unix seconds)."""
+
     ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class _ChannelEvent(CallEvent):
     uniqueid: str
     linkedid: str
     channel: str
@@ -102,10 +121,9 @@ class BridgeLeave(_ChannelEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class LocalBridge:
+class LocalBridge(CallEvent):
     """The two halves (``;1`` and ``;2``) of one Local channel."""
 
-    ts: float
     linkedid: str
     one_uniqueid: str
     two_uniqueid: str
@@ -172,8 +190,7 @@ class AgentComplete(_AgentEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class BlindTransfer:
-    ts: float
+class BlindTransfer(CallEvent):
     linkedid: str  # the transferee's call
     transferee_uniqueid: str
     transferer_uniqueid: str
@@ -182,10 +199,9 @@ class BlindTransfer:
 
 
 @dataclass(frozen=True, slots=True)
-class ChannelSnapshot:
+class ChannelSnapshot(CallEvent):
     """One ``CoreShowChannel`` line of a reconcile after an AMI (re)connect."""
 
-    ts: float
     uniqueid: str
     linkedid: str
     channel: str
@@ -209,32 +225,68 @@ class ChannelSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
-class QueueEntry:
+class QueueEntry(CallEvent):
     """One caller waiting in a queue (``QueueStatus``) at reconcile time."""
 
-    ts: float
     uniqueid: str
     queue: str
     wait: float
 
 
 @dataclass(frozen=True, slots=True)
-class Reconnected:
+class Reconnected(CallEvent):
     """The AMI connection is back after a gap; a snapshot follows (reconcile)."""
-
-    ts: float
 
 
 @dataclass(frozen=True, slots=True)
-class SnapshotComplete:
+class SnapshotComplete(CallEvent):
     """End of a reconcile snapshot: every channel Asterisk has was listed."""
 
-    ts: float
+
+# -- the registry ------------------------------------------------------------------------
 
 
-CallEvent = (
-    NewChannel | VarSet | DialBegin | DialState | DialEnd | BridgeEnter | BridgeLeave
-    | LocalBridge | HangupRequest | Hangup | QueueCallerJoin | QueueCallerLeave
-    | QueueCallerAbandon | AgentCalled | AgentRingNoAnswer | AgentConnect | AgentComplete
-    | BlindTransfer | ChannelSnapshot | QueueEntry | Reconnected | SnapshotComplete
-)
+@dataclass(frozen=True, slots=True)
+class EventKind:
+    """What one AMI event becomes and which tracker step applies it."""
+
+    type: type[CallEvent]
+    handler: str  # the CallTracker method ``_<handler>`` that takes a ``type``
+    soft: bool = False  # a HangupRequest that Asterisk itself made (SoftHangupRequest)
+
+
+#: The marker hotline_pbx.ami.reconcile puts first into the stream after a (re)connect
+#: (made by the daemon: Asterisk never sends it).
+RECONNECTED: Final = "HotlineReconnected"
+#: The reconcile's snapshot, replies to QueueStatus and CoreShowChannels that
+#: hotline_pbx.ami.reconcile puts into the event stream in order.
+QUEUE_ENTRY: Final = "QueueEntry"
+CHANNEL_SNAPSHOT: Final = "CoreShowChannel"
+SNAPSHOT_COMPLETE: Final = "CoreShowChannelsComplete"
+
+#: Every AMI event the tracker reads, by its ``Event`` name.
+AMI_EVENTS: Final[Mapping[str, EventKind]] = MappingProxyType({
+    "Newchannel": EventKind(NewChannel, "new_channel"),
+    "VarSet": EventKind(VarSet, "var_set"),
+    "DialBegin": EventKind(DialBegin, "dial_begin"),
+    "DialState": EventKind(DialState, "dial_state"),
+    "DialEnd": EventKind(DialEnd, "dial_end"),
+    "BridgeEnter": EventKind(BridgeEnter, "bridge_enter"),
+    "BridgeLeave": EventKind(BridgeLeave, "bridge_leave"),
+    "LocalBridge": EventKind(LocalBridge, "local_bridge"),
+    "HangupRequest": EventKind(HangupRequest, "hangup_request"),
+    "SoftHangupRequest": EventKind(HangupRequest, "hangup_request", soft=True),
+    "Hangup": EventKind(Hangup, "hangup"),
+    "QueueCallerJoin": EventKind(QueueCallerJoin, "queue_join"),
+    "QueueCallerLeave": EventKind(QueueCallerLeave, "queue_leave"),
+    "QueueCallerAbandon": EventKind(QueueCallerAbandon, "queue_abandon"),
+    "AgentCalled": EventKind(AgentCalled, "agent_called"),
+    "AgentRingNoAnswer": EventKind(AgentRingNoAnswer, "agent_ring_no_answer"),
+    "AgentConnect": EventKind(AgentConnect, "agent_connect"),
+    "AgentComplete": EventKind(AgentComplete, "agent_complete"),
+    "BlindTransfer": EventKind(BlindTransfer, "blind_transfer"),
+    QUEUE_ENTRY: EventKind(QueueEntry, "queue_entry"),
+    CHANNEL_SNAPSHOT: EventKind(ChannelSnapshot, "snapshot_line"),
+    SNAPSHOT_COMPLETE: EventKind(SnapshotComplete, "snapshot_complete"),
+    RECONNECTED: EventKind(Reconnected, "reconnected"),
+})

@@ -27,8 +27,9 @@ Outcomes are decided from the events that say what happened, not from
 * **missed**: nobody answered and the caller did not hang up first: the
   closed message started (``HOTLINE_CLOSED``), or the PBX ended the call.
 
-``short_abandoned`` versus ``abandoned`` is the wait against
-``short_abandon_seconds`` (a wait of exactly that many seconds is short).
+The tracker only gathers these facts on a typed :class:`Call`; the stored
+record (outcome, wait, hang-up side, ``details``) is made from the finished call
+by :func:`~hotline_pbx.domain.call_record.record_of`.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from .call_events import (
+    AMI_EVENTS,
     AgentCalled,
     AgentComplete,
     AgentConnect,
@@ -66,8 +68,8 @@ from .call_events import (
     SnapshotComplete,
     VarSet,
 )
-from .call_record import AnswerTime, CallRecord, HangupSide, to_datetime
-from .contract import FAILSAFE_ROUTE, DialplanVar, Outcome, Period
+from .call_record import AnswerTime, HangupSide, JoinedBy, UnseenEnd
+from .contract import FAILSAFE_ROUTE, DialplanVar, Period
 
 __all__ = [
     "HOTLINE_CONTEXTS",
@@ -88,8 +90,6 @@ HOTLINE_CONTEXTS = frozenset({
     "hotline-route-closed", "hotline-failsafe",
 })
 
-_FAILED_DIAL = frozenset({"NOANSWER", "BUSY", "CONGESTION", "CHANUNAVAIL", "DONTCALL",
-                          "TORTURE", "INVALIDARGS"})
 _TARGET_AT = len(DialplanVar.TARGET)  # HOTLINE_TARGET_<n>: where n starts
 _ROUTED_PERIODS = {p.value: p for p in Period if p is not Period.UNROUTED}
 
@@ -179,25 +179,31 @@ class Call:
     last_event_at: float = 0.0
     stale: bool = False  # not confirmed since the AMI connection was lost
     lost_at: float | None = None
-    notes: dict[str, Any] = field(default_factory=dict)
+    joined_by: JoinedBy | None = None  # None: seen from its Newchannel
+    unseen_end: UnseenEnd | None = None  # None: closed by its own Hangup
+    left_queue_unanswered: bool = False  # QueueCallerAbandon (a hang-up or a queue timeout)
+    dialled_after_answer: list[str] = field(default_factory=list)  # Dial strings, in order
+    transfer_answered: bool = False  # a transfer's target answered
 
 
 class TrackerObserver(Protocol):
     def call_offered(self, call: Call) -> None: ...
 
-    def call_ended(self, record: CallRecord) -> None: ...
+    def call_ended(self, call: Call) -> None:
+        """``call`` has ended (``state`` ENDED); the tracker never touches it again."""
 
 
 class _NoObserver:
     def call_offered(self, call: Call) -> None:
         pass
 
-    def call_ended(self, record: CallRecord) -> None:
+    def call_ended(self, call: Call) -> None:
         pass
 
 
 class CallTracker:
-    """Calls in progress, keyed by Linkedid; ended calls go to the observer as records.
+    """Calls in progress, keyed by Linkedid; ended calls go to the observer
+    (:func:`~hotline_pbx.domain.call_record.record_of` makes their records).
 
     Bounded: at most ``max_calls`` calls in progress (beyond, the one idle the
     longest is closed as lost), ``max_pending_routes`` routing decisions
@@ -208,7 +214,6 @@ class CallTracker:
     def __init__(
         self,
         *,
-        short_abandon_seconds: float = 5.0,
         observer: TrackerObserver | None = None,
         inbound_contexts: Iterable[str] = INBOUND_CONTEXTS,
         hotline_contexts: Iterable[str] = HOTLINE_CONTEXTS,
@@ -216,7 +221,6 @@ class CallTracker:
         max_pending_routes: int = 5_000,
         remember_ended: int = 20_000,
     ) -> None:
-        self.short_abandon_seconds = short_abandon_seconds
         self.observer: TrackerObserver = observer or _NoObserver()
         self._inbound = frozenset(inbound_contexts)
         self._hotline = frozenset(hotline_contexts) | self._inbound
@@ -231,29 +235,9 @@ class CallTracker:
         self.lost_calls = 0  # closed without their hang-up (evicted, swept, gap)
         self.orphan_events = 0  # events for no call we track (other traffic, or joined late)
         self.last_event_at = 0.0  # the newest event time seen
-        self._handlers: dict[type[Any], Callable[[Any], None]] = {
-            NewChannel: self._new_channel,
-            VarSet: self._var_set,
-            DialBegin: self._dial_begin,
-            DialState: self._dial_state,
-            DialEnd: self._dial_end,
-            BridgeEnter: self._bridge_enter,
-            BridgeLeave: self._bridge_leave,
-            LocalBridge: self._local_bridge,
-            HangupRequest: self._hangup_request,
-            Hangup: self._hangup,
-            QueueCallerJoin: self._queue_join,
-            QueueCallerLeave: self._queue_leave,
-            QueueCallerAbandon: self._queue_abandon,
-            AgentCalled: self._agent_called,
-            AgentRingNoAnswer: self._agent_ring_no_answer,
-            AgentConnect: self._agent_connect,
-            AgentComplete: self._agent_complete,
-            BlindTransfer: self._blind_transfer,
-            ChannelSnapshot: self._snapshot_line,
-            QueueEntry: self._queue_entry,
-            SnapshotComplete: self._snapshot_complete,
-        }
+        # One step per event type of the registry (AMI_EVENTS names each step).
+        self._handlers: dict[type[CallEvent], Callable[[Any], None]] = {
+            kind.type: getattr(self, f"_{kind.handler}") for kind in AMI_EVENTS.values()}
 
     @property
     def active(self) -> int:
@@ -262,14 +246,9 @@ class CallTracker:
     # -- input ---------------------------------------------------------------------
 
     def feed(self, event: CallEvent) -> None:
-        before = self.last_event_at
-        if event.ts > before:
-            self.last_event_at = event.ts
-        if type(event) is Reconnected:
-            # The last event before the gap is when we lost sight of the calls.
-            self.connection_lost(before or event.ts)
-            return
         self._handlers[type(event)](event)
+        if event.ts > self.last_event_at:
+            self.last_event_at = event.ts
 
     def route_decided(self, info: RouteInfo) -> None:
         """``/route`` answered for ``info.call_id`` (may come before or after its events)."""
@@ -298,9 +277,7 @@ class CallTracker:
         idle = [c for c in self.calls.values()
                 if now - c.last_event_at > (stale_idle if c.stale else max_idle)]
         for call in idle:
-            call.notes["lost_track"] = True
-            self._end(call, call.last_event_at, None)
-            self.lost_calls += 1
+            self._end_unseen(call, call.last_event_at, UnseenEnd.LOST_TRACK)
         while self._pending_routes:
             key, info = next(iter(self._pending_routes.items()))
             if now - info.decided_at <= pending_route_ttl:
@@ -324,9 +301,7 @@ class CallTracker:
             return None
         if len(self.calls) >= self._max_calls:
             idle = min(self.calls.values(), key=lambda c: c.last_event_at)
-            idle.notes["lost_track"] = True
-            self._end(idle, idle.last_event_at, None)
-            self.lost_calls += 1
+            self._end_unseen(idle, idle.last_event_at, UnseenEnd.LOST_TRACK)
         call = Call(linkedid=linkedid, uniqueid=uniqueid, channel=channel, started_at=ts,
                     caller=caller, caller_name=caller_name, last_event_at=ts)
         self.calls[linkedid] = call
@@ -393,7 +368,7 @@ class CallTracker:
             # Joined after the Newchannel (lost or cut off): routing proves it is ours.
             call = self._open(e.linkedid, e.uniqueid, e.channel, e.ts)
             if call is not None:
-                call.notes["joined"] = "routing"
+                call.joined_by = JoinedBy.ROUTING
         if call is None or e.uniqueid != call.uniqueid:
             return
         name, value = e.name, e.value
@@ -434,7 +409,7 @@ class CallTracker:
         call = self._call_for(e.linkedid, e.ts)
         if call is not None and e.uniqueid == call.uniqueid:
             call.in_queue = False
-            call.notes["left_queue_unanswered"] = True
+            call.left_queue_unanswered = True
 
     def _agent_called(self, e: AgentCalled) -> None:
         call = self._call_for(e.linkedid, e.ts)
@@ -472,7 +447,7 @@ class CallTracker:
         if call is None or e.uniqueid != call.uniqueid:
             return  # a Local ;2 half dialling on: the root's own Dial tells the story
         if call.answered_at is not None:
-            call.notes.setdefault("dialled_after_answer", []).append(e.dial_string)
+            call.dialled_after_answer.append(e.dial_string)
         elif not call.in_queue:
             target = self._target_for(call, e.dial_string)
             call.attempts.append(Attempt(target, e.ts, call.try_index))
@@ -498,7 +473,7 @@ class CallTracker:
             attempt.status = e.status
         if call.answered_at is not None:
             if e.status == "ANSWER" and call.transfers:
-                call.notes["transfer_answered"] = True
+                call.transfer_answered = True
             return
         if e.status == "ANSWER":
             target = attempt.target if attempt else e.dest_channel
@@ -567,6 +542,10 @@ class CallTracker:
 
     # -- reconcile after an AMI (re)connect -----------------------------------------------
 
+    def _reconnected(self, e: Reconnected) -> None:
+        # The last event before the gap is when we lost sight of the calls.
+        self.connection_lost(self.last_event_at or e.ts)
+
     def _snapshot_line(self, e: ChannelSnapshot) -> None:
         self._snapshot.append(e)
 
@@ -585,9 +564,8 @@ class CallTracker:
                 self._resume(call, lines, e.ts)
             elif call.stale:
                 # It ended while we could not see: close it at the moment we lost sight.
-                call.notes["ended_during_ami_gap"] = True
-                self._end(call, call.lost_at if call.lost_at is not None else e.ts, None)
-                self.lost_calls += 1
+                self._end_unseen(call, call.lost_at if call.lost_at is not None else e.ts,
+                                 UnseenEnd.ENDED_DURING_AMI_GAP)
         for snap in snapshot:
             if snap.uniqueid == snap.linkedid:
                 self._adopt(snap, by_call[snap.linkedid], entries.get(snap.uniqueid), e.ts)
@@ -656,7 +634,7 @@ class CallTracker:
         if call is None:
             return
         call.last_event_at = ts
-        call.notes["joined"] = "reconcile"
+        call.joined_by = JoinedBy.RECONCILE
         call.dnid = variables.get(DialplanVar.DNID, "")
         if entry is not None:
             call.queue, call.in_queue = entry.queue, True
@@ -666,6 +644,12 @@ class CallTracker:
 
     # -- ending ---------------------------------------------------------------------------
 
+    def _end_unseen(self, call: Call, ts: float, why: UnseenEnd) -> None:
+        """Close a call whose Hangup we will never see."""
+        call.unseen_end = why
+        self._end(call, ts, None)
+        self.lost_calls += 1
+
     def _end(self, call: Call, ts: float, cause: int | None) -> None:
         del self.calls[call.linkedid]
         self._ended[call.linkedid] = None
@@ -674,100 +658,7 @@ class CallTracker:
         call.ended_at = ts
         call.hangup_cause = cause
         call.state = CallState.ENDED
-        self.observer.call_ended(self.record(call))
-
-    def record(self, call: Call) -> CallRecord:
-        """The call's record (for an ended call; in progress, as if it ended now)."""
-        ended = call.ended_at if call.ended_at is not None else call.last_event_at
-        outcome = self._outcome(call, ended)
-        wait_from = call.routed_at if call.routed_at is not None else call.started_at
-        if outcome is Outcome.ANSWERED:
-            assert call.answered_at is not None
-            wait_to = call.answered_at
-        elif outcome is Outcome.MISSED and call.missed_at is not None:
-            wait_to = call.missed_at
-        elif call.hung_up_at is not None and outcome is not Outcome.MISSED:
-            wait_to = call.hung_up_at
-        else:
-            wait_to = ended
-        talk = None
-        if call.answered_at is not None:
-            talk = round(max(0.0, ended - call.answered_at), 3)
-        return CallRecord(
-            call_key=call.linkedid,
-            linkedid=call.linkedid,
-            uniqueid=call.uniqueid,
-            caller=call.caller,
-            caller_name=call.caller_name,
-            dnid=call.dnid,
-            started_at=to_datetime(call.started_at),
-            routed_at=None if call.routed_at is None else to_datetime(call.routed_at),
-            answered_at=None if call.answered_at is None else to_datetime(call.answered_at),
-            ended_at=to_datetime(ended),
-            period=call.period,
-            route=call.route,
-            outcome=outcome,
-            wait_seconds=round(max(0.0, wait_to - wait_from), 3),
-            talk_seconds=talk,
-            answered_by=call.answered_by,
-            answered_role=call.answered_role,
-            failover_attempts=sum(1 for a in call.attempts if a.status in _FAILED_DIAL),
-            hangup_side=self._side(call),
-            hangup_cause=call.hangup_cause,
-            is_test=call.is_test,
-            needs_callback=(outcome in (Outcome.ABANDONED, Outcome.MISSED)
-                            and bool(call.caller) and not call.is_test),
-            details=self._details(call),
-        )
-
-    def _outcome(self, call: Call, ended: float) -> Outcome:
-        if call.answered_at is not None:
-            return Outcome.ANSWERED
-        if call.missed_at is not None:
-            return Outcome.MISSED
-        if call.hung_up_at is not None:
-            wait_from = call.routed_at if call.routed_at is not None else call.started_at
-            if call.hung_up_at - wait_from <= self.short_abandon_seconds:
-                return Outcome.SHORT_ABANDONED
-            return Outcome.ABANDONED
-        return Outcome.MISSED
-
-    @staticmethod
-    def _side(call: Call) -> HangupSide | None:
-        if call.notes.get("ended_during_ami_gap") or call.notes.get("lost_track"):
-            return None
-        if call.answered_at is not None:
-            if not call.transfers and call.complete_reason == "caller":
-                return HangupSide.CALLER
-            if not call.transfers and call.complete_reason == "agent":
-                return HangupSide.CALLEE
-            return call.end_side or HangupSide.SYSTEM
-        if call.root_request_soft is False or call.hung_up_at is not None:
-            return HangupSide.CALLER
-        return HangupSide.SYSTEM
-
-    @staticmethod
-    def _details(call: Call) -> dict[str, Any]:
-        details: dict[str, Any] = dict(call.notes)
-        if call.queue:
-            details["queue"] = call.queue
-            if call.queued_at is not None:
-                details["queued_at"] = to_datetime(call.queued_at).isoformat()
-        if call.agent_no_answer:
-            details["agent_no_answer"] = call.agent_no_answer
-        if call.attempts:
-            details["attempts"] = [
-                {"target": a.target, "status": a.status or "unknown",
-                 **({"early_media": True} if a.early_media else {})}
-                for a in call.attempts
-            ]
-        if call.transfers:
-            details["transfers"] = list(call.transfers)
-        if call.missed_at is not None:
-            details["closed_message"] = True
-        if call.answered_at is not None and call.answer_time is not AnswerTime.EVENT:
-            details["answer_time"] = call.answer_time.value
-        return details
+        self.observer.call_ended(call)
 
     # -- names and roles --------------------------------------------------------------------
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from hotline_pbx.ami.normalise import Normaliser
-from hotline_pbx.domain.call_record import CallRecord
+from hotline_pbx.config import KpiSettings
+from hotline_pbx.domain.call_record import CallRecord, record_of
 from hotline_pbx.domain.call_tracker import Call, CallTracker, RouteInfo, RouteTarget
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -29,14 +30,17 @@ def load(name: str) -> list[dict[str, str]]:
 
 @dataclass
 class Collector:
+    """The tracker's observer, making each ended call's record as the daemon does."""
+
+    settings: KpiSettings = field(default_factory=KpiSettings)
     offered: list[str] = field(default_factory=list)
     records: list[CallRecord] = field(default_factory=list)
 
     def call_offered(self, call: Call) -> None:
         self.offered.append(call.period.value)
 
-    def call_ended(self, record: CallRecord) -> None:
-        self.records.append(record)
+    def call_ended(self, call: Call) -> None:
+        self.records.append(record_of(call, self.settings))
 
 
 def route_info_from(events: Iterable[Mapping[str, str]], call_id: str) -> RouteInfo | None:
@@ -55,8 +59,8 @@ def route_info_from(events: Iterable[Mapping[str, str]], call_id: str) -> RouteI
 def replay(events: Iterable[Mapping[str, Any]], *, with_routes: bool = True,
            short_abandon_seconds: float = 5.0) -> tuple[CallTracker, Collector, Normaliser]:
     events = list(events)
-    collector = Collector()
-    tracker = CallTracker(short_abandon_seconds=short_abandon_seconds, observer=collector)
+    collector = Collector(KpiSettings(short_abandon_seconds=short_abandon_seconds))
+    tracker = CallTracker(observer=collector)
     normalise = Normaliser()
     for raw in events:
         event = normalise(raw)

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from hotline_pbx.ami.normalise import RECONNECTED, VARIABLE_PREFIX, Normaliser
+from hotline_pbx.ami.normalise import VARIABLE_PREFIX, Normaliser
+from hotline_pbx.domain.call_events import RECONNECTED
 from hotline_pbx.domain.call_record import HangupSide
 from hotline_pbx.domain.call_tracker import CallTracker
 from hotline_pbx.domain.contract import Outcome, Period
