@@ -14,15 +14,14 @@ from hypothesis import strategies as st
 from hotline_pbx.config import KpiSettings
 from hotline_pbx.domain.call_record import (
     AnswerTime,
-    CallPeriod,
     CallRecord,
     HangupSide,
     JoinedBy,
-    Outcome,
     UnseenEnd,
     record_of,
 )
 from hotline_pbx.domain.call_tracker import Attempt, Call, CallState
+from hotline_pbx.domain.contract import Outcome, Period
 
 T0 = 1_800_000_000.0  # 2027-01-15 08:00 UTC
 RULES = KpiSettings(short_abandon_seconds=5.0)
@@ -33,7 +32,7 @@ def ended_call(**changes: Any) -> Call:
     values: dict[str, Any] = {
         "linkedid": "1.1", "uniqueid": "1.1", "channel": "PJSIP/carrier-00000001",
         "started_at": T0, "caller": "13800138000", "caller_name": "Caller",
-        "dnid": "4008001234", "period": CallPeriod.OPEN, "route": "queue",
+        "dnid": "4008001234", "period": Period.OPEN, "route": "queue",
         "routed_at": T0 + 1.0, "ended_at": T0 + 30.0, "last_event_at": T0 + 30.0,
         "state": CallState.ENDED, "hangup_cause": 16,
     }
@@ -100,7 +99,7 @@ def test_the_threshold_comes_from_the_settings() -> None:
 
 
 def test_unrouted_call_waits_from_its_start_and_is_not_offered() -> None:
-    call = ended_call(period=CallPeriod.UNROUTED, route=None, routed_at=None,
+    call = ended_call(period=Period.UNROUTED, route=None, routed_at=None,
                       hung_up_at=T0 + 2.0)
     record = record_of(call, RULES)
     assert (record.outcome, record.wait_seconds, record.routed_at) == (
@@ -223,7 +222,7 @@ def finished_calls(draw: st.DrawFn) -> Call:
                       routed_at=draw(st.none() | within), caller=draw(st.sampled_from(
                           ["", "13800138000", "010 6552 9988"])),
                       is_test=draw(st.booleans()),
-                      period=draw(st.sampled_from(list(CallPeriod))))
+                      period=draw(st.sampled_from(list(Period))))
     kind = draw(st.sampled_from(["answered", "missed", "hung_up", "pbx"]))
     if kind == "answered":
         call = replace(call, answered_at=draw(within), answer_time=draw(
