@@ -23,7 +23,7 @@ from hotline_pbx.config import Settings
 from hotline_pbx.domain.call_record import CallRecord, Outcome
 from hotline_pbx.domain.call_tracker import Call, CallTracker, RouteInfo, RouteTarget
 from hotline_pbx.metrics import CALL_TALK, CALL_WAIT, CALLS, CALLS_ACTIVE, CALLS_OFFERED
-from hotline_pbx.store.call_writer import CallWriter
+from hotline_pbx.store.batch_writer import BatchWriter
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def route_info(routed: RoutedCall) -> RouteInfo:
 
 
 class CallTracking:
-    def __init__(self, settings: Settings, writer: CallWriter) -> None:
+    def __init__(self, settings: Settings, writer: BatchWriter[CallRecord]) -> None:
         self.writer = writer
         self.normaliser = Normaliser()
         self.tracker = CallTracker(short_abandon_seconds=settings.kpi.short_abandon_seconds,
