@@ -280,6 +280,45 @@ async def test_stop_while_a_write_hangs_spools_the_batch_in_flight(
     assert [r for segment in spool.segments() for r in spool.read(segment)] == [record(2)]
 
 
+async def test_a_failing_spool_disk_keeps_records_in_memory_until_it_recovers(
+        db: Database, relayed: tuple[Relay, Database], tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    relay, through = relayed
+    relay.cut()
+    writer = blocked_writer(through.engine, tmp_path / "spool", write_timeout=1)
+    await writer.start()
+    try:
+        directory = writer.spool_dir
+        directory.rmdir()
+        directory.write_text("")  # the spool cannot take anything (even as root)
+        for n in range(3):
+            writer.submit(record(n))
+        assert await wait_until(lambda: _true("cannot spool" in caplog.text))
+        assert (writer.pending, writer.spooled) == (3, 0)
+        directory.unlink()
+        directory.mkdir()
+        relay.restore()
+        assert await wait_until(lambda: _eq(count(db), 3), 20)
+        assert await numbers_in_insert_order(db) == ["120", "121", "122"]
+    finally:
+        await writer.stop(1)
+
+
+async def test_stop_with_neither_database_nor_disk_logs_every_record(
+        relayed: tuple[Relay, Database], tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    relay, through = relayed
+    relay.cut()
+    writer = blocked_writer(through.engine, tmp_path / "spool", write_timeout=1)
+    await writer.start()
+    writer.spool_dir.rmdir()
+    writer.spool_dir.write_text("")
+    writer.submit(record(7))
+    await writer.stop(1)
+    assert any("not stored" in r.message and "hangup:1795748325.7" in r.message
+               for r in caplog.records)
+
+
 async def test_every_kind_counts_in_the_spool_gauge(relayed: tuple[Relay, Database],
                                                     tmp_path: Path) -> None:
     relay, through = relayed

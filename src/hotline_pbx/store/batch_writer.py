@@ -295,15 +295,28 @@ class BatchWriter(Generic[T]):
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            # The database hung: keep them on disk. The batch in flight may have been
-            # committed just now; its keys make the replay skip it.
-            await self._spill([*self._in_flight, *self._pending])
-            self._in_flight = []
-            self._pending.clear()
+        await self._keep_at_shutdown([*self._in_flight, *self._pending])
         self._task = None
         log.info("%s writer stopped: %d written, %d in the spool", self.kind.name,
                  self.written, self.spooled)
         self._reported = self._report(0, 0)  # a stopped writer counts for nothing
+
+    async def _keep_at_shutdown(self, left: list[T]) -> None:
+        """What the task could not write or spool: the database hung (the batch in
+        flight may have been committed just now; its key makes the replay skip it)
+        or the disk failed while draining."""
+        self._in_flight = []
+        self._pending.clear()
+        if not left:
+            return
+        try:
+            await self._spill(left)
+        except OSError:  # the disk failed: the log is the last place left
+            log.exception("could not spool %d %ss at shutdown; they follow", len(left),
+                          self.kind.noun)
+            for record in left:
+                log.error("%s not stored: %s", self.kind.noun, json.dumps(
+                    self.kind.to_json(record), ensure_ascii=False, default=str))
 
     # -- input ------------------------------------------------------------------
 
@@ -322,19 +335,38 @@ class BatchWriter(Generic[T]):
 
     async def _run(self) -> None:
         while True:
-            await self._next_batch_due()
-            if self._stopping:
-                await self._drain_for_stop()
-                return
-            if len(self._pending) >= self.max_pending:
-                log.warning("%d %ss pending (limit %d): PostgreSQL is slow; moving them to "
-                            "the spool", len(self._pending), self.kind.noun, self.max_pending)
-                await self._spill_taken(self._take(len(self._pending)))
-            if self.spooled and time.monotonic() >= self._next_retry:
-                await self._replay()
-            batch = self._take(self.batch_size)
-            if batch:
-                await self._deliver(batch)
+            try:
+                if await self._step():
+                    return
+            except OSError:
+                # The spool's disk failed (full, read-only, gone): keep the records in
+                # memory, in order, and try again; ``stop`` has the last word.
+                log.exception("cannot spool %ss in %s; %d kept in memory, retrying in %ss",
+                              self.kind.noun, self.spool_dir, self.pending,
+                              self.retry_interval)
+                self._pending.extendleft(reversed(self._in_flight))
+                self._in_flight = []
+                self._first_pending_at = self._first_pending_at or time.monotonic()
+                if self._stopping:
+                    return
+                await asyncio.sleep(self.retry_interval)
+
+    async def _step(self) -> bool:
+        """One round of the writer task; True once it has drained for a stop."""
+        await self._next_batch_due()
+        if self._stopping:
+            await self._drain_for_stop()
+            return True
+        if len(self._pending) >= self.max_pending:
+            log.warning("%d %ss pending (limit %d): PostgreSQL is slow; moving them to "
+                        "the spool", len(self._pending), self.kind.noun, self.max_pending)
+            await self._spill_taken(self._take(len(self._pending)))
+        if self.spooled and time.monotonic() >= self._next_retry:
+            await self._replay()
+        batch = self._take(self.batch_size)
+        if batch:
+            await self._deliver(batch)
+        return False
 
     async def _next_batch_due(self) -> None:
         """Wait until a batch is full, the queue is full, the oldest pending record
