@@ -44,7 +44,8 @@ from hotline_pbx.ami.dispatch import EventDispatcher
 from hotline_pbx.ami.supervisor import AmiEvent, AmiSupervisor
 from hotline_pbx.call_tracking import CallTracking
 from hotline_pbx.config import AmiSettings, DatabaseSettings, Secret, Settings
-from hotline_pbx.store.call_writer import CallWriter
+from hotline_pbx.store.batch_writer import BatchWriter
+from hotline_pbx.store.call_writer import CALL_RECORDS
 from hotline_pbx.store.database import Database, open_database
 from hotline_pbx.store.migrate import migrate
 
@@ -140,7 +141,7 @@ class Pipeline:
 
     def __init__(self, db: Database, spool: Path) -> None:
         self.committed: dict[str, float] = {}
-        self.writer = CallWriter(db.engine, spool, on_committed=self._committed)
+        self.writer = BatchWriter(db.engine, CALL_RECORDS, spool, on_committed=self._committed)
         self.tracking = CallTracking(Settings(), self.writer)
 
     def _committed(self, batch: Any) -> None:

@@ -1,7 +1,7 @@
 """Wiring and lifecycle: the one place that knows every part.
 
 Start order: PostgreSQL (fail fast) → schema check → routing snapshot →
-config listener → call writer (and its spool) → FastAGI listener → HTTP
+config listener → record writers (and their spools) → FastAGI listener → HTTP
 (API, health, metrics) → AMI (call tracker, outbound guard).
 If any step fails, what was started is stopped again and :class:`StartupError`
 says which step and why: nothing is left half-started. Before any of it, the
@@ -23,6 +23,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -36,17 +37,21 @@ from hotline_pbx.api.connections import HttpConnectionGuard
 from hotline_pbx.api.context import ApiContext
 from hotline_pbx.call_tracking import CallTracking
 from hotline_pbx.config import ConfigError, Settings
+from hotline_pbx.domain.call_record import CallRecord
 from hotline_pbx.fdlimit import ensure_open_file_limit
 from hotline_pbx.logs import install_accept_error_log
 from hotline_pbx.metrics import initialise_series
-from hotline_pbx.store.blocked_repo import BlockedWriter
-from hotline_pbx.store.call_writer import CallWriter
+from hotline_pbx.store.batch_writer import BatchWriter, RecordKind
+from hotline_pbx.store.blocked_repo import BLOCKED_ATTEMPTS, BlockedRecord
+from hotline_pbx.store.call_writer import CALL_RECORDS
 from hotline_pbx.store.config_repo import RoutingState
 from hotline_pbx.store.database import Database, DatabaseUnavailable, open_database
 from hotline_pbx.store.migrate import current_revision, head_revision, migrate
 from hotline_pbx.store.notify import ConfigListener
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class StartupError(RuntimeError):
@@ -66,6 +71,8 @@ class Daemon:
     dispatcher: EventDispatcher | None = None
     guard: OutboundGuard | None = None
     tracking: CallTracking | None = None
+    call_writer: BatchWriter[CallRecord] | None = None
+    blocked_writer: BatchWriter[BlockedRecord] | None = None
     # None until the first AMI login has checked trunks.hotline / trunks.general.
     trunk_problems: list[tuple[str, str]] | None = None
     _trunks_checked: asyncio.Event = field(default_factory=asyncio.Event)
@@ -77,7 +84,8 @@ class Daemon:
         try:
             await self._start_database()
             await self._start_routing()
-            await self._start_call_tracking()
+            await self._start_writers()
+            self._start_call_tracking()
             await self._start_agi()
             await self._start_http()
             self._start_ami()
@@ -111,14 +119,25 @@ class Daemon:
         self.listener.start()
         self._cleanups.append(self.listener.stop)
 
-    async def _start_call_tracking(self) -> None:
-        """Call records (issue 5): the batched writer with its spool, and the tracker."""
+    async def _start_writers(self) -> None:
+        """One batched writer per record kind, each with its spool; started before
+        anything that produces records, so a spool left by an earlier run is
+        replayed even when AMI is disabled, and stopped after them."""
+        self.call_writer = await self._start_writer(CALL_RECORDS)
+        self.blocked_writer = await self._start_writer(BLOCKED_ATTEMPTS)
+
+    async def _start_writer(self, kind: RecordKind[T]) -> BatchWriter[T]:
         assert self.db is not None
-        writer = CallWriter(self.db.engine, self.settings.data_dir / "spool",
-                            write_timeout=self.settings.database.command_timeout)
+        writer = BatchWriter(self.db.engine, kind, self.settings.data_dir / "spool",
+                             write_timeout=self.settings.database.command_timeout)
         await writer.start()
         self._cleanups.append(lambda: writer.stop(self.settings.daemon.drain_seconds))
-        self.tracking = CallTracking(self.settings, writer)
+        return writer
+
+    def _start_call_tracking(self) -> None:
+        """Call records (issue 5): the tracker, feeding the call writer."""
+        assert self.call_writer is not None
+        self.tracking = CallTracking(self.settings, self.call_writer)
         self._cleanups.append(self.tracking.stop)  # before the writer's final flush
 
     async def _start_agi(self) -> None:
@@ -178,14 +197,10 @@ class Daemon:
 
     def _start_outbound_guard(self, ami: AmiSupervisor, dispatcher: EventDispatcher) -> None:
         """The 400 trunk's watchdog: hang up outbound channels, record them (issue 4)."""
-        assert self.db is not None
-        writer = BlockedWriter(self.db.engine,
-                               command_timeout=self.settings.database.command_timeout)
-        writer.start()
-        self._cleanups.append(lambda: writer.stop(self.settings.daemon.drain_seconds))
-        self.guard = OutboundGuard(self.settings.trunks.hotline, ami, writer)
+        assert self.blocked_writer is not None
+        self.guard = OutboundGuard(self.settings.trunks.hotline, ami, self.blocked_writer)
         self.guard.start()
-        self._cleanups.append(self.guard.stop)  # runs before writer.stop: records first
+        self._cleanups.append(self.guard.stop)  # runs before the writer's final flush
         dispatcher.subscribe("outbound-guard", self.guard)
 
     async def _on_ami_connected(self, ami: AmiSupervisor) -> None:

@@ -20,12 +20,12 @@ from hotline_pbx.ami.normalise import Normaliser
 from hotline_pbx.ami.reconcile import mark_reconnected, reconcile
 from hotline_pbx.ami.supervisor import AmiEvent, AmiSupervisor
 from hotline_pbx.config import Settings
-from hotline_pbx.domain.call_record import record_of
+from hotline_pbx.domain.call_record import CallRecord, record_of
 from hotline_pbx.domain.call_tracker import Call, CallTracker, RouteInfo, RouteTarget
 from hotline_pbx.domain.contract import Outcome
 from hotline_pbx.logs import Identifier
 from hotline_pbx.metrics import CALL_TALK, CALL_WAIT, CALLS, CALLS_ACTIVE, CALLS_OFFERED
-from hotline_pbx.store.call_writer import CallWriter
+from hotline_pbx.store.batch_writer import BatchWriter
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def route_info(routed: RoutedCall) -> RouteInfo:
 
 
 class CallTracking:
-    def __init__(self, settings: Settings, writer: CallWriter) -> None:
+    def __init__(self, settings: Settings, writer: BatchWriter[CallRecord]) -> None:
         self.writer = writer
         self.kpi = settings.kpi
         self.normaliser = Normaliser()

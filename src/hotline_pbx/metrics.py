@@ -71,11 +71,13 @@ LINE_FAULTS = Counter(
     "hotline_line_faults", "Line faults detected, by cause.", ["cause"], registry=REGISTRY
 )
 DB_PENDING = Gauge(
-    "hotline_db_pending_records", "Call records waiting to be written.", registry=REGISTRY
+    "hotline_db_pending_records",
+    "Records of every kind (calls, blocked outbound attempts…) waiting to be written.",
+    registry=REGISTRY,
 )
 DB_SPOOLED = Gauge(
     "hotline_db_spooled_records",
-    "Call records held in the local spool while PostgreSQL is unreachable.",
+    "Records of every kind held in the local spool while PostgreSQL is unreachable.",
     registry=REGISTRY,
 )
 COMPLAINTS_OVERDUE = Gauge(

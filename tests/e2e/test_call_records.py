@@ -301,7 +301,7 @@ def test_postgres_down_calls_still_routed_rows_spooled_then_stored_once(
         assert all(r.ok for r in during), [r.output[-800:] for r in during]
         wait_until(lambda: daemon.metrics()["hotline_db_spooled_records"] == 3, 15,
                    "3 spooled records")
-        spool = list((daemon.data_dir / "spool").glob("calls-*.jsonl"))
+        spool = list((daemon.data_dir / "spool" / "calls").glob("calls-*.jsonl"))
         assert sum(len(p.read_text().splitlines()) for p in spool) == 3
 
         private_postgres.start()
@@ -310,7 +310,7 @@ def test_postgres_down_calls_still_routed_rows_spooled_then_stored_once(
         rows = db_rows(private_postgres.dsn, "SELECT caller, count(*) FROM calls GROUP BY caller "
                                          "ORDER BY caller")
         assert rows == [("13900000501", 1), *((f"1390000060{n}", 1) for n in range(3))]
-        assert not list((daemon.data_dir / "spool").glob("calls-*.jsonl"))
+        assert not list((daemon.data_dir / "spool" / "calls").glob("calls-*.jsonl"))
         assert sample(daemon.metrics(), "hotline_calls_total", period="open",
                       outcome="answered") == 4
     finally:

@@ -23,11 +23,17 @@ from hotline_pbx.domain.call_record import CallRecord, HangupSide
 from hotline_pbx.domain.contract import Outcome, Period
 from hotline_pbx.metrics import DB_PENDING, DB_SPOOLED
 from hotline_pbx.store import models
-from hotline_pbx.store.call_writer import REJECTED, CallWriter, Spool
+from hotline_pbx.store.batch_writer import REJECTED, BatchWriter, Spool
+from hotline_pbx.store.call_writer import CALL_RECORDS
 from hotline_pbx.store.database import Database, open_database
 from tests.private_postgres import PrivatePostgres
 
 T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai
+CallWriter = BatchWriter[CallRecord]
+
+
+def call_writer(engine: object, spool_root: Path, **options: object) -> CallWriter:
+    return BatchWriter(engine, CALL_RECORDS, spool_root, **options)  # type: ignore[arg-type]
 
 
 def make_record(n: int, **changes: object) -> CallRecord:
@@ -64,7 +70,7 @@ async def writer_factory(db: Database, tmp_path: Path) -> AsyncIterator[Callable
     made: list[CallWriter] = []
 
     def make(engine: object = None, **options: object) -> CallWriter:
-        writer = CallWriter(engine or db.engine, tmp_path / "spool", **options)  # type: ignore[arg-type]
+        writer = call_writer(engine or db.engine, tmp_path / "spool", **options)
         made.append(writer)
         return writer
 
@@ -139,7 +145,7 @@ async def test_a_row_the_database_refuses_is_set_aside_and_blocks_nothing(
         writer.submit(make_record(3))
         await wait_until(lambda: writer.written == 2 and writer.rejected == 1)
     assert await rows(db) == ["1795000000.1", "1795000000.3"]
-    (line,) = (tmp_path / "spool" / REJECTED).read_text().splitlines()
+    (line,) = (tmp_path / "spool" / "calls" / REJECTED).read_text().splitlines()
     assert json.loads(line)["record"]["call_key"] == "1795000000.2"
     assert "call record 1795000000.2 rejected by PostgreSQL" in caplog.text
     assert writer.spooled == 0
@@ -147,7 +153,7 @@ async def test_a_row_the_database_refuses_is_set_aside_and_blocks_nothing(
 
 async def test_a_spool_left_by_an_earlier_run_is_replayed_at_start(
         db: Database, writer_factory: Callable[..., CallWriter], tmp_path: Path) -> None:
-    spool = Spool(tmp_path / "spool", segment_records=3)
+    spool = Spool(tmp_path / "spool", CALL_RECORDS, segment_records=3)
     spool.open()
     spool.append([make_record(n) for n in range(8)])  # three segments
     assert len(spool.segments()) == 3
@@ -164,10 +170,30 @@ async def test_a_spool_left_by_an_earlier_run_is_replayed_at_start(
     assert spool.segments() == []
 
 
+async def test_the_flat_spool_of_earlier_versions_is_replayed_first(
+        db: Database, writer_factory: Callable[..., CallWriter], tmp_path: Path) -> None:
+    """Before one directory per kind, call segments lay in <data_dir>/spool itself."""
+    root = tmp_path / "spool"
+    root.mkdir()
+    for number, batch in ((1, range(0, 3)), (2, range(3, 5))):  # the old writer's lines
+        lines = [json.dumps(make_record(n).to_dict(), ensure_ascii=False,
+                            separators=(",", ":")) + "\n" for n in batch]
+        (root / f"calls-{number:010d}.jsonl").write_text("".join(lines))
+    newer = Spool(root, CALL_RECORDS)
+    newer.open()
+    newer.append([make_record(n) for n in range(5, 7)])  # written after an upgrade
+    writer = writer_factory(flush_interval=0.01)
+    await writer.start()
+    assert writer.spooled == 7
+    await wait_until(lambda: writer.spooled == 0)
+    assert await rows(db) == [f"1795000000.{n}" for n in range(7)]
+    assert list(root.rglob("calls-*.jsonl")) == []
+
+
 async def test_a_damaged_spool_line_is_skipped_and_the_rest_replayed(
         db: Database, writer_factory: Callable[..., CallWriter], tmp_path: Path,
         caplog: pytest.LogCaptureFixture) -> None:
-    spool = Spool(tmp_path / "spool")
+    spool = Spool(tmp_path / "spool", CALL_RECORDS)
     spool.open()
     spool.append([make_record(1), make_record(2)])
     (segment,) = spool.segments()
@@ -199,8 +225,8 @@ async def test_an_outage_spools_in_order_and_replays_exactly_once(
         private_postgres: PrivatePostgres, tmp_path: Path) -> None:
     db = await open_database(DatabaseSettings(dsn=Secret(private_postgres.dsn), connect_timeout=1),
                              tmp_path)
-    writer = CallWriter(db.engine, tmp_path / "spool", flush_interval=0.05,
-                        retry_interval=0.3, write_timeout=2, segment_records=7)
+    writer = call_writer(db.engine, tmp_path / "spool", flush_interval=0.05,
+                         retry_interval=0.3, write_timeout=2, segment_records=7)
     await writer.start()
     try:
         for n in range(10):
@@ -213,7 +239,7 @@ async def test_an_outage_spools_in_order_and_replays_exactly_once(
             await asyncio.sleep(0.01)
         await wait_until(lambda: writer.spooled == 30)
         assert DB_SPOOLED._value.get() == 30
-        assert len(list((tmp_path / "spool").glob("calls-*.jsonl"))) == 5  # 7 per segment
+        assert len(list((tmp_path / "spool" / "calls").glob("calls-*.jsonl"))) == 5  # 7 a segment
 
         await asyncio.to_thread(private_postgres.start)
         for n in range(40, 45):  # arriving while the spool is replayed: behind it
@@ -221,7 +247,7 @@ async def test_an_outage_spools_in_order_and_replays_exactly_once(
         await wait_until(lambda: writer.spooled == 0 and writer.written == 45, timeout=20)
         assert await rows(db) == [f"1795000000.{n}" for n in range(45)]
         assert DB_SPOOLED._value.get() == 0
-        assert list((tmp_path / "spool").glob("calls-*.jsonl")) == []
+        assert list((tmp_path / "spool" / "calls").glob("calls-*.jsonl")) == []
     finally:
         await writer.stop(5)
         await db.close()
@@ -233,16 +259,16 @@ async def test_stop_while_the_database_is_down_keeps_everything_in_the_spool(
                              tmp_path)
     try:
         await asyncio.to_thread(private_postgres.stop)
-        writer = CallWriter(db.engine, tmp_path / "spool", flush_interval=30, write_timeout=1)
+        writer = call_writer(db.engine, tmp_path / "spool", flush_interval=30, write_timeout=1)
         await writer.start()
         for n in range(3):
             writer.submit(make_record(n))
         await writer.stop(10)
-        spool = Spool(tmp_path / "spool")
+        spool = Spool(tmp_path / "spool", CALL_RECORDS)
         assert spool.open() == 3
         # The next run replays them.
         await asyncio.to_thread(private_postgres.start)
-        writer = CallWriter(db.engine, tmp_path / "spool", flush_interval=0.01)
+        writer = call_writer(db.engine, tmp_path / "spool", flush_interval=0.01)
         await writer.start()
         await wait_until(lambda: writer.spooled == 0, timeout=15)
         await writer.stop(5)

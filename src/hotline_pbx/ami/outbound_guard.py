@@ -9,8 +9,8 @@ and asks :class:`~hotline_pbx.domain.outbound_policy.OutboundWatch` what to
 do; the AMI ``Hangup`` runs in its own task, so the dispatcher never waits.
 Each attempt then gets ``settle_seconds`` for the events that explain it
 (``DialBegin``, ``OriginateResponse``, ``Hangup``) and is recorded: one
-``blocked_outbound`` row through
-:class:`~hotline_pbx.store.blocked_repo.BlockedWriter`, one warning log line,
+``blocked_outbound`` row through the record writer
+(:class:`~hotline_pbx.store.batch_writer.BatchWriter`), one warning log line,
 and ``hotline_outbound_blocked_total`` (counted the moment the attempt is
 seen, so the alert never waits for the database).
 
@@ -74,7 +74,7 @@ class AmiActions(Protocol):
 
 
 class RecordSink(Protocol):
-    def submit(self, record: BlockedRecord) -> bool: ...
+    def submit(self, record: BlockedRecord) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
