@@ -262,7 +262,9 @@ class FastAgiServer:
         except asyncio.CancelledError as exc:
             if connection.cut_reason is None:
                 raise  # not ours: the loop is shutting down
-            result, caught = TIMEOUT, exc
+            # Cut by the watchdog or the shutdown, or closed after a bug of ours (an illegal move).
+            result = ERROR if connection.cut_reason == _INTERNAL_ERROR else TIMEOUT
+            caught = exc
             level = logging.INFO if connection.cut_reason == _SHUTDOWN else logging.WARNING
             log.log(level, "FastAGI %s %s: cut (%s)", label, _who(session), connection.cut_reason)
         except Exception as exc:
