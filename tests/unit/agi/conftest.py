@@ -1,18 +1,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 import uvloop
 
 from hotline_pbx.agi import AgiChannel, AgiSession, FastAgiServer
+from hotline_pbx.agi.server import ConnectionState, _AgiConnection
 from hotline_pbx.metrics import REGISTRY
 
 from .fake_asterisk import FakeAsterisk
 
 Body = Callable[[AgiSession, AgiChannel], Awaitable[object]]
+# One `_move_to` call: the connection, its state before, the state asked for, allowed.
+Move = tuple[_AgiConnection, ConnectionState, ConnectionState, bool]
 
 
 def pytest_asyncio_loop_factories(
@@ -70,6 +74,37 @@ class Counts:
     def seconds_count(self, script: str) -> float:
         value = REGISTRY.get_sample_value("hotline_agi_request_seconds_count", {"script": script})
         return value or 0.0
+
+
+class Moves:
+    """Every `_move_to` the server's connections make, wrapping the real one."""
+
+    def __init__(self) -> None:
+        self.log: list[Move] = []
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[Moves]:
+        original = _AgiConnection._move_to
+
+        def recording(connection: _AgiConnection, state: ConnectionState) -> bool:
+            before = connection.state
+            allowed = original(connection, state)
+            self.log.append((connection, before, state, allowed))
+            return allowed
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(_AgiConnection, "_move_to", recording)
+            yield self
+
+    def connections(self) -> list[_AgiConnection]:
+        return list(dict.fromkeys(move[0] for move in self.log))
+
+    def path(self, connection: _AgiConnection) -> list[ConnectionState]:
+        moves = [m for m in self.log if m[0] is connection]
+        return [ConnectionState.NEW, *(m[2] for m in moves if m[3])]
+
+    def illegal(self) -> list[Move]:
+        return [m for m in self.log if not m[3]]
 
 
 async def eventually(predicate: Callable[[], bool], timeout: float = 3.0) -> None:
