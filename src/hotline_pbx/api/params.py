@@ -242,9 +242,27 @@ def expect_object(body: Any, allowed: Collection[str], required: Collection[str]
     return body
 
 
-def local_iso(value: datetime | None, zone: ZoneInfo) -> str | None:
-    """A stored UTC time shown in the configured zone, with its offset."""
-    return None if value is None else value.astimezone(zone).isoformat()
+def local_iso(value: datetime | str | None, zone: ZoneInfo) -> str | None:
+    """A stored time shown in the configured zone, with its offset. Never raises:
+    an instant that cannot be shown there (``9999-12-31T23:00:00Z`` is year
+    10000 at +08:00) is shown in UTC, and one Python cannot hold (``infinity``,
+    ``-infinity``, a year BC or after 9999, read as PostgreSQL's UTC text by
+    :mod:`hotline_pbx.store.config_repo`) as that text."""
+    if isinstance(value, str):
+        text = value
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            return text
+    if value is None:
+        return None
+    if value.tzinfo is None:  # asyncpg reads ±infinity as naive datetime.max/min
+        infinite = {datetime.max: "infinity", datetime.min: "-infinity"}
+        return infinite.get(value) or value.isoformat()
+    try:
+        return value.astimezone(zone).isoformat()
+    except (OverflowError, ValueError):
+        return value.isoformat()  # as stored: in UTC
 
 
 def check_body_text(value: Any, field: str, example: str, max_length: int) -> str:
