@@ -507,3 +507,11 @@ async def test_stored_exceptions_of_any_year_are_listed_and_can_be_deleted(api: 
     for bad in ("2026-02-30", "2026-13-01", "infinity-and-beyond", "26-10-01"):
         status, problem, _ = await api.call("DELETE", f"/api/v1/exceptions/{quote(bad)}")
         assert status == 400 and problem["field"] == "date", bad
+
+
+@pytest.mark.parametrize("path", ["/api/v1/calls", "/api/v1/audit", "/api/v1/faults"])
+@pytest.mark.parametrize("instant", ["2100-12-31T23:00:00-14:00", "2000-01-01T00:00:00+14:00"])
+async def test_query_instants_are_checked_in_utc_like_body_instants(
+        api: Api, path: str, instant: str) -> None:
+    status, problem, _ = await api.call("GET", f"{path}?from={quote(instant)}")
+    assert status == 400 and problem["field"] == "from" and "UTC" in problem["reason"]
