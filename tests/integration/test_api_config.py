@@ -515,3 +515,14 @@ async def test_query_instants_are_checked_in_utc_like_body_instants(
         api: Api, path: str, instant: str) -> None:
     status, problem, _ = await api.call("GET", f"{path}?from={quote(instant)}")
     assert status == 400 and problem["field"] == "from" and "UTC" in problem["reason"]
+
+
+async def test_a_people_document_that_is_not_an_object_is_shown_and_replaced(api: Api) -> None:
+    await _sql(api, """INSERT INTO roster (id, document) VALUES (1, '["li.na"]')""")
+    for role in ("admin", "viewer"):
+        status, body, _ = await api.call("GET", "/api/v1/roster", role)
+        assert (status, body) == (200, ["li.na"])
+    roster = {"supervisor": LI_NA, "deputies": [], "absences": []}
+    status, body, _ = await api.call("PUT", "/api/v1/roster", json=roster)
+    assert (status, body) == (200, roster)
+    assert await _reload_problems(api) == []

@@ -148,16 +148,21 @@ async def delete_override(call: Call) -> web.StreamResponse:
 # -- roster ------------------------------------------------------------------------
 
 
-async def _roster(call: Call) -> dict[str, Any]:
+async def _roster(call: Call) -> Any:
     documents = await config_repo.read_documents(call.conn, call.api.settings.routing.timezone)
     roster = documents["roster"]
+    if not isinstance(roster, dict):  # a people document stored by hand: as stored
+        return roster
     absences = [{**absence, "from": call.local(absence["from"]), "to": call.local(absence["to"])}
                 for absence in roster["absences"]]
     return {"supervisor": roster.get("supervisor"), "deputies": list(roster.get("deputies", [])),
             "absences": absences}
 
 
-def _shown_roster(call: Call, roster: dict[str, Any]) -> dict[str, Any]:
+def _shown_roster(call: Call, roster: Any) -> Any:
+    if not isinstance(roster, dict):
+        return call.shown(roster)
+
     def person(p: Any) -> Any:
         if not isinstance(p, dict) or not isinstance(p.get("mobile"), str):
             return call.shown(p)  # stored by hand: shown as stored, masked
