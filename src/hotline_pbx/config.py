@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hotline_pbx.domain import contract
 from hotline_pbx.domain import routing as domain_routing
+from hotline_pbx.domain.calendar import load_zone
 from hotline_pbx.domain.errors import ValidationError
 
 
@@ -270,7 +270,8 @@ def _coerce(key: str, kind: Any, value: Any) -> Any:
         try:
             number = kind(value)
         except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
-            raise ConfigError(key, f"must be a {kind.__name__}, not {value!r}") from None
+            what = "a whole number" if kind is int else "a number"
+            raise ConfigError(key, f"must be {what}, not {value!r}") from None
         if kind is int and isinstance(value, float) and not value.is_integer():
             raise ConfigError(key, f"must be a whole number, not {value!r}")
         if not math.isfinite(number):  # inf would disable a timeout, nan every comparison
@@ -316,11 +317,10 @@ def validate(settings: Settings) -> None:
     if settings.ami.enabled and not settings.ami.secret:
         raise ConfigError("ami.secret", "the AMI password is missing; set HOTLINE_AMI_SECRET "
                           "or HOTLINE_AMI_SECRET_FILE (or ami.enabled = false)")
-    if settings.ari.enabled:
-        _url("ari.url", settings.ari.url)
-        if not settings.ari.password:
-            raise ConfigError("ari.password", "the ARI password is missing; set "
-                              "HOTLINE_ARI_PASSWORD or HOTLINE_ARI_PASSWORD_FILE")
+    _url("ari.url", settings.ari.url)  # enabled or not: check-config shows it
+    if settings.ari.enabled and not settings.ari.password:
+        raise ConfigError("ari.password", "the ARI password is missing; set "
+                          "HOTLINE_ARI_PASSWORD or HOTLINE_ARI_PASSWORD_FILE")
     _address("http.host", settings.http.host)
     _port("http.port", settings.http.port)
     _range("http.max_body_bytes", settings.http.max_body_bytes, 1024, 10_000_000)
@@ -418,18 +418,21 @@ def _address(key: str, value: str) -> None:
 
 
 def _url(key: str, value: str) -> None:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(key, f"must be an http(s) URL such as http://127.0.0.1:8088, "
-                          f"not {redact_userinfo(value)!r}")
+    example = "http://127.0.0.1:8088"
+    if _shown_url(value) is None:  # the value may hold a password: never shown
+        raise ConfigError(key, f"is not a URL that can be read; write an http(s) URL such "
+                          f"as {example} (the value is not shown: it may hold a password)")
+    if urlsplit(value).scheme not in ("http", "https"):
+        raise ConfigError(key, f"must be an http(s) URL such as {example}, "
+                          f"not {redact_url(value)!r}")
 
 
 def _timezone(key: str, value: str) -> None:
+    """The schedule document's own check (the domain's ``load_zone``)."""
     try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(key, f"unknown time zone {value!r}; use an IANA name such as "
-                          "Asia/Shanghai") from None
+        load_zone(value, key)
+    except ValidationError as error:
+        raise ConfigError(key, f"{error.reason}, e.g. {error.example}") from None
 
 
 def _check_dsn(dsn: str) -> None:
@@ -451,6 +454,9 @@ def _check_dsn(dsn: str) -> None:
 
 
 _USERINFO = re.compile(r"(://)[^/?#@]*@")
+# Nothing of a URL is shown around these: a value with one is not shown at all.
+_UNSHOWABLE = re.compile(r"[\x00-\x20\x7f\\%]")
+NOT_SHOWN = "(not shown: not a well-formed URL, and it may hold a password)"
 
 
 def redact_userinfo(value: str) -> str:
@@ -458,15 +464,50 @@ def redact_userinfo(value: str) -> str:
     return _USERINFO.sub(r"\1***@", value)
 
 
+def _shown_url(value: str) -> str | None:
+    """What may be shown of ``value`` as a URL, or None when it is not one that
+    parses cleanly as ``scheme://host[:port][/path]`` (then nothing of it is)."""
+    if _UNSHOWABLE.search(value):
+        return None
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises ValueError on a bad one
+    except ValueError:  # "Invalid IPv6 URL" and the like
+        return None
+    scheme_ok = re.fullmatch(r"[a-z][a-z0-9+.-]*", parts.scheme) is not None
+    if not scheme_ok or not value.startswith(f"{parts.scheme}://") or not parts.hostname:
+        return None
+    host = parts.netloc.rpartition("@")[2]
+    if host.lower() != (f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname) + (
+            "" if port is None else f":{port}"):
+        return None
+    userinfo = "***@" if "@" in parts.netloc else ""
+    path = "/***" if "@" in parts.path else parts.path  # "/u:pw@host" reads as userinfo
+    query = "?***" if "?" in value else ""  # any query string may hold a token
+    fragment = "#***" if "#" in value else ""
+    return f"{parts.scheme}://{userinfo}{host}{path}{query}{fragment}"
+
+
+def redact_url(value: str) -> str:
+    """A URL setting as it may be shown: scheme, host, port and path; the user
+    name and password become ``***@``, a query string or fragment ``?***`` or
+    ``#***``, and a value that is not a well-formed URL is not shown at all."""
+    shown = _shown_url(value)
+    return NOT_SHOWN if shown is None else shown
+
+
 def redacted(settings: Settings) -> dict[str, dict[str, Any]]:
-    """The effective configuration with every secret replaced by ``***`` and the
-    user name and password of every URL by ``***@``."""
+    """The effective configuration with every secret replaced by ``***``, every
+    URL setting as :func:`redact_url` shows it, and the user name and password
+    of a URL in any other text by ``***@``."""
     out: dict[str, dict[str, Any]] = {}
     for section in _sections():
         values = dataclasses.asdict(getattr(settings, section))
         for key, value in values.items():
             if isinstance(value, Secret) or key in ("secret", "password", "dsn"):
                 values[key] = Secret(value).redacted()
+            elif key == "url":
+                values[key] = redact_url(value)
             elif isinstance(value, str):
                 values[key] = redact_userinfo(value)
         out[section] = values

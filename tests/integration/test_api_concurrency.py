@@ -224,3 +224,21 @@ async def test_concurrent_puts_end_cleanly_with_a_true_audit_chain(
     for previous, entry in itertools.pairwise(entries):
         assert entry.before == previous.after, entry.id
     assert state((await api.call("GET", path))[1]) == entries[-1].after
+
+
+@pytest.mark.timeout(120)
+async def test_the_audit_log_in_time_order_is_the_chain_of_concurrent_puts(api: Api) -> None:
+    """20 roster PUTs at once (issue 9 follow-up): each waits for the document's
+    lock, so its entry's time is after the lock, and /api/v1/audit (newest
+    first by time) lists them as the chain of before and after."""
+    answers = await asyncio.gather(*(api.call("PUT", "/api/v1/roster", json=roster_body(n))
+                                     for n in range(20)))
+    assert [status for status, _, _ in answers] == [200] * 20
+    status, page, _ = await api.call("GET", "/api/v1/audit?action=roster.update&limit=50")
+    assert status == 200
+    listed = list(reversed(page["items"]))  # oldest first
+    assert len(listed) == 20
+    for previous, entry in itertools.pairwise(listed):
+        assert entry["before"] == previous["after"], (previous["id"], entry["id"])
+        assert datetime.fromisoformat(entry["at"]) >= datetime.fromisoformat(previous["at"])
+    assert [e["id"] for e in listed] == sorted(e["id"] for e in listed)

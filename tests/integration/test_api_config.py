@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import insert as sql_insert
 
 from hotline_pbx.domain.contract import Period, Route
 from hotline_pbx.domain.routing import decide_route
+from hotline_pbx.metrics import REGISTRY
 from hotline_pbx.store import config_repo, models
 from hotline_pbx.store.database import Database
 from hotline_pbx.store.notify import ConfigListener
@@ -324,3 +329,200 @@ async def test_a_bad_stored_schedule_is_shown_and_can_be_replaced(api: Api) -> N
     assert await _reload_problems(api) == []
     audit = [row for row in await api.audit() if row.action == "schedule.update"]
     assert audit[0].before == garbage and audit[0].after == NINE_TO_FIVE
+
+
+# -- stored values the display zone or Python cannot hold (issue #9 follow-up) --------
+
+DEPUTY = {"id": "wang.wei", "name": "Wang Wei", "mobile": "13900139000"}
+
+
+async def _sql(api: Api, *statements: str) -> None:
+    async with api.db.engine.begin() as conn:
+        for statement in statements:
+            await conn.exec_driver_sql(statement)
+
+
+def _invalid_gauge(document: str) -> float | None:
+    return REGISTRY.get_sample_value("hotline_config_invalid", {"document": document})
+
+
+# (what SQL stored, what GET shows: PostgreSQL's text, or the UTC instant when
+# the display zone, +08:00, cannot show it)
+UNSHOWABLE_UNTIL = [
+    ("infinity", "infinity"),
+    ("9999-12-31 23:00:00+00", "9999-12-31T23:00:00+00:00"),
+    ("10000-01-01 00:00+00", "10000-01-01T00:00:00.000000+00:00"),
+    ("-infinity", "-infinity"),
+    ("0044-03-15 00:00+00 BC", "0044-03-15T00:00:00.000000+00:00 BC"),
+]
+
+
+@pytest.mark.parametrize(("stored", "shown"), UNSHOWABLE_UNTIL)
+async def test_an_unshowable_stored_override_is_shown_and_can_be_replaced(
+        api: Api, stored: str, shown: str) -> None:
+    await _sql(api, f"INSERT INTO override (id, mode, until) VALUES (1, 'closed', '{stored}')")
+    status, body, _ = await api.call("GET", "/api/v1/override")
+    assert status == 200, body
+    # not in force: routing does not load it (the reload reports it)
+    assert body["override"]["until"] == shown and body["active"] is False
+    assert [p.split(":")[0] for p in await _reload_problems(api)] == ["override.until"]
+    until = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0).isoformat()
+    status, body, _ = await api.call("PUT", "/api/v1/override",
+                                     json={"mode": "open", "until": until})
+    assert status == 200 and body["active"] is True
+    assert await _reload_problems(api) == []
+    await _sql(api, f"UPDATE override SET until = '{stored}'")
+    assert (await api.call("DELETE", "/api/v1/override"))[0] == 204
+    audit = await api.audit()
+    assert [a.action for a in audit] == ["override.set", "override.clear"]
+    assert audit[0].before["until"] == audit[1].before["until"] == shown
+
+
+# absences as SQL may store them; each one of these does not load
+BAD_ABSENCES = [
+    ("li.na", "-infinity", "infinity", "leave"),
+    ("li.na", "0001-01-01 00:00+00", "9999-12-31 20:00+00", "leave"),
+    ("li.na", "10000-01-01 00:00+00", None, "leave"),
+    ("wang.wei", "2026-11-01 00:00+00", None, "sabbatical"),
+    ("nobody", "2026-11-01 00:00+00", None, "leave"),
+]
+
+
+def _absence_rows(rows: list[tuple[str, str, str | None, str]]) -> str:
+    values = ", ".join(
+        f"('{person}', '{start}', {'NULL' if end is None else repr(end)}, '{reason}')"
+        for person, start, end, reason in rows)
+    return f"INSERT INTO absences (person_id, starts_at, ends_at, reason) VALUES {values}"
+
+
+async def _store_roster(api: Api, rows: list[tuple[str, str, str | None, str]]) -> None:
+    people = json.dumps({"supervisor": LI_NA, "deputies": [DEPUTY]})
+    statements = ["DELETE FROM absences", "DELETE FROM roster",
+                  f"INSERT INTO roster (id, document) VALUES (1, '{people}')"]
+    await _sql(api, *statements, *([_absence_rows(rows)] if rows else []))
+
+
+async def test_a_bad_stored_absence_is_skipped_and_the_roster_still_routes(api: Api) -> None:
+    # Li Na is on leave over the lunch break (this one loads), and five bad rows.
+    on_leave = ("li.na", "2026-11-20 00:00+00", "2026-11-30 00:00+00", "leave")
+    await _store_roster(api, [on_leave, *BAD_ABSENCES])
+    state = config_repo.RoutingState(api.db.engine, SETTINGS)
+    await state.reload()  # as the daemon starts
+    fields = sorted(p.error.field for p in state.problems)
+    assert len(fields) == len(BAD_ABSENCES) and all(f.startswith("roster.absences[")
+                                                    for f in fields), fields
+    assert _invalid_gauge("roster") == len(BAD_ABSENCES)
+    decision = decide_route(state.snapshot, TUESDAY_LUNCH)  # after hours
+    assert decision.route is Route.FORWARD
+    assert [t.person_id for t in decision.targets] == ["wang.wei"]  # the good absence holds
+
+    status, shown, _ = await api.call("GET", "/api/v1/roster")
+    assert status == 200, shown
+    spans = [(a["from"], a["to"]) for a in shown["absences"]]
+    assert ("-infinity", "infinity") in spans
+    assert ("10000-01-01T00:00:00.000000+00:00", None) in spans
+    # in the display zone where it can be shown there (Shanghai's local mean
+    # time in year 1), in UTC where it cannot (year 10000 at +08:00)
+    year_one = next(a for a in shown["absences"] if a["from"].startswith("0001-"))
+    assert datetime.fromisoformat(year_one["from"]) == datetime(1, 1, 1, tzinfo=UTC)
+    assert year_one["to"] == "9999-12-31T20:00:00+00:00"
+    # The GET as it is does not load, so PUT refuses it; without the bad rows it is taken.
+    assert (await api.call("PUT", "/api/v1/roster", json=shown))[0] == 422
+    kept = [a for a in shown["absences"] if a["from"] == "2026-11-20T08:00:00+08:00"]
+    status, body, _ = await api.call("PUT", "/api/v1/roster", json={**shown, "absences": kept})
+    assert status == 200 and body["absences"] == kept
+    await state.reload()
+    assert state.problems == () and _invalid_gauge("roster") == 0
+
+
+async def test_a_roster_whose_people_do_not_load_keeps_its_last_good_value(api: Api) -> None:
+    await _store_roster(api, [])
+    state = config_repo.RoutingState(api.db.engine, SETTINGS)
+    await state.reload()
+    await _sql(api, """UPDATE roster SET document = '{"supervisor": {"id": "li.na"}}'""",
+               _absence_rows([BAD_ABSENCES[0]]))
+    await state.reload()
+    assert [p.document for p in state.problems] == ["roster"]
+    assert "roster.supervisor.name" in str(state.problems[0])
+    decision = decide_route(state.snapshot, TUESDAY_LUNCH)
+    assert [t.person_id for t in decision.targets] == ["li.na", "wang.wei"]
+
+
+STORED_INSTANTS = ("infinity", "-infinity", "0001-01-01 00:00+00", "1999-12-31 23:59:59+00",
+                   "2000-01-01 00:00+00", "2026-11-20 00:00+00", "2100-12-31 23:59:59+00",
+                   "2101-01-01 00:00+00", "9999-12-31 20:00+00", "10000-01-01 00:00+00",
+                   "0044-03-15 00:00+00 BC")
+_stored_absences = st.lists(st.tuples(
+    st.sampled_from(("li.na", "wang.wei", "nobody")),
+    st.sampled_from(STORED_INSTANTS), st.none() | st.sampled_from(STORED_INSTANTS),
+    st.sampled_from(("leave", "no_signal", "sabbatical"))), max_size=3)
+
+
+@settings(max_examples=40, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(rows=_stored_absences)
+async def test_get_then_put_of_a_roster_succeeds_exactly_when_it_loads(
+        api: Api, rows: list[tuple[str, str, str | None, str]]) -> None:
+    async with api.db.engine.connect() as conn:  # keep rows the table can hold
+        rows = [r for r in rows if r[2] is None or (await conn.exec_driver_sql(
+            f"SELECT '{r[2]}'::timestamptz > '{r[1]}'::timestamptz")).scalar()]
+    await _store_roster(api, rows)
+    problems = await _reload_problems(api)
+    status, shown, _ = await api.call("GET", "/api/v1/roster")
+    assert status == 200, shown
+    status, body, _ = await api.call("PUT", "/api/v1/roster", json=shown)
+    assert (status == 200) == (problems == []), (rows, problems, body)
+    if status == 200:
+        assert body == shown and await _reload_problems(api) == []
+
+
+# -- exceptions ----------------------------------------------------------------------
+
+# (as SQL stored it, as GET lists it and DELETE names it)
+OUT_OF_RANGE_DATES = [("1999-01-01", "1999-01-01"), ("2101-01-05", "2101-01-05"),
+                      ("infinity", "infinity"), ("-infinity", "-infinity"),
+                      ("10000-01-01", "10000-01-01"), ("0044-03-15 BC", "0044-03-15 BC")]
+
+
+async def test_stored_exceptions_of_any_year_are_listed_and_can_be_deleted(api: Api) -> None:
+    values = ", ".join(f"('{stored}', 'closed')" for stored, _ in OUT_OF_RANGE_DATES)
+    await _sql(api, f"INSERT INTO calendar_exceptions (day, kind) VALUES {values}")
+    assert (await api.call("POST", "/api/v1/exceptions", json={
+        "date": "2026-10-01", "kind": "closed"}))[0] == 201
+    state = config_repo.RoutingState(api.db.engine, SETTINGS)
+    await state.reload()
+    assert _invalid_gauge("exceptions") == len(OUT_OF_RANGE_DATES)
+    listed = [e["date"] for e in (await api.call("GET", "/api/v1/exceptions"))[1]["items"]]
+    assert sorted(listed) == sorted([shown for _, shown in OUT_OF_RANGE_DATES] + ["2026-10-01"])
+    for i, (_, shown) in enumerate(OUT_OF_RANGE_DATES):
+        path = (f"/api/v1/exceptions/{quote(shown)}" if i % 2 else
+                f"/api/v1/exceptions?date={quote(shown)}")
+        status, body, _ = await api.call("DELETE", path)
+        assert status == 204, (shown, body)
+        assert (await api.call("DELETE", path))[0] == 404
+    await state.reload()
+    assert state.problems == () and _invalid_gauge("exceptions") == 0
+    assert [e["date"] for e in (await api.call("GET", "/api/v1/exceptions"))[1]["items"]] == [
+        "2026-10-01"]
+    for bad in ("2026-02-30", "2026-13-01", "infinity-and-beyond", "26-10-01"):
+        status, problem, _ = await api.call("DELETE", f"/api/v1/exceptions/{quote(bad)}")
+        assert status == 400 and problem["field"] == "date", bad
+
+
+@pytest.mark.parametrize("path", ["/api/v1/calls", "/api/v1/audit", "/api/v1/faults"])
+@pytest.mark.parametrize("instant", ["2100-12-31T23:00:00-14:00", "2000-01-01T00:00:00+14:00"])
+async def test_query_instants_are_checked_in_utc_like_body_instants(
+        api: Api, path: str, instant: str) -> None:
+    status, problem, _ = await api.call("GET", f"{path}?from={quote(instant)}")
+    assert status == 400 and problem["field"] == "from" and "UTC" in problem["reason"]
+
+
+async def test_a_people_document_that_is_not_an_object_is_shown_and_replaced(api: Api) -> None:
+    await _sql(api, """INSERT INTO roster (id, document) VALUES (1, '["li.na"]')""")
+    for role in ("admin", "viewer"):
+        status, body, _ = await api.call("GET", "/api/v1/roster", role)
+        assert (status, body) == (200, ["li.na"])
+    roster = {"supervisor": LI_NA, "deputies": [], "absences": []}
+    status, body, _ = await api.call("PUT", "/api/v1/roster", json=roster)
+    assert (status, body) == (200, roster)
+    assert await _reload_problems(api) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,11 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from hotline_pbx.api.schemas.schedule import schedule_from_dict
 from hotline_pbx.cli import EXIT_CONFIG, main
 from hotline_pbx.config import ConfigError, Secret, load_settings, redacted, routing_settings
 from hotline_pbx.domain.calendar import BusinessCalendar
+from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.domain.roster import Roster
 from hotline_pbx.domain.routing import (
     MAX_QUEUE_TIMEOUT,
@@ -201,3 +204,94 @@ def test_one_default_for_the_routing_settings() -> None:
     configured = routing_settings(load_settings(None, SECRET_ENV))
     assert configured == DomainRoutingSettings(inbound_endpoint="carrier")
     assert configured.queue_timeout_seconds == 120  # README, dialplan HOTLINE_QUEUE_TIMEOUT
+
+
+# -- issue #9 follow-ups: URL settings, zone names, wording -----------------------------
+
+URL_SECRET = "Qz7PWsecret"
+MALFORMED_URLS = [
+    f"http://u:{URL_SECRET}@[::1",  # urlsplit: "Invalid IPv6 URL"
+    f"http:/u:{URL_SECRET}@host",
+    f"http:\\\\u:{URL_SECRET}@host",
+    f"//u:{URL_SECRET}@host",
+    f"http://u\n:{URL_SECRET}@host",  # a line break in the user part
+    f"http://u:{URL_SECRET}@host:80x",
+    f"http://u:%{URL_SECRET}@host",
+]
+
+
+@pytest.mark.parametrize("enabled", ["true", "false"])
+@pytest.mark.parametrize("url", MALFORMED_URLS)
+def test_a_malformed_url_is_one_line_exit_two_without_its_secret(
+        url: str, enabled: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {**SECRET_ENV, "HOTLINE_ARI_ENABLED": enabled,
+                        "HOTLINE_ARI_PASSWORD": "p", "HOTLINE_ARI_URL": url}.items():
+        monkeypatch.setenv(name, value)
+    for command in ("check-config", "run"):
+        assert main([command]) == EXIT_CONFIG
+        captured = capsys.readouterr()
+        lines = captured.err.strip().splitlines()
+        assert len(lines) == 1 and "ari.url" in lines[0], captured.err
+        assert URL_SECRET not in captured.err + captured.out
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("https://Host:8088/ari?token=QSECRET&password=QPW2", "https://Host:8088/ari?***"),
+    ("http://u:p@127.0.0.1:8088/x#QSECRET", "http://***@127.0.0.1:8088/x#***"),
+    ("http://[::1]:8088", "http://[::1]:8088"),
+    ("http://127.0.0.1:8088/u:QSECRET@x", "http://127.0.0.1:8088/***"),
+])
+def test_check_config_shows_a_url_without_anything_that_could_be_a_credential(
+        url: str, shown: str) -> None:
+    settings = load_settings(None, {**SECRET_ENV, "HOTLINE_ARI_URL": url})
+    assert redacted(settings)["ari"]["url"] == shown
+
+
+_url_parts = st.lists(st.sampled_from(
+    ["http", "https", "ftp", "://", ":", "/", "//", "\\", "@", "?", "#", "[", "]", "%", "=",
+     "&", " ", "\n", "\t", ".", "h", "host", "127.0.0.1", "::1", "8088", "u", "token"]),
+    max_size=8).map("".join)
+_placements = st.sampled_from(["u:{}@", "{}@", "?token={}", "?{}", "#{}", "?a=1&password={}"])
+
+
+@given(prefix=_url_parts, placement=_placements, suffix=_url_parts,
+       enabled=st.sampled_from(["true", "false"]))
+@hypothesis_settings(max_examples=400, deadline=None)
+def test_a_secret_in_a_url_never_appears_in_check_config_or_the_error(
+        prefix: str, placement: str, suffix: str, enabled: str) -> None:
+    url = prefix + placement.format(URL_SECRET) + suffix
+    env = {**SECRET_ENV, "HOTLINE_ARI_ENABLED": enabled, "HOTLINE_ARI_PASSWORD": "p",
+           "HOTLINE_ARI_URL": url}
+    try:
+        shown = json.dumps(redacted(load_settings(None, env)))
+    except ConfigError as error:
+        shown = str(error)
+        assert error.key == "ari.url" and "\n" not in shown
+    assert URL_SECRET not in shown
+
+
+HOST_DEPENDENT_ZONES = ["localtime", "posixrules", "Factory", "right/UTC",
+                        "posix/Asia/Shanghai"]
+
+
+@pytest.mark.parametrize("zone", HOST_DEPENDENT_ZONES)
+def test_host_dependent_zone_names_are_refused_by_config_and_the_schedule_alike(
+        zone: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, {**SECRET_ENV, "HOTLINE_ROUTING_TIMEZONE": zone})
+    assert caught.value.key == "routing.timezone" and "IANA" in str(caught.value)
+    with pytest.raises(ValidationError) as refused:
+        schedule_from_dict({"timezone": zone, "weekly": []})
+    assert refused.value.field == "timezone"
+    for canonical in ("Asia/Shanghai", "UTC", "Etc/GMT+12", "Pacific/Kiritimati"):
+        assert load_settings(None, {**SECRET_ENV, "HOTLINE_ROUTING_TIMEZONE": canonical})
+        assert schedule_from_dict({"timezone": canonical, "weekly": []}).timezone == canonical
+
+
+@pytest.mark.parametrize(("variable", "words"), [("HOTLINE_AGI_PORT", "a whole number"),
+                                                 ("HOTLINE_AGI_READ_TIMEOUT", "a number")])
+def test_a_number_that_is_not_one_says_what_it_must_be(variable: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, {**SECRET_ENV, variable: "soon"})
+    assert f"must be {words}, not 'soon'" in str(caught.value)

@@ -35,7 +35,7 @@ from typing import Final, cast
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from hotline_pbx.api.problems import Problem
+from hotline_pbx.api.problems import Problem, read_body
 from hotline_pbx.logs import RateLimitedLog
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class HttpConnectionGuard:
     async def _read_body(self, request: web.Request) -> None:
         try:
             async with asyncio.timeout(self.body_timeout):
-                await request.read()  # kept by aiohttp: handlers read it again for free
+                await read_body(request)
         except TimeoutError:
             raise Problem(408, "request-timeout", "Request timeout",
                           f"the request body did not arrive within http.body_timeout "

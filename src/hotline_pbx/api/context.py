@@ -126,7 +126,7 @@ class Call:
     def zone(self) -> ZoneInfo:
         return self.api.zone
 
-    def local(self, value: datetime | None) -> str | None:
+    def local(self, value: datetime | str | None) -> str | None:
         return local_iso(value, self.api.zone)
 
     def shown(self, value: Any) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from hotline_pbx import __version__
+from hotline_pbx.api.schemas.exceptions import STORED_DATE
 from hotline_pbx.domain.contract import (
     COUNTED_PERIODS,
     MAX_ABSENCES,
@@ -220,8 +221,11 @@ P_TEST = _query("include_test", {"type": "boolean", "default": False},
                 "include the line monitor's test calls")
 P_CALL_ID = {"name": "id", "in": "path", "required": True,
              "schema": {"type": "integer", "minimum": 1, "format": "int64"}}
-P_DATE_PATH = {"name": "date", "in": "path", "required": True,
-               "schema": {"type": "string", "format": "date"}}
+# A stored exception's date as GET lists it: any year PostgreSQL holds, so that
+# a row written by SQL that does not load can be deleted.
+STORED_DATE_SCHEMA = {"type": "string", "pattern": f"^(?:{STORED_DATE.pattern})$",
+                      "examples": ["2026-10-01", "1999-01-01", "infinity", "0044-03-15 BC"]}
+P_DATE_PATH = {"name": "date", "in": "path", "required": True, "schema": STORED_DATE_SCHEMA}
 
 # -- responses ---------------------------------------------------------------------
 
@@ -298,7 +302,7 @@ def _paths() -> dict[str, Any]:
                 body="Exception", tag="routing"),
             "delete": _op("remove the exception of a date", "admin", {
                 "204": NO_CONTENT, "404": _problem("no exception on that date")},
-                params=[_query("date", {"type": "string", "format": "date"}, "the date",
+                params=[_query("date", STORED_DATE_SCHEMA, "the date as GET lists it",
                                required=True)], tag="routing"),
         },
         f"{v1}/exceptions/{{date}}": {

@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from hotline_pbx.api.problems import Problem, bad_query, invalid
+from hotline_pbx.api.problems import Problem, bad_query, invalid, read_body
+from hotline_pbx.domain._parse import check_instant
 from hotline_pbx.domain.contract import MAX_YEAR, MIN_YEAR
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.store.api_repo import Cursor, TimeFilter
@@ -63,8 +64,11 @@ def parse_instant(value: str, field: str, zone: ZoneInfo, *, end_of_day: bool = 
             return datetime.combine(day, time(), zone)
         if _DATETIME.fullmatch(value):
             instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            _check_year(instant.year, field)
+            # in UTC, as stored: the one check of a body's instants
+            check_instant(instant, field, EXAMPLE_INSTANT)
             return instant
+    except ValidationError as error:
+        raise bad_query(error.field, error.reason, error.example) from None
     except ValueError:
         raise bad_query(field, f"{value!r} is not a date or time that exists in the calendar",
                         EXAMPLE_INSTANT) from None
@@ -204,7 +208,7 @@ async def read_json(request: web.Request) -> Any:
                       f"send the body as application/json, not {request.content_type!r}",
                       errors=[ValidationError("Content-Type", "must be application/json",
                                               "application/json")])
-    raw = await request.read()  # aiohttp refuses a body over client_max_size (413)
+    raw = await read_body(request)  # aiohttp refuses a body over client_max_size (413)
     try:
         body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant,
                           parse_float=_finite, parse_int=_int64)
@@ -242,9 +246,27 @@ def expect_object(body: Any, allowed: Collection[str], required: Collection[str]
     return body
 
 
-def local_iso(value: datetime | None, zone: ZoneInfo) -> str | None:
-    """A stored UTC time shown in the configured zone, with its offset."""
-    return None if value is None else value.astimezone(zone).isoformat()
+def local_iso(value: datetime | str | None, zone: ZoneInfo) -> str | None:
+    """A stored time shown in the configured zone, with its offset. Never raises:
+    an instant that cannot be shown there (``9999-12-31T23:00:00Z`` is year
+    10000 at +08:00) is shown in UTC, and one Python cannot hold (``infinity``,
+    ``-infinity``, a year BC or after 9999, read as PostgreSQL's UTC text by
+    :mod:`hotline_pbx.store.config_repo`) as that text."""
+    if isinstance(value, str):
+        text = value
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            return text
+    if value is None:
+        return None
+    if value.tzinfo is None:  # asyncpg reads ±infinity as naive datetime.max/min
+        infinite = {datetime.max: "infinity", datetime.min: "-infinity"}
+        return infinite.get(value) or value.isoformat()
+    try:
+        return value.astimezone(zone).isoformat()
+    except (OverflowError, ValueError):
+        return value.isoformat()  # as stored: in UTC
 
 
 def check_body_text(value: Any, field: str, example: str, max_length: int) -> str:

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.domain.masking import mask_json
+from hotline_pbx.logs import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
@@ -150,10 +151,29 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return _problem_for(request, exc).response(request.path)
 
 
+class ClientGone(Exception):
+    """The client closed its connection before its request was in (mid-body):
+    a normal ending, and nothing to do with the database. Raised by
+    :func:`read_body`, where the client's I/O is the only I/O, because by
+    type alone a reset from the client and one from PostgreSQL (asyncpg
+    raises ``OSError`` as it is) look the same."""
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request body (kept by aiohttp: read again for free)."""
+    try:
+        return await request.read()
+    except ConnectionError as exc:  # aiohttp: ConnectionResetError("Connection lost")
+        raise ClientGone(f"{type(exc).__name__}: {exc}") from None
+
+
 # The client went away, or read so slowly that the export's deadline passed.
 _CLIENT_GONE = (ConnectionError, TimeoutError)
 _DATABASE_DOWN = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
                   sqlalchemy.exc.TimeoutError, OSError, TimeoutError)
+# While PostgreSQL is down every request fails the same way: one line per interval.
+DATABASE_LOG_INTERVAL = 10.0
+_database_log = RateLimitedLog(DATABASE_LOG_INTERVAL)
 
 
 def _problem_for(request: web.Request, exc: Exception) -> Problem:
@@ -161,14 +181,19 @@ def _problem_for(request: web.Request, exc: Exception) -> Problem:
         return exc
     if isinstance(exc, ValidationError):
         return invalid(exc)
+    if isinstance(exc, ClientGone):  # nobody is left to read the answer
+        log.debug("%s %s: the client closed the connection mid-request (%s)",
+                  request.method, request.path, exc)
+        return Problem(400, "client-gone", "Client closed the connection",
+                       "the connection closed before the whole request arrived")
     if isinstance(exc, sqlalchemy.exc.TimeoutError):  # the pool's wait (pool_timeout)
-        log.warning("%s %s: every database connection is in use", request.method,
-                    request.path)
+        _database_log.warning(log, "%s %s: every database connection is in use",
+                              request.method, request.path)
         return busy(503, "every database connection is in use right now; try again in a "
                     "few seconds", retry_after=2)
     if isinstance(exc, _DATABASE_DOWN):
-        log.warning("%s %s: database unavailable: %s", request.method, request.path,
-                    type(exc).__name__)
+        _database_log.warning(log, "%s %s: database unavailable: %s", request.method,
+                              request.path, type(exc).__name__)
         return Problem(503, "unavailable", "Service unavailable",
                        "the database cannot be reached right now; try again shortly",
                        headers={"Retry-After": "5"})

@@ -17,16 +17,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
 from hotline_pbx.api.context import Call, Endpoint, json_response
 from hotline_pbx.api.params import parse_int, read_json
 from hotline_pbx.api.problems import Problem, bad_query, conflict, not_found
-from hotline_pbx.api.schemas._json import parse_date
+from hotline_pbx.api.schemas.exceptions import stored_date_from_text
 from hotline_pbx.api.schemas.schedule import schedule_from_dict, schedule_to_dict
 from hotline_pbx.domain.contract import MAX_YEAR, MIN_YEAR, AccessRole
 from hotline_pbx.domain.errors import ValidationError
-from hotline_pbx.store import config_repo, models
+from hotline_pbx.store import config_repo
 
 API = "/api/v1"
 
@@ -82,14 +81,13 @@ async def post_exception(call: Call) -> web.StreamResponse:
 
 async def _delete_exception(call: Call, raw: str, field: str) -> web.StreamResponse:
     try:
-        day = parse_date(raw, field, "2026-10-01")
+        day = stored_date_from_text(raw, field)
     except ValidationError as error:
         raise bad_query(error.field, error.reason, error.example) from None
     removed = await config_repo.delete_exception(call.conn, day, call.principal.actor)
     if removed is None:
-        raise not_found(f"there is no exception for {day.isoformat()}; "
-                        "GET /api/v1/exceptions lists them")
-    await call.audit("exception.delete", f"exception:{day.isoformat()}", before=removed)
+        raise not_found(f"there is no exception for {day}; GET /api/v1/exceptions lists them")
+    await call.audit("exception.delete", f"exception:{day}", before=removed)
     return web.Response(status=204)
 
 
@@ -107,12 +105,12 @@ async def delete_exception(call: Call) -> web.StreamResponse:
 
 
 async def _override(call: Call) -> dict[str, Any]:
-    row = (await call.conn.execute(select(models.override))).first()
-    if row is None:
+    stored = await config_repo.read_override(call.conn)
+    if stored is None:
         return {"override": None, "active": False}
-    return {"override": {"mode": row.mode, "until": call.local(row.until), "note": row.reason,
-                         "set_by": row.set_by, "set_at": call.local(row.set_at)},
-            "active": row.until > datetime.now(UTC)}
+    return {"override": {**stored, "until": call.local(stored["until"]),
+                         "set_at": call.local(stored["set_at"])},
+            "active": config_repo.override_in_force(stored, datetime.now(UTC))}
 
 
 async def get_override(call: Call) -> web.StreamResponse:
@@ -150,22 +148,25 @@ async def delete_override(call: Call) -> web.StreamResponse:
 # -- roster ------------------------------------------------------------------------
 
 
-async def _roster(call: Call) -> dict[str, Any]:
+async def _roster(call: Call) -> Any:
     documents = await config_repo.read_documents(call.conn, call.api.settings.routing.timezone)
     roster = documents["roster"]
-    absences = []
-    for absence in roster["absences"]:
-        to = absence["to"]
-        absences.append({**absence,
-                         "from": call.local(datetime.fromisoformat(absence["from"])),
-                         "to": None if to is None else call.local(datetime.fromisoformat(to))})
+    if not isinstance(roster, dict):  # a people document stored by hand: as stored
+        return roster
+    absences = [{**absence, "from": call.local(absence["from"]), "to": call.local(absence["to"])}
+                for absence in roster["absences"]]
     return {"supervisor": roster.get("supervisor"), "deputies": list(roster.get("deputies", [])),
             "absences": absences}
 
 
-def _shown_roster(call: Call, roster: dict[str, Any]) -> dict[str, Any]:
-    def person(p: dict[str, Any] | None) -> dict[str, Any] | None:
-        return None if p is None else {**call.shown(p), "mobile": call.shown_number(p["mobile"])}
+def _shown_roster(call: Call, roster: Any) -> Any:
+    if not isinstance(roster, dict):
+        return call.shown(roster)
+
+    def person(p: Any) -> Any:
+        if not isinstance(p, dict) or not isinstance(p.get("mobile"), str):
+            return call.shown(p)  # stored by hand: shown as stored, masked
+        return {**call.shown(p), "mobile": call.shown_number(p["mobile"])}
 
     return {"supervisor": person(roster["supervisor"]),
             "deputies": [person(p) for p in roster["deputies"]],

@@ -3,8 +3,9 @@ years and instants.
 
 Private to the domain package (the schemas of :mod:`hotline_pbx.api.schemas`
 use ``type_name``, ``parse_hhmm`` and ``check_year`` to describe and convert
-JSON values). Every helper raises :class:`ValidationError` with the field
-path it was given.
+JSON values, and the API's query parser ``check_instant``, so that a query
+instant is checked as a body instant is). Every helper raises
+:class:`ValidationError` with the field path it was given.
 """
 
 from __future__ import annotations

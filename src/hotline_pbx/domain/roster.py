@@ -18,6 +18,7 @@ Mobiles are stored exactly as dialled: digits with an optional leading ``+``,
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -207,15 +208,7 @@ class Roster:
         by_person: dict[str, list[Absence]] = {}
         for i, absence in enumerate(absences):
             if absence.person_id not in ids:
-                known = ", ".join(ids) or "nobody yet"
-                errors.append(
-                    ValidationError(
-                        f"absences[{i}].person_id",
-                        f"{absence.person_id!r} is not on the roster (known ids: {known}); "
-                        "an absence must name the supervisor or a deputy",
-                        next(iter(ids), _EXAMPLE_ID),
-                    )
-                )
+                errors.append(_not_on_roster(absence, f"absences[{i}]", ids))
                 continue
             by_person.setdefault(absence.person_id, []).append(absence)
         raise_errors(errors)
@@ -229,6 +222,13 @@ class Roster:
             "_absences_by_person",
             {pid: tuple(sorted(items, key=_absence_start)) for pid, items in by_person.items()},
         )
+
+    def check_absence(self, absence: Absence, path: str) -> None:
+        """Raise unless ``absence`` (at ``path``) names someone on this roster:
+        the rule the constructor applies to each of its absences."""
+        ids = [person.id for _, person in self._ordered]
+        if absence.person_id not in ids:
+            raise _not_on_roster(absence, path, ids)
 
     @property
     def people(self) -> tuple[tuple[DutyRole, Person], ...]:
@@ -263,6 +263,17 @@ class Roster:
         """Who to ring at ``at``, in order: the supervisor unless absent, then the
         deputies in their order, skipping those who are absent."""
         return tuple(person for _, person in self.on_duty(at))
+
+
+def _not_on_roster(absence: Absence, path: str, ids: Iterable[str]) -> ValidationError:
+    ids = list(ids)
+    known = ", ".join(ids) or "nobody yet"
+    return ValidationError(
+        f"{path}.person_id",
+        f"{absence.person_id!r} is not on the roster (known ids: {known}); "
+        "an absence must name the supervisor or a deputy",
+        next(iter(ids), _EXAMPLE_ID),
+    )
 
 
 def _absence_start(absence: Absence) -> datetime:

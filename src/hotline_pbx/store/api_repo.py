@@ -127,9 +127,13 @@ async def authenticate(conn: AsyncConnection, token_hash: str) -> tuple[int, str
 
 async def record_audit(conn: AsyncConnection, *, actor: str, action: str, target: str = "",
                        before: Any = None, after: Any = None, client: str = "") -> None:
+    """``at`` is when the change took effect: the clock at this insert, after
+    the writer took its document's lock, not the transaction's start
+    (``now()``), which may come before a wait for that lock. So the log in
+    time order reads as the chain of ``before`` and ``after`` it records."""
     await conn.execute(insert(models.audit_log).values(
-        actor=actor, action=action, target=target, before=before, after=after,
-        client=client))
+        at=func.clock_timestamp(), actor=actor, action=action, target=target, before=before,
+        after=after, client=client))
 
 
 @dataclass(frozen=True, slots=True)

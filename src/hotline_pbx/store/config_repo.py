@@ -19,16 +19,16 @@ import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import ColumnElement, Select, Text, cast, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hotline_pbx.api.schemas.exceptions import exception_from_dict, exception_to_dict
 from hotline_pbx.api.schemas.override import override_from_dict, override_to_dict
-from hotline_pbx.api.schemas.roster import roster_from_dict, roster_to_dict
+from hotline_pbx.api.schemas.roster import absence_from_dict, roster_from_dict, roster_to_dict
 from hotline_pbx.api.schemas.schedule import schedule_from_dict, schedule_to_dict
 from hotline_pbx.config import Settings, routing_settings
 from hotline_pbx.domain.calendar import (
@@ -41,7 +41,7 @@ from hotline_pbx.domain.calendar import (
 )
 from hotline_pbx.domain.contract import DEFAULT_TIMEZONE
 from hotline_pbx.domain.errors import ValidationError
-from hotline_pbx.domain.roster import Roster
+from hotline_pbx.domain.roster import Absence, Roster
 from hotline_pbx.domain.routing import RoutingSnapshot
 from hotline_pbx.domain.statutory import chinese_statutory_source
 from hotline_pbx.metrics import CONFIG_DOCUMENTS, CONFIG_INVALID, CONFIG_RELOADS
@@ -60,6 +60,53 @@ def default_schedule_document(timezone: str = DEFAULT_TIMEZONE) -> dict[str, Any
 # -- reading ---------------------------------------------------------------------
 
 
+# PostgreSQL holds instants and dates that Python cannot (``infinity``,
+# ``-infinity``, years BC or after 9999), and asyncpg reads ±infinity as naive
+# datetime.max/min and fails on the rest: one such row, written by SQL, would
+# fail the whole read. So the configuration's instants and dates are read as
+# the text PostgreSQL renders, in UTC: what loads parses, what does not is
+# reported by the loader, shown as stored by the API and matched by DELETE.
+_BC = " BC"
+
+
+def _date_text(column: Any) -> ColumnElement[str]:
+    """``2026-10-01``; ``infinity``, ``-infinity``, ``10000-01-01``, ``0044-03-15 BC``."""
+    return func.coalesce(func.regexp_replace(func.to_char(column, f"YYYY-MM-DD{_BC}"),
+                                             " AD$", ""), cast(column, Text))
+
+
+def _utc_text(column: Any) -> ColumnElement[str]:
+    """``2026-10-01T00:30:00.000000+00:00``; ``infinity``, ``-infinity``, a year BC
+    or after 9999 in the same form (with `` BC``)."""
+    utc = func.to_char(func.timezone("UTC", column), f'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"{_BC}')
+    return func.coalesce(func.regexp_replace(utc, " AD$", ""), cast(column, Text))
+
+
+def stored_instant(text: str) -> str:
+    """A stored instant's text, in Python's ISO form when Python can hold it."""
+    try:
+        return datetime.fromisoformat(text).isoformat()
+    except ValueError:
+        return text
+
+
+async def read_override(conn: AsyncConnection) -> dict[str, Any] | None:
+    """The stored override with who set it when (instants as :func:`stored_instant`)."""
+    o = models.override.c
+    row = (await conn.execute(select(
+        o.mode, _utc_text(o.until).label("until"), o.reason, o.set_by,
+        _utc_text(o.set_at).label("set_at")))).first()
+    if row is None:
+        return None
+    return {"mode": row.mode, "until": stored_instant(row.until), "note": row.reason,
+            "set_by": row.set_by, "set_at": stored_instant(row.set_at)}
+
+
+def _override_document(stored: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The override as the document PUT takes (without who set it when)."""
+    return None if stored is None else {key: stored[key] for key in ("mode", "until", "note")}
+
+
 async def read_documents(conn: AsyncConnection,
                          default_timezone: str = DEFAULT_TIMEZONE) -> dict[str, Any]:
     """The stored configuration as the JSON documents the API speaks.
@@ -70,21 +117,18 @@ async def read_documents(conn: AsyncConnection,
     """
     schedule_doc = (await conn.execute(select(models.schedule.c.document))).scalar()
     people = (await conn.execute(select(models.roster.c.document))).scalar()
-    exceptions = [
-        _exception_doc(row) for row in
-        await conn.execute(select(models.calendar_exceptions).order_by("day"))
-    ]
+    exceptions = [_exception_doc(row) for row in await conn.execute(_exception_rows())]
+    a = models.absences.c
     absences = [
-        {"person_id": row.person_id, "from": row.starts_at.isoformat(),
-         "to": row.ends_at.isoformat() if row.ends_at else None,
+        {"person_id": row.person_id, "from": stored_instant(row.starts_at),
+         "to": None if row.ends_at is None else stored_instant(row.ends_at),
          "reason": row.reason, "note": row.note}
-        for row in await conn.execute(select(models.absences).order_by("starts_at", "id"))
+        for row in await conn.execute(
+            select(a.person_id, _utc_text(a.starts_at).label("starts_at"),
+                   _utc_text(a.ends_at).label("ends_at"), a.reason, a.note)
+            .order_by(a.starts_at, a.id))
     ]
-    override_row = (await conn.execute(select(models.override))).first()
-    override = None
-    if override_row is not None:
-        override = {"mode": override_row.mode, "until": override_row.until.isoformat(),
-                    "note": override_row.reason}
+    override = _override_document(await read_override(conn))
     if people is None:
         people = {"supervisor": None, "deputies": []}
     # A roster document that is not an object is kept as it is: loading reports it.
@@ -94,8 +138,17 @@ async def read_documents(conn: AsyncConnection,
             "exceptions": exceptions, "override": override, "roster": roster}
 
 
+def _exception_columns() -> tuple[ColumnElement[Any], ...]:
+    t = models.calendar_exceptions.c
+    return _date_text(t.day).label("day"), t.kind, t.periods, t.note
+
+
+def _exception_rows() -> Select[Any]:
+    return select(*_exception_columns()).order_by(models.calendar_exceptions.c.day)
+
+
 def _exception_doc(row: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {"date": row.day.isoformat(), "kind": row.kind, "note": row.note}
+    doc: dict[str, Any] = {"date": row.day, "kind": row.kind, "note": row.note}
     if row.kind == "open":
         doc["periods"] = row.periods
     return doc
@@ -126,10 +179,55 @@ def load_roster(documents: Mapping[str, Any], now: datetime) -> Roster:
     return roster_from_dict(documents["roster"])
 
 
+def load_roster_for_routing(documents: Mapping[str, Any]
+                            ) -> tuple[Roster, tuple[ValidationError, ...]]:
+    """The roster routing uses, and the stored absences it had to skip.
+
+    The people (supervisor, deputies) load as one: with one of them bad, who
+    is to be rung is unknown, so the whole roster keeps its last good value.
+    Each absence loads on its own, and one that does not (a bad instant or
+    reason, someone not on the roster, written by SQL) is skipped and
+    reported while the people stay in routing. The choice: a skipped absence
+    may ring a person who is on leave, who can pass the call on; dropping the
+    roster would leave after-hours callers with nobody to ring at all.
+    """
+    doc = documents["roster"]
+    try:
+        return load_roster(documents, datetime.now(UTC)), ()
+    except ValidationError:
+        if not isinstance(doc, Mapping) or not isinstance(doc.get("absences"), list):
+            raise
+    people = roster_from_dict({key: value for key, value in doc.items() if key != "absences"})
+    kept: list[Absence] = []
+    skipped: list[ValidationError] = []
+    for i, item in enumerate(doc["absences"]):
+        try:
+            absence = absence_from_dict(item, path=f"absences[{i}]")
+            people.check_absence(absence, f"absences[{i}]")
+        except ValidationError as error:
+            skipped.append(error)
+            continue
+        kept.append(absence)
+    try:
+        roster = Roster(people.supervisor, people.deputies, tuple(kept))
+    except ValidationError as error:  # more absences than a roster holds
+        return people, (*skipped, error)
+    return roster, tuple(skipped)
+
+
 def load_exception(doc: Mapping[str, Any]) -> DateException:
     """One stored dated exception: each row loads (or is reported) on its own,
     so one bad row never holds back an exception added after it."""
     return exception_from_dict(doc)
+
+
+def override_in_force(stored: Mapping[str, Any] | None, now: datetime) -> bool:
+    """Whether the stored override (:func:`read_override`) decides routing at
+    ``now``, as the reload sees it: one that does not load decides nothing."""
+    try:
+        return load_override({"override": _override_document(stored)}, now) is not None
+    except ValidationError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -182,7 +280,10 @@ def load_config(documents: Mapping[str, Any], *, now: datetime, last_good: Loade
             exceptions[day] = loaded
     override = attempt("override", "override", lambda: load_override(documents, now),
                        last_good.override)
-    roster = attempt("roster", "roster", lambda: load_roster(documents, now), last_good.roster)
+    nothing_skipped: tuple[ValidationError, ...] = ()
+    roster, skipped = attempt("roster", "roster", lambda: load_roster_for_routing(documents),
+                              (last_good.roster, nothing_skipped))
+    problems += (ConfigProblem("roster", error.at("roster")) for error in skipped)
     return LoadedConfig(schedule, exceptions, override, roster), tuple(problems)
 
 
@@ -343,7 +444,8 @@ async def add_exception(conn: AsyncConnection, document: Mapping[str, Any],
     table = models.calendar_exceptions
     stmt = pg_insert(table).values(
         day=new.day, kind=new.kind.value, periods=doc.get("periods", []), note=new.note,
-        created_by=actor).on_conflict_do_nothing(index_elements=["day"]).returning(*table.c)
+        created_by=actor).on_conflict_do_nothing(index_elements=["day"]).returning(
+            *_exception_columns())
     row = (await conn.execute(stmt)).first()
     if row is None:
         exists = exception_exists(new.day)
@@ -354,13 +456,16 @@ async def add_exception(conn: AsyncConnection, document: Mapping[str, Any],
     return stored
 
 
-async def delete_exception(conn: AsyncConnection, day: date, actor: str
+async def delete_exception(conn: AsyncConnection, day: str, actor: str
                            ) -> dict[str, Any] | None:
-    """Remove the exception of ``day``; returns what was removed, None if none."""
+    """Remove the exception whose stored date reads ``day`` (as ``read_documents``
+    shows it, so a row of any year, ``infinity`` included, can be removed);
+    returns what was removed, None if none."""
     table = models.calendar_exceptions
-    rows = (await conn.execute(delete(table).where(table.c.day == day).returning(*table.c))).all()
+    rows = (await conn.execute(delete(table).where(_date_text(table.c.day) == day)
+                               .returning(*_exception_columns()))).all()
     if not rows:
         return None
-    log.info("exception for %s deleted by %s", day.isoformat(), actor)
+    log.info("exception for %s deleted by %s", day, actor)
     await notify_change(conn, "exceptions")
     return _exception_doc(rows[0])

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
+from hotline_pbx.api import problems
 from hotline_pbx.api.auth import Principal, bearer_token, hash_token, new_token, require
 from hotline_pbx.api.params import decode_cursor, encode_cursor, parse_instant
 from hotline_pbx.api.problems import Problem
 from hotline_pbx.api.routes_calls import csv_safe
 from hotline_pbx.domain.contract import AccessRole
+from hotline_pbx.logs import RateLimitedLog
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -48,6 +53,9 @@ def test_roles_are_ordered() -> None:
     ("2026-10-01T08:30:00 08:00", False, datetime(2026, 10, 1, 0, 30, tzinfo=UTC)),
     ("2026-10-01T00:30Z", True, datetime(2026, 10, 1, 0, 30, tzinfo=UTC)),
     ("2026-10-01T08:30:00.5-02:00", False, datetime(2026, 10, 1, 10, 30, 0, 500000, tzinfo=UTC)),
+    # in range in UTC, as stored, although not in the local rendering
+    ("2101-01-01T09:59:59+14:00", False, datetime(2100, 12, 31, 19, 59, 59, tzinfo=UTC)),
+    ("1999-12-31T20:00:00-04:00", False, datetime(2000, 1, 1, 0, 0, tzinfo=UTC)),
 ])
 def test_query_instants(text: str, end: bool, expected: datetime) -> None:
     assert parse_instant(text, "from", SHANGHAI, end_of_day=end) == expected
@@ -55,7 +63,10 @@ def test_query_instants(text: str, end: bool, expected: datetime) -> None:
 
 @pytest.mark.parametrize("text", ["yesterday", "2026-02-30", "2026-10-01T08:30:00",
                                   "2026-10-01T25:00:00Z", "1999-12-31", "2101-01-01",
-                                  "20261001", "2026-10-01T08:30:00+8"])
+                                  "20261001", "2026-10-01T08:30:00+8",
+                                  # 2101 and 1999 in UTC (issue 9 follow-up)
+                                  "2100-12-31T23:00:00-14:00", "2000-01-01T00:00:00+14:00",
+                                  "0001-01-01T00:00:00+14:00"])
 def test_bad_query_instants(text: str) -> None:
     with pytest.raises(Problem) as caught:
         parse_instant(text, "from", SHANGHAI)
@@ -85,3 +96,22 @@ def test_cursor_round_trip_and_tampering() -> None:
 ])
 def test_csv_cells_never_become_formulas(cell: str, safe: str) -> None:
     assert csv_safe(cell) == safe
+
+
+async def test_database_unavailable_warnings_are_rate_limited(
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL down: every request is a 503, the log gets one line per interval."""
+    monkeypatch.setattr(problems, "_database_log",
+                        RateLimitedLog(problems.DATABASE_LOG_INTERVAL))
+
+    async def down(_request: web.Request) -> web.Response:
+        raise ConnectionRefusedError(111, "Connect call failed")  # as asyncpg raises it
+
+    app = web.Application(middlewares=[problems.problem_middleware])
+    app.router.add_get("/down", down)
+    async with TestClient(TestServer(app)) as client:
+        statuses = [(await client.get("/down")).status for _ in range(50)]
+    assert statuses == [503] * 50
+    lines = [r for r in caplog.records if r.name == "hotline_pbx.api.problems"]
+    assert [(r.levelno, "database unavailable" in r.getMessage()) for r in lines] == [
+        (logging.WARNING, True)]

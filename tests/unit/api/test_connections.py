@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -172,3 +173,27 @@ def test_limits_are_checked() -> None:
         HttpConnectionGuard(max_connections=0, header_timeout=1, body_timeout=1)
     with pytest.raises(ValueError):
         HttpConnectionGuard(max_connections=1, header_timeout=0, body_timeout=1)
+
+
+async def test_a_client_gone_mid_body_is_no_database_warning(
+        served: Serve, caplog: pytest.LogCaptureFixture) -> None:
+    """50 clients that hang up in the middle of a body, on any path (issue 9 follow-up):
+    a normal ending, logged at debug, never as the database being unavailable."""
+    caplog.set_level(logging.DEBUG, logger="hotline_pbx")
+    connect, _ = await served(header_timeout=30.0, body_timeout=30.0)
+    for method, path in (("PUT", "/healthz"), ("POST", "/echo")) * 25:
+        peer = await connect()
+        await peer.send(f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        "Content-Length: 1000\r\n\r\n{\"weekly\": [".encode())
+        peer.close()
+
+    def reported() -> list[logging.LogRecord]:  # one line per request, at some level
+        return [r for r in caplog.records if r.name == "hotline_pbx.api.problems"]
+
+    async with asyncio.timeout(WAIT):
+        while len(reported()) < 50:  # noqa: ASYNC110 - the log has no event
+            await asyncio.sleep(0.05)
+    assert {(r.levelno, "closed the connection" in r.getMessage())
+            for r in reported()} == {(logging.DEBUG, True)}, caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.INFO
+                and r.name.startswith("hotline_pbx")], caplog.text

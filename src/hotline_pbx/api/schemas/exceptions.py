@@ -7,7 +7,9 @@ the date always has its year.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 from hotline_pbx.api.schemas._json import (
@@ -23,11 +25,36 @@ from hotline_pbx.domain.contract import MAX_EXCEPTIONS
 from hotline_pbx.domain.errors import ErrorCollector, ValidationError, raise_errors
 
 __all__ = [
+    "STORED_DATE",
     "exception_from_dict",
     "exception_to_dict",
     "exceptions_from_list",
     "exceptions_to_list",
+    "stored_date_from_text",
 ]
+
+
+#: A date as ``GET /api/v1/exceptions`` shows a stored one: of any year
+#: PostgreSQL holds, ``infinity`` and ``-infinity`` included (so a row written
+#: by SQL that does not load can still be named to be deleted).
+STORED_DATE = re.compile(r"(-?infinity)|(\d{4,})-(\d{2})-(\d{2})( BC)?")
+
+
+def stored_date_from_text(value: str, field: str) -> str:
+    """The date of a stored exception, as shown by GET (the key to delete it)."""
+    match = STORED_DATE.fullmatch(value)
+    if match is None:
+        raise ValidationError(
+            field, f"{value!r} is not a date; write it as YYYY-MM-DD with the year", "2026-10-01"
+        )
+    if match.group(1) is None:
+        try:  # a leap year, so that only a day no year has is refused here
+            date(2000, int(match.group(3)), int(match.group(4)))
+        except ValueError:
+            raise ValidationError(
+                field, f"{value!r} is not a date that exists in the calendar", "2026-10-01"
+            ) from None
+    return value
 
 
 def exception_from_dict(data: object, *, path: str = "") -> DateException:

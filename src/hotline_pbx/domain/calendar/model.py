@@ -33,6 +33,8 @@ instant is :mod:`.evaluation`.
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -69,6 +71,7 @@ __all__ = [
     "Weekday",
     "WeeklyPeriod",
     "add_exception",
+    "canonical_zones",
     "check_override_ends_after",
     "default_schedule",
     "duplicate_dates",
@@ -236,15 +239,36 @@ def load_zone(name: str, field_name: str = "timezone") -> ZoneInfo:
         raise ValidationError(
             field_name, f"{name!r} is not an IANA time zone name such as {example}", example
         )
+    unknown = ValidationError(
+        field_name,
+        f"{name!r} is not a known IANA time zone; use a name such as {example} "
+        "or Europe/Berlin",
+        example,
+    )
+    if name not in canonical_zones():
+        raise unknown
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValidationError(
-            field_name,
-            f"{name!r} is not a known IANA time zone; use a name such as {example} "
-            "or Europe/Berlin",
-            example,
-        ) from None
+        raise unknown from None
+
+
+# Files of the zone database that are not zones of a place, or whose meaning
+# depends on the host: the host's own zone, the rules of POSIX TZ strings, the
+# "Factory" placeholder, and the posix/ and right/ (leap-second) copies.
+_HOST_DEPENDENT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+_HOST_DEPENDENT_TREES = ("posix/", "right/")
+
+
+@functools.cache
+def canonical_zones() -> frozenset[str]:
+    """The zone names a schedule or ``routing.timezone`` may use: the IANA
+    names, without the host-dependent ones (read once from the zone database)."""
+    return frozenset(
+        zone
+        for zone in zoneinfo.available_timezones()
+        if zone not in _HOST_DEPENDENT_ZONES and not zone.startswith(_HOST_DEPENDENT_TREES)
+    )
 
 
 def _overlap_errors(
