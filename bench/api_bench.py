@@ -38,6 +38,7 @@ from hotline_pbx.api.app_factory import build_app
 from hotline_pbx.api.auth import hash_token, new_token
 from hotline_pbx.api.context import ApiContext
 from hotline_pbx.config import DatabaseSettings, Secret, load_settings
+from hotline_pbx.lifecycle import ReadinessBoard
 from hotline_pbx.store import api_repo
 from hotline_pbx.store.database import open_database
 from hotline_pbx.store.migrate import migrate
@@ -165,7 +166,7 @@ async def main(args: argparse.Namespace) -> None:
         async with db.engine.begin() as conn:
             await api_repo.create_token(conn, "bench", "admin", hash_token(token))
         settings = load_settings(None, {"HOTLINE_AMI_SECRET": "x"})
-        app = build_app(ApiContext(db.engine, settings), {})
+        app = build_app(ApiContext(db.engine, settings), ReadinessBoard())
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -23,6 +23,7 @@ from hotline_pbx.config import Settings
 from hotline_pbx.domain.call_record import CallRecord, record_of
 from hotline_pbx.domain.call_tracker import Call, CallTracker, RouteInfo, RouteTarget
 from hotline_pbx.domain.contract import Outcome
+from hotline_pbx.lifecycle import BackgroundTask, Readiness
 from hotline_pbx.logs import Identifier
 from hotline_pbx.metrics import CALL_TALK, CALL_WAIT, CALLS, CALLS_ACTIVE, CALLS_OFFERED
 from hotline_pbx.store.batch_writer import BatchWriter
@@ -55,6 +56,8 @@ class CallTracking:
         self.tracker = CallTracker(observer=self)
         self._lost_logged = 0
         self._reconcile: asyncio.Task[bool] | None = None
+        self.name = "call tracking"
+        self._sweep = BackgroundTask("call-sweep", self.sweep_forever)
 
     # -- inputs -------------------------------------------------------------------
 
@@ -83,11 +86,20 @@ class CallTracking:
             reconcile(supervisor, timeout=supervisor.settings.connect_timeout),
             name="ami-reconcile")
 
+    # -- the service: the sweep runs while AMI feeds the tracker ---------------------
+
+    async def start(self) -> None:
+        self._sweep.start()
+
     async def stop(self) -> None:
+        await self._sweep.stop()
         if self._reconcile is not None:
             self._reconcile.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reconcile
+
+    def readiness(self) -> Readiness:
+        return self._sweep.readiness()
 
     async def sweep_forever(self) -> None:
         """Close calls whose hang-up was never seen (events lost in a gap)."""

@@ -17,14 +17,17 @@ from hotline_pbx.api.app_factory import build_app
 from hotline_pbx.api.auth import hash_token, new_token
 from hotline_pbx.api.context import ApiContext
 from hotline_pbx.config import HttpSettings, Settings, load_settings
+from hotline_pbx.lifecycle import Fixed, Readiness, ReadinessBoard
 from hotline_pbx.store import api_repo, models
 from hotline_pbx.store.database import Database
 
 SETTINGS = load_settings(None, {"HOTLINE_AMI_SECRET": "x"})
 
 
-async def _ready() -> tuple[bool, str]:
-    return True, "test"
+def _readiness() -> ReadinessBoard:
+    board = ReadinessBoard()
+    board.add("database", Fixed(Readiness(True, "test")))
+    return board
 
 
 @dataclasses.dataclass
@@ -77,7 +80,7 @@ async def start_api(db: Database, settings: Settings = SETTINGS) -> Api:
             token = new_token()
             await api_repo.create_token(conn, role + "-user", role, hash_token(token))
             tokens[role] = token
-    app = build_app(ApiContext(db.engine, settings), {"database": _ready})
+    app = build_app(ApiContext(db.engine, settings), _readiness())
     client: TestClient[web.Request, web.Application] = TestClient(TestServer(app))
     await client.start_server()
     return Api(client, db, tokens)

@@ -162,7 +162,7 @@ async def test_schedule_put_reaches_routing_within_a_second(api: Api) -> None:
     state = config_repo.RoutingState(api.db.engine, SETTINGS)
     await state.reload()
     listener = ConfigListener(api.db.dsn, state.reload)
-    listener.start()
+    await listener.start()
     try:
         await asyncio.wait_for(listener.listening.wait(), 5)
         before = state.snapshot.version

@@ -95,7 +95,7 @@ async def test_notify_reloads_every_listener_within_a_second(db: Database) -> No
     states = [config_repo.RoutingState(db.engine, SETTINGS) for _ in range(2)]
     listeners = [ConfigListener(db.dsn, s.reload) for s in states]
     for listener in listeners:
-        listener.start()
+        await listener.start()
     try:
         for listener in listeners:
             await asyncio.wait_for(listener.listening.wait(), 5)
@@ -127,7 +127,7 @@ async def test_the_reload_counter_passes_its_old_value_once_a_change_is_applied(
     counter moves only once a new snapshot is in force, one step per reload."""
     state = config_repo.RoutingState(db.engine, SETTINGS)
     listener = ConfigListener(db.dsn, state.reload)
-    listener.start()
+    await listener.start()
     try:
         await asyncio.wait_for(listener.listening.wait(), 5)
         before = _reloads()
@@ -148,7 +148,7 @@ async def test_the_reload_counter_passes_its_old_value_once_a_change_is_applied(
 async def test_listener_reloads_after_losing_its_connection(db: Database) -> None:
     state = config_repo.RoutingState(db.engine, SETTINGS)
     listener = ConfigListener(db.dsn, state.reload, retry_seconds=0.2)
-    listener.start()
+    await listener.start()
     try:
         await asyncio.wait_for(listener.listening.wait(), 5)
         async with db.engine.connect() as conn:

@@ -34,7 +34,7 @@ async def test_a_login_that_times_out_is_logged_with_its_type_and_limit(
     supervisor = AmiSupervisor(AmiSettings(host="127.0.0.1", port=port, secret=Secret("s"),
                                            connect_timeout=0.3, reconnect_backoff_max=0.5))
     caplog.set_level(logging.WARNING, logger="hotline_pbx.ami.supervisor")
-    supervisor.start()
+    await supervisor.start()
     try:
         message = await _failure_logged(caplog, 10)
     finally:

@@ -64,6 +64,7 @@ from hotline_pbx.agi.protocol import (
     AgiStreamParser,
 )
 from hotline_pbx.agi.session import AgiChannel, AgiSession
+from hotline_pbx.lifecycle import Readiness
 from hotline_pbx.logs import RateLimitedLog
 from hotline_pbx.metrics import AGI_REQUEST_SECONDS, AGI_REQUESTS
 
@@ -111,7 +112,10 @@ class FastAgiServer:
     new connections are closed at once. `read_timeout` bounds every wait for
     Asterisk (environment block, each reply); `idle_timeout` bounds how long a
     handler may go without sending a command. `line_limit` bounds one line.
+    `drain_seconds` is what `stop()` gives sessions in flight by default.
     """
+
+    name = "FastAGI server"
 
     def __init__(
         self,
@@ -124,6 +128,7 @@ class FastAgiServer:
         idle_timeout: float,
         backlog: int = 1024,
         line_limit: int = DEFAULT_LINE_LIMIT,
+        drain_seconds: float = 10.0,
     ) -> None:
         for script, handler in handlers.items():
             if not inspect.iscoroutinefunction(getattr(handler, "handle", None)):
@@ -142,6 +147,7 @@ class FastAgiServer:
         self.idle_timeout = idle_timeout
         self._backlog = backlog
         self.line_limit = line_limit
+        self.drain_seconds = drain_seconds
         self._server: asyncio.Server | None = None
         self._connections: set[_AgiConnection] = set()
         self._closing = False
@@ -181,8 +187,16 @@ class FastAgiServer:
     def active_sessions(self) -> int:
         return len(self._connections)
 
-    async def stop(self, drain_deadline: float) -> None:
-        """Stop accepting, give sessions in flight `drain_deadline` seconds, close the rest."""
+    def readiness(self) -> Readiness:
+        if self._server is None:
+            return Readiness(False, "not listening")
+        return Readiness(True, f"listening on port {self.port}, {self.active_sessions} sessions")
+
+    async def stop(self, drain_deadline: float | None = None) -> None:
+        """Stop accepting, give sessions in flight `drain_deadline` seconds (default
+        `drain_seconds`), close the rest. Stopping a stopped server does nothing."""
+        if drain_deadline is None:
+            drain_deadline = self.drain_seconds
         server, self._server = self._server, None
         if server is None:
             return

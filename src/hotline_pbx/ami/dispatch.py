@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 
 from hotline_pbx.ami.supervisor import AmiEvent
+from hotline_pbx.lifecycle import BackgroundTask, Readiness
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ class EventDispatcher:
         self._source = source
         self._subscribers: list[tuple[str, Subscriber]] = []
         self.failures = 0
+        self.name = "AMI event dispatcher"
+        self._task = BackgroundTask("ami-events", self.run)
 
     def subscribe(self, name: str, subscriber: Subscriber) -> None:
         self._subscribers.append((name, subscriber))
@@ -37,6 +40,15 @@ class EventDispatcher:
             except Exception:
                 self.failures += 1
                 log.exception("AMI subscriber %s failed on %s", name, event.get("Event"))
+
+    async def start(self) -> None:
+        self._task.start()
+
+    async def stop(self) -> None:
+        await self._task.stop()
+
+    def readiness(self) -> Readiness:
+        return self._task.readiness()
 
     async def run(self) -> None:
         while True:

@@ -55,6 +55,7 @@ from hotline_pbx.domain.outbound_policy import (
     direction_of_new_channel,
     refused_attempt,
 )
+from hotline_pbx.lifecycle import READY, BackgroundTask, Readiness
 from hotline_pbx.metrics import OUTBOUND_BLOCKED
 from hotline_pbx.store.blocked_repo import BlockedRecord
 
@@ -155,8 +156,9 @@ class OutboundGuard:
         self._hangup_timeout = hangup_timeout
         self._sweep_interval = sweep_interval
         self._clock = clock
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._sweeper: asyncio.Task[None] | None = None
+        self.name = "outbound guard"
+        self._tasks: set[asyncio.Task[None]] = set()  # hang-ups in flight, each short
+        self._sweeper = BackgroundTask("outbound-guard-sweep", self._sweep_forever)
         self.blocked = 0
 
     # -- the subscriber (synchronous, quick) ---------------------------------------------
@@ -291,9 +293,12 @@ class OutboundGuard:
                 self._block(command)
         return found
 
-    def start(self) -> None:
+    async def start(self) -> None:
         """Sweep every ``sweep_interval`` seconds (a safety net; events do the work)."""
-        self._sweeper = asyncio.create_task(self._sweep_forever(), name="outbound-guard-sweep")
+        self._sweeper.start()
+
+    def readiness(self) -> Readiness:
+        return self._sweeper.readiness()
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -311,10 +316,8 @@ class OutboundGuard:
 
     async def stop(self) -> None:
         """Stop sweeping; cancel hang-ups in flight (each still records what it knows)."""
+        await self._sweeper.stop()
         tasks = list(self._tasks)
-        if self._sweeper is not None:
-            tasks.append(self._sweeper)
-            self._sweeper = None
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -357,3 +360,33 @@ async def check_trunks(ami: AmiActions, trunks: TrunkSettings,
                              f"({message}); define it in pjsip.conf or set {key} to an "
                              f"existing endpoint (see \"pjsip show endpoints\")"))
     return problems
+
+
+class TrunkCheck:
+    """What the last check of ``trunks.hotline`` and ``trunks.general`` found.
+
+    Run after every AMI login; a problem keeps ``/readyz`` at 503 (part of the
+    ``ami`` component) until a later check finds both endpoints.
+    """
+
+    def __init__(self, trunks: TrunkSettings) -> None:
+        self._trunks = trunks
+        self.problems: list[tuple[str, str]] = []
+        self.checked = asyncio.Event()  # set once the first check has run
+
+    async def run(self, ami: AmiActions) -> None:
+        """Check now; an AMI that does not answer keeps the previous result."""
+        try:
+            self.problems = await check_trunks(ami, self._trunks)
+        except (TimeoutError, AmiUnavailable) as exc:
+            log.warning("could not check the trunks in Asterisk: %s", exc or "timeout")
+        finally:
+            self.checked.set()
+        for key, problem in self.problems:
+            log.error("%s: %s", key, problem)
+
+    def readiness(self) -> Readiness:
+        if self.problems:
+            return Readiness(False, "; ".join(f"{key}: {problem}"
+                                              for key, problem in self.problems))
+        return READY

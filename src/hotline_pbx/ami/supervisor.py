@@ -25,6 +25,7 @@ from panoramisk import Manager
 from panoramisk.message import Message
 
 from hotline_pbx.config import AmiSettings
+from hotline_pbx.lifecycle import BackgroundTask, Readiness
 from hotline_pbx.metrics import AMI_CONNECTED, AMI_EVENTS
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class _Manager(Manager):  # type: ignore[misc]
 class AmiSupervisor:
     def __init__(self, settings: AmiSettings, *, queue_size: int = 10_000,
                  on_connected: OnConnected | None = None) -> None:
+        self.name = "AMI supervisor"
         self.settings = settings
         self.events: asyncio.Queue[AmiEvent] = asyncio.Queue(maxsize=queue_size)
         self.dropped = 0
@@ -83,22 +85,27 @@ class AmiSupervisor:
         self._on_connected = on_connected
         self._manager: _Manager | None = None
         self._lost: asyncio.Event = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("ami-supervisor", self._run)
         self._last_drop_log = 0.0
         AMI_CONNECTED.set(0)
 
     # -- lifecycle ------------------------------------------------------------
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="ami-supervisor")
+    async def start(self) -> None:
+        """Connect in the background: Asterisk may be down, the daemon runs anyway."""
+        self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
         self._close()
+
+    def readiness(self) -> Readiness:
+        task = self._task.readiness()
+        if not task.ok:
+            return task
+        if self.connected.is_set():
+            return Readiness(True, f"connected to {self.settings.host}:{self.settings.port}")
+        return Readiness(False, "not connected")
 
     async def _run(self) -> None:
         backoff = BACKOFF_FIRST

@@ -9,7 +9,7 @@ test server. The endpoint lists of the routes modules are collected here once
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -19,12 +19,13 @@ from hotline_pbx.api import routes_calls, routes_config, routes_reports, routes_
 from hotline_pbx.api.auth import Principal, bearer_token, hash_token, require, unauthorized
 from hotline_pbx.api.connections import quiet_malformed_requests
 from hotline_pbx.api.context import ApiContext, Call, Endpoint, json_response
-from hotline_pbx.api.health import ReadinessCheck, add_health_routes
+from hotline_pbx.api.health import add_health_routes
 from hotline_pbx.api.openapi import openapi_document
 from hotline_pbx.api.params import check_query
 from hotline_pbx.api.problems import Problem, invalid, problem_middleware
 from hotline_pbx.domain.contract import AccessRole
 from hotline_pbx.domain.errors import ValidationError
+from hotline_pbx.lifecycle import ReadinessBoard
 from hotline_pbx.store.api_repo import authenticate
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -37,14 +38,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 CONTEXT_KEY = web.AppKey("hotline_api", ApiContext)
 
 
-def build_app(api: ApiContext, checks: Mapping[str, ReadinessCheck],
+def build_app(api: ApiContext, readiness: ReadinessBoard,
               middlewares: Sequence[Middleware] = ()) -> web.Application:
-    """The app; `middlewares` run inside `problem_middleware`, so their errors are problems."""
+    """The app; `/readyz` answers from `readiness`; `middlewares` run inside
+    `problem_middleware`, so their errors are problems."""
     quiet_malformed_requests()
     app = web.Application(client_max_size=api.settings.http.max_body_bytes,
                           middlewares=[problem_middleware, *middlewares])
     app[CONTEXT_KEY] = api
-    add_health_routes(app, checks)
+    add_health_routes(app, readiness)
     add_api_routes(app, api, ENDPOINTS)
     return app
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from hotline_pbx.lifecycle import ReadinessBoard
 from hotline_pbx.metrics import REGISTRY
 
-ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
@@ -18,19 +18,15 @@ async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def make_readyz(checks: Mapping[str, ReadinessCheck]) -> Handler:
-    """Each component reports itself; any failure makes the whole answer 503."""
+def make_readyz(board: ReadinessBoard) -> Handler:
+    """Each component reports itself; any not ready makes the whole answer 503."""
 
     async def readyz(_request: web.Request) -> web.Response:
-        report: dict[str, dict[str, object]] = {}
-        for name, check in checks.items():
-            try:
-                ok, detail = await check()
-            except Exception as exc:  # a failing check is a not-ready component, not a 500
-                ok, detail = False, f"{type(exc).__name__}: {exc}"
-            report[name] = {"ok": ok, "detail": detail}
-        ready = all(item["ok"] for item in report.values())
-        return web.json_response({"ready": ready, "components": report},
+        report = await board.report()
+        ready = all(item.ok for item in report.values())
+        components = {name: {"ok": item.ok, "detail": item.detail}
+                      for name, item in report.items()}
+        return web.json_response({"ready": ready, "components": components},
                                  status=200 if ready else 503)
 
     return readyz
@@ -44,7 +40,7 @@ async def metrics(_request: web.Request) -> web.Response:
     return response
 
 
-def add_health_routes(app: web.Application, checks: Mapping[str, ReadinessCheck]) -> None:
+def add_health_routes(app: web.Application, board: ReadinessBoard) -> None:
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", make_readyz(checks))
+    app.router.add_get("/readyz", make_readyz(board))
     app.router.add_get("/metrics", metrics)

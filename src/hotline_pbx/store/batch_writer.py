@@ -58,6 +58,7 @@ from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hotline_pbx.lifecycle import BackgroundTask, Readiness
 from hotline_pbx.logs import Verbatim
 from hotline_pbx.metrics import DB_PENDING, DB_SPOOLED
 
@@ -240,10 +241,12 @@ class BatchWriter(Generic[T]):
         write_timeout: float = 5.0,
         retry_interval: float = 2.0,
         segment_records: int = 5000,
+        stop_timeout: float = 10.0,
         on_committed: Callable[[Sequence[T]], None] | None = None,
     ) -> None:
         self._engine = engine
         self.kind = kind
+        self.name = f"{kind.name} writer"
         self._statement = kind.insert_statement()
         self._spool = Spool(spool_root, kind, segment_records)
         self.batch_size = batch_size
@@ -251,13 +254,14 @@ class BatchWriter(Generic[T]):
         self.max_pending = max_pending
         self.write_timeout = write_timeout
         self.retry_interval = retry_interval
+        self.stop_timeout = stop_timeout
         self._on_committed = on_committed
         self._pending: deque[T] = deque()
         self._in_flight: list[T] = []  # taken from the queue, not yet committed or spooled
         self._first_pending_at: float | None = None
         self._wakeup = asyncio.Event()
         self._stopping = False
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask(f"{kind.name}-writer", self._run)
         self._next_retry = 0.0
         self._reported = (0, 0)  # (pending, spooled) in the process-wide gauges
         self.spooled = 0
@@ -281,26 +285,24 @@ class BatchWriter(Generic[T]):
             log.warning("%d %ss in the spool %s from an earlier run; replaying",
                         self.spooled, self.kind.noun, self.spool_dir)
         self._update_gauges()
-        self._task = asyncio.create_task(self._run(), name=f"{self.kind.name}-writer")
+        self._task.start()
 
-    async def stop(self, timeout: float = 10.0) -> None:
-        """Write what is pending within ``timeout``; spool (fsynced) whatever is left."""
-        if self._task is None:
+    async def stop(self, timeout: float | None = None) -> None:
+        """Write what is pending within ``timeout`` (default ``stop_timeout``);
+        spool (fsynced) whatever is left."""
+        if not self._task.active:
             return
         self._stopping = True
         self._wakeup.set()
-        try:
-            async with asyncio.timeout(timeout):
-                await asyncio.shield(self._task)
-        except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._task.stop(grace=self.stop_timeout if timeout is None else timeout)
         await self._keep_at_shutdown([*self._in_flight, *self._pending])
-        self._task = None
         log.info("%s writer stopped: %d written, %d in the spool", self.kind.name,
                  self.written, self.spooled)
         self._reported = self._report(0, 0)  # a stopped writer counts for nothing
+
+    def readiness(self) -> Readiness:
+        """Ready while its task runs (PostgreSQL being down is the database's report)."""
+        return self._task.readiness()
 
     async def _keep_at_shutdown(self, left: list[T]) -> None:
         """What the task could not write or spool: the database hung (the batch in

@@ -44,6 +44,7 @@ from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.domain.roster import Absence, Roster
 from hotline_pbx.domain.routing import RoutingSnapshot
 from hotline_pbx.domain.statutory import chinese_statutory_source
+from hotline_pbx.lifecycle import Readiness
 from hotline_pbx.metrics import CONFIG_DOCUMENTS, CONFIG_INVALID, CONFIG_RELOADS
 from hotline_pbx.store import models
 
@@ -328,17 +329,17 @@ class RoutingState:
                         ", ".join(map(str, missing)))
         log.info("routing configuration loaded (version %d)", snapshot.version)
 
-    def readiness(self) -> tuple[bool, str]:
+    def readiness(self) -> Readiness:
         """Routing is ready once loaded. A stored document that does not load is
         named here but does not make the daemon unready: routing goes on with
         the last good value, and the API that can replace it stays in service."""
         if self.loaded_at is None:
-            return False, "not loaded yet"
+            return Readiness(False, "not loaded yet")
         detail = f"version {self.snapshot.version} loaded at {self.loaded_at.isoformat()}"
         if self.problems:
             detail += ("; stored documents that do not load (using the last good value or "
                        "the default): " + "; ".join(map(str, self.problems)))
-        return True, detail
+        return Readiness(True, detail)
 
 
 def _report_problems(problems: tuple[ConfigProblem, ...]) -> None:

@@ -11,12 +11,13 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from hotline_pbx.config import DATABASE_POOL_OVERFLOW, DatabaseSettings
+from hotline_pbx.lifecycle import Readiness
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +28,30 @@ class DatabaseUnavailable(RuntimeError):
 
 @dataclass
 class Database:
+    """An open database; as a component (``hotline_pbx.lifecycle``) its readiness
+    is a ``SELECT 1`` within ``check_timeout``."""
+
     engine: AsyncEngine
     dsn: str  # libpq form, for asyncpg's LISTEN connection (never logged)
     description: str  # where it is, safe to print
     embedded: Any = None  # the embedded server handle, kept alive while we run
+    check_timeout: float = 5.0
+    name: ClassVar[str] = "database"
+
+    async def start(self) -> None:
+        """Nothing left to do: :func:`open_database` opened it and saw it answer."""
+
+    async def stop(self) -> None:
+        await self.close()
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+    async def readiness(self) -> Readiness:
+        async with asyncio.timeout(self.check_timeout):
+            async with self.engine.connect() as conn:
+                await conn.exec_driver_sql("SELECT 1")
+        return Readiness(True, self.description)
 
 
 def sqlalchemy_url(dsn: str) -> str:
@@ -76,7 +94,8 @@ async def open_database(settings: DatabaseSettings, data_dir: Path) -> Database:
         connect_args={"timeout": settings.connect_timeout,
                       "command_timeout": settings.command_timeout},
     )
-    db = Database(engine=engine, dsn=dsn, description=description, embedded=embedded)
+    db = Database(engine=engine, dsn=dsn, description=description, embedded=embedded,
+                  check_timeout=settings.connect_timeout)
     await check_reachable(db, settings.connect_timeout)
     return db
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 
+from hotline_pbx.lifecycle import BackgroundTask, Readiness
 from hotline_pbx.store.models import CONFIG_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -33,18 +34,21 @@ class ConfigListener:
         self._connect_timeout = connect_timeout
         self._retry_seconds = retry_seconds
         self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self.name = "config listener"
+        self._task = BackgroundTask("config-listener", self._run)
         self.listening = asyncio.Event()
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="config-listener")
+    async def start(self) -> None:
+        """Listen in the background (it reconnects on its own)."""
+        self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
+
+    def readiness(self) -> Readiness:
+        """Ready while the task runs: a lost connection is retried, and routing
+        goes on with its snapshot meanwhile."""
+        return self._task.readiness()
 
     async def _run(self) -> None:
         while True:
