@@ -93,9 +93,12 @@ def live_daemon(pg_dsn: str, tmp_path: Path) -> Iterator[tuple[DaemonProcess, st
 
 def schemathesis(daemon: DaemonProcess, token: str, cwd: Path, examples: int) -> str:
     seed = os.environ.get("HOTLINE_SCHEMATHESIS_SEED", "20261127")
+    # One worker: with two, schemathesis itself was seen to fail at random inside
+    # its coverage phase ("SystemError: AST constructor recursion depth mismatch",
+    # a CPython 3.11 fault of threads sharing the AST state), not on our server.
     command = [str(ST), "run", f"{daemon.url}/api/v1/openapi.json",
                "-H", f"Authorization: Bearer {token}", "--checks", CHECKS,
-               "--max-examples", str(examples), "--seed", seed, "--workers", "2",
+               "--max-examples", str(examples), "--seed", seed, "--workers", "1",
                "--request-timeout", "10", "--warnings", "off"]
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
                             timeout=280, check=False)
