@@ -65,17 +65,23 @@ import re
 from datetime import date, datetime, time
 from typing import Any
 
-from hotline_pbx.domain._unicode_classes import EXTRA_DIGITS, INVISIBLE
+from hotline_pbx.domain._unicode_classes import (
+    EXTRA_DIGITS,
+    INVISIBLE_ASTRAL,
+    INVISIBLE_BMP,
+)
 
 MIN_DIGITS = 7
 MAX_GAP_MARKS = 6
 MASK = "*"
 
-_INV = f"[{INVISIBLE}]"
+# Tried in two steps, BMP first: a class holding characters beyond U+FFFF is
+# checked range by range (see _unicode_classes).
+_INV = f"(?:[{INVISIBLE_BMP}]|(?=[\\U00010000-\\U0010ffff])[{INVISIBLE_ASTRAL}])"
 _DIGIT = f"[\\d{EXTRA_DIGITS}]"
 # One mark of a gap: a stretch of whitespace, or one visible character that is
 # neither a letter nor a digit. `\w` is what isalnum accepts, plus "_".
-_MARK = rf"(?:\s++|[^\w\s{INVISIBLE}]|_)"
+_MARK = rf"(?:\s++|(?!{_INV})[^\w\s]|_)"
 _GAP = rf"{_INV}*+(?:{_MARK}{_INV}*+){{0,{MAX_GAP_MARKS}}}"
 
 # Date and time shapes, each written *after its first digit*: a run's atom
@@ -119,6 +125,8 @@ def mask_number(number: str) -> str:
 def _only_dates_and_times(run: str) -> bool:
     """True for a run that is nothing but valid date/time tokens, each apart
     from the next by something visible."""
+    if "-" not in run and ":" not in run:  # every token has one: the common case
+        return False
     end = 0
     for token in _TOKEN.finditer(run):
         between = run[end:token.start()]

@@ -374,7 +374,10 @@ def test_the_unicode_tables_are_those_of_this_python() -> None:
     extra_digits = {c for c in itertools.compress(_EVERY_CHARACTER, map(
         str.isdigit, _EVERY_CHARACTER)) if not c.isdecimal()}
     regenerate = f"regenerate _unicode_classes.py for Unicode {unicodedata.unidata_version}"
-    assert _matched(_unicode_classes.INVISIBLE) == invisible, (regenerate, _class_text(invisible))
+    bmp = {c for c in invisible if c <= "\uffff"}
+    assert _matched(_unicode_classes.INVISIBLE_BMP) == bmp, (regenerate, _class_text(bmp))
+    assert _matched(_unicode_classes.INVISIBLE_ASTRAL) == invisible - bmp, (
+        regenerate, _class_text(invisible - bmp))
     assert _matched(_unicode_classes.EXTRA_DIGITS) == extra_digits, (
         regenerate, _class_text(extra_digits))
     # what the masker counts as a digit is exactly what str.isdigit says
