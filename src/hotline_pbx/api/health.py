@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from hotline_pbx.domain.masking import mask_text
 from hotline_pbx.metrics import REGISTRY
 
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
@@ -19,7 +20,9 @@ async def healthz(_request: web.Request) -> web.Response:
 
 
 def make_readyz(checks: Mapping[str, ReadinessCheck]) -> Handler:
-    """Each component reports itself; any failure makes the whole answer 503."""
+    """Each component reports itself; any failure makes the whole answer 503.
+    /readyz needs no token, so its details are masked as for a viewer: a
+    stored roster that does not load names the mobile it refuses."""
 
     async def readyz(_request: web.Request) -> web.Response:
         report: dict[str, dict[str, object]] = {}
@@ -28,7 +31,7 @@ def make_readyz(checks: Mapping[str, ReadinessCheck]) -> Handler:
                 ok, detail = await check()
             except Exception as exc:  # a failing check is a not-ready component, not a 500
                 ok, detail = False, f"{type(exc).__name__}: {exc}"
-            report[name] = {"ok": ok, "detail": detail}
+            report[name] = {"ok": ok, "detail": mask_text(detail)}
         ready = all(item["ok"] for item in report.values())
         return web.json_response({"ready": ready, "components": report},
                                  status=200 if ready else 503)

@@ -1,13 +1,15 @@
-"""Pure pieces of the API: tokens, query parsing, cursors, CSV cells."""
+"""Pure pieces of the API: tokens, query parsing, cursors, CSV cells, /readyz."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from hotline_pbx.api.auth import Principal, bearer_token, hash_token, new_token, require
+from hotline_pbx.api.health import make_readyz
 from hotline_pbx.api.params import decode_cursor, encode_cursor, parse_instant
 from hotline_pbx.api.problems import Problem
 from hotline_pbx.api.routes_calls import csv_safe
@@ -85,3 +87,17 @@ def test_cursor_round_trip_and_tampering() -> None:
 ])
 def test_csv_cells_never_become_formulas(cell: str, safe: str) -> None:
     assert csv_safe(cell) == safe
+
+
+async def test_readyz_needs_no_token_so_its_details_are_masked() -> None:
+    problem = ("roster.supervisor.mobile: '+86 138 0013 8000' is not a dialable number; "
+               "version 3 loaded at 2026-12-01T10:00:00.123456+00:00")
+
+    async def config() -> tuple[bool, str]:
+        return True, problem
+
+    response = await make_readyz({"config": config})(None)  # type: ignore[arg-type]
+    assert response.text is not None
+    detail = json.loads(response.text)["components"]["config"]["detail"]
+    assert detail == ("roster.supervisor.mobile: '+** *** **** 8000' is not a dialable number; "
+                      "version 3 loaded at 2026-12-01T10:00:00.123456+00:00")
