@@ -33,7 +33,7 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +46,8 @@ TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# What repr() writes for a character it does not show.
+_REPR_ESCAPE = re.compile(r"\\(?:x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8}|[ntr])")
 
 
 class Identifier(str):
@@ -72,6 +74,19 @@ def _escape(match: re.Match[str]) -> str:
     char = match.group(0)
     code = ord(char)
     return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def mask_repr(text: str) -> str:
+    """`text` as mask_text masks it, reading each escape of a repr (``\\xad``,
+    ``\\u200b``, ``\\n``) as the separator it stands for: its letters would
+    otherwise split ``'139\\xad1234\\xad5678'`` into three short numbers."""
+    escapes = list(_REPR_ESCAPE.finditer(text))
+    if not escapes:
+        return mask_text(text)
+    masked = list(mask_text(_REPR_ESCAPE.sub(lambda m: " " * len(m.group(0)), text)))
+    for escape in escapes:
+        masked[escape.start():escape.end()] = escape.group(0)
+    return "".join(masked)
 
 
 def cut(text: str, limit: int, length: int | None = None) -> str:
@@ -104,23 +119,25 @@ class SafeText:
     def __init__(self, log_numbers: bool = False) -> None:
         self.log_numbers = log_numbers
 
-    def value(self, text: str, limit: int = MAX_VALUE) -> str:
+    def value(self, text: str, limit: int = MAX_VALUE,
+              mask: Callable[[str], str] = mask_text) -> str:
         """Masked and cut, not yet escaped. Masked before the cut, so a cut
         never leaves the front half of a number readable."""
         if isinstance(text, Verbatim):
             return text
         length, keep_numbers = len(text), self.log_numbers or isinstance(text, Identifier)
         text = text[:4 * limit]  # a huge value costs no more than a long one to mask
-        return cut(text if keep_numbers else mask_text(text), limit, length)
+        return cut(text if keep_numbers else mask(text), limit, length)
 
     def argument(self, arg: object) -> object:
         if isinstance(arg, (int, float)):  # %d, %.1f: the daemon's own numbers
             return arg
-        as_str = arg if isinstance(arg, str) else str(arg)
-        shown = self.value(as_str)
-        if isinstance(arg, str):
+        if isinstance(arg, str):  # masked first, so its repr escapes nothing unmasked
+            shown = self.value(arg)
             return _Shown(shown, repr(shown))
-        return _Shown(shown, self.value(repr(arg)))
+        # A list's or an exception's repr is made before we see it: mask it
+        # reading Python's escapes as the characters they stand for.
+        return _Shown(self.value(str(arg), mask=mask_repr), self.value(repr(arg), mask=mask_repr))
 
     def message(self, record: logging.LogRecord) -> str:
         """The record's message, masked, cut and escaped, argument by argument."""
@@ -258,8 +275,10 @@ def install_accept_error_log(loop: asyncio.AbstractEventLoop,
 
 
 def _socket_name(sock: object) -> str:
+    """Our own listening address, as an Identifier: ``127.0.0.1:4573`` holds
+    10 digits joined by gaps, which the masker would take for a number."""
     try:
         host, port = sock.getsockname()[:2]  # type: ignore[attr-defined]
     except (AttributeError, OSError, TypeError, ValueError):
         return "a listening socket"
-    return f"{host}:{port}"
+    return Identifier(f"{host}:{port}")

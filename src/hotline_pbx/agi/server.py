@@ -65,7 +65,7 @@ from hotline_pbx.agi.protocol import (
 )
 from hotline_pbx.agi.session import AgiChannel, AgiSession
 from hotline_pbx.lifecycle import Readiness
-from hotline_pbx.logs import RateLimitedLog
+from hotline_pbx.logs import Identifier, RateLimitedLog
 from hotline_pbx.metrics import AGI_REQUEST_SECONDS, AGI_REQUESTS
 
 log = logging.getLogger(__name__)
@@ -426,7 +426,8 @@ class _AgiConnection(asyncio.Protocol):
             return
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
-            self.peer = f"{peer[0]}:{peer[1]}"
+            # The PBX's address, not a caller's number: readable in the logs.
+            self.peer = Identifier(f"{peer[0]}:{peer[1]}")
         self._move_to(_CONNECTED)
         now = self.loop.time()
         self._last_activity = now

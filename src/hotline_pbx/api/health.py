@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from hotline_pbx.domain.masking import mask_text
 from hotline_pbx.lifecycle import ReadinessBoard
 from hotline_pbx.metrics import REGISTRY
 
@@ -19,12 +20,14 @@ async def healthz(_request: web.Request) -> web.Response:
 
 
 def make_readyz(board: ReadinessBoard) -> Handler:
-    """Each component reports itself; any not ready makes the whole answer 503."""
+    """Each component reports itself; any not ready makes the whole answer 503.
+    /readyz needs no token, so its details are masked as for a viewer: a
+    stored roster that does not load names the mobile it refuses."""
 
     async def readyz(_request: web.Request) -> web.Response:
         report = await board.report()
         ready = all(item.ok for item in report.values())
-        components = {name: {"ok": item.ok, "detail": item.detail}
+        components = {name: {"ok": item.ok, "detail": mask_text(item.detail)}
                       for name, item in report.items()}
         return web.json_response({"ready": ready, "components": components},
                                  status=200 if ready else 503)

@@ -1,50 +1,107 @@
 """Phone numbers hidden from whoever may not see them (viewers, default logs).
 
-What counts as a phone number in text: a *run* of digit groups joined by up to
-:data:`MAX_SEPARATOR` separator characters - whitespace (any, including the
-no-break space), dashes and hyphens, dots, parentheses (ASCII and full width)
-and invisible format characters (zero-width space/joiners, word joiner, BOM)
-that would otherwise let ``138\\u200b0013\\u200b8000`` render as a whole number.
-A leading ``+`` is not a digit and stays. Digits are Unicode digits, so
-full-width ``１３８…`` is caught too. A run is masked when it holds at least
-:data:`MIN_DIGITS` (7) digits: the shortest local numbers are 7 digits, while
-extensions, queue numbers, ticket numbers and times (3-6 digits) stay readable.
-Digits next to letters still count (``Local/13800138000@x``, ``tel13800138000``).
+What the masker reads as a phone number in free text, whatever the format:
 
-How it is masked: every hidden digit becomes ``*``; separators, the ``+`` and
-everything around stay where they were, so the text keeps its length and its
-layout (``138 0013 8000`` → ``*** **** 8000``) and masking twice changes
-nothing. Only trailing digits stay visible: 4 for runs of 9 digits or more, 3
-for 7-8 digits (so at least half is always hidden; ``12345678`` → ``*****678``).
-A whole value known to be a number (a caller, a mobile) is masked whatever its
-length: short ones keep fewer than half of their digits (``10086`` → ``***86``).
+* a **digit** is any character Unicode gives a digit value (``str.isdigit``):
+  ASCII, full-width ``１``, other scripts' digits, superscripts ``¹``,
+  circled ``①``;
+* an **invisible** character shows nothing between two digits or sits on one:
+  format characters (category Cf: soft hyphen, zero-width space and joiners,
+  word joiner, BOM, bidi marks), combining marks (Mn, Me: the combining
+  grapheme joiner U+034F, the overlay U+0338) and control characters other
+  than whitespace. ``139\\u00ad1234\\u00ad5678`` displays as ``13912345678``,
+  so invisible characters never separate anything and count for nothing;
+* a **gap** between two digit groups is any stretch of characters that are
+  neither letters nor digits (whatever ``str.isalnum`` refuses: spaces,
+  punctuation, symbols, ``+``, ``_``, ``/``, ``~``, ``…``) holding at most
+  :data:`MAX_GAP_MARKS` (6) *marks*, where a mark is one visible character or
+  one stretch of whitespace of any length: ``139/1234``, ``139 ... 1234``,
+  ``139    1234`` and ``1391234 + 5678`` are all joined;
+* a **run** is digit groups joined by gaps. A letter (or a longer gap) ends it.
 
-Over-masking is the safe side: an Asterisk uniqueid (``1754380000.1``), a
-dotted IP with 7+ digits or a date written ``2026-10-01`` inside free text are
-masked like numbers, since nothing tells them apart from one. Only a JSON value
-that is *entirely* an ISO 8601 date-and-time (``2026-10-01T08:30:00+08:00``,
-what the records store as times) is left as it is: no phone number has that
-shape.
+**The rule**: a run holding at least :data:`MIN_DIGITS` (7) digits is masked:
+every digit but the last :func:`digits_kept` (4 for 9 digits or more, 3 for
+7-8: always fewer than half) becomes ``*``. Separators, a leading ``+`` and
+everything else stay where they were, so the text keeps its length and its
+layout (``138 0013 8000`` → ``*** **** 8000``). Runs of 3-6 digits
+(extensions, ticket numbers, times, counts) stay readable. Digits next to
+letters still count (``Local/13800138000@x``).
+
+**The one exception**: dates and times are not phone numbers, and logs and
+error messages need them. A run made *only* of valid ISO tokens - a date
+``YYYY-MM-DD``, a date-time ``YYYY-MM-DD[T ]HH:MM[:SS[.ffffff]][Z|±HH:MM]``
+or a time ``HH:MM[:SS]`` - with visible gaps between them (``2026-10-01``,
+``2032-12-31T23:00:00+00:00``, ``08:30-12:00``) stays as it is. A token
+joined by a gap to any other digit is an ordinary part of its run, so
+``139 12:34 5678`` is masked whole.
+
+**The invariant** (tests/unit/domain/test_masking.py checks it with
+generated numbers, separators and surrounding text): for any text and any
+phone number of 7-15 digits in it whose digit groups are joined by gaps, at
+most 4 of that number's digits are visible in the output - no window of the
+output shows more than 4 digits of one run of the input - unless the number
+reads, whole, as date/time tokens. The output differs from the input only in
+digits turned into ``*`` and masking twice changes nothing (``*`` is not a
+digit; a run's visible rest is at most 4 digits).
+
+What it does not do: a number with *letters* between its groups
+(``139 x 1234 x 5678``) is three short numbers to it, and so is one whose
+groups are further apart than the gap allows. Over-masking is the safe side:
+an Asterisk uniqueid (``1754380000.1``), an IP address with its port
+(``127.0.0.1:4573``), a list of small numbers (``12, 30, 45, 60``) or a
+date next to a number (``2026-10-01 13800138000``) hold 7+ digits and are
+masked like numbers, since nothing tells them apart from one. The work is
+linear in the length of the text (one regular expression with possessive
+quantifiers and atomic groups: no backtracking across a gap).
+
+A whole value known to be a number (a caller, a mobile) is masked whatever
+its length by :func:`mask_number`: short ones keep fewer than half of their
+digits (``10086`` → ``***86``).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 
+from hotline_pbx.domain._unicode_classes import (
+    EXTRA_DIGITS,
+    INVISIBLE_ASTRAL,
+    INVISIBLE_BMP,
+)
+
 MIN_DIGITS = 7
-MAX_SEPARATOR = 3
+MAX_GAP_MARKS = 6
 MASK = "*"
 
-_SEPARATOR = (
-    r"[\s\-\u2010-\u2015\u2212\ufe58\ufe63\uff0d.\u00b7\u3002\uff0e()\uff08\uff09"
-    r"\u200b-\u200d\u2060\ufeff]"
-)
-_RUN = re.compile(rf"\d+(?:{_SEPARATOR}{{1,{MAX_SEPARATOR}}}\d+)*")
-_ISO_DATETIME = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
-    r"(?:Z|[+-][0-9]{2}:[0-9]{2})?")
+# Tried in two steps, BMP first: a class holding characters beyond U+FFFF is
+# checked range by range (see _unicode_classes).
+_INV = f"(?:[{INVISIBLE_BMP}]|(?=[\\U00010000-\\U0010ffff])[{INVISIBLE_ASTRAL}])"
+_DIGIT = f"[\\d{EXTRA_DIGITS}]"
+# One mark of a gap: a stretch of whitespace, or one visible character that is
+# neither a letter nor a digit. `\w` is what isalnum accepts, plus "_".
+_MARK = rf"(?:\s++|(?!{_INV})[^\w\s]|_)"
+_GAP = rf"{_INV}*+(?:{_MARK}{_INV}*+){{0,{MAX_GAP_MARKS}}}"
+
+# Date and time shapes, each written *after its first digit*: a run's atom
+# starts with one digit (so the search skips text without digits at the
+# speed of a character class) and, when that digit is ASCII, tries a token.
+_D2 = "[0-9]{2}"
+_HH_MM = f"{_D2}:{_D2}"
+_DATE_TAIL = f"[0-9]{{3}}-{_D2}-{_D2}"
+_TOKEN_TAILS = {
+    "datetime": f"{_DATE_TAIL}[T ]{_HH_MM}(?::{_D2}(?:\\.[0-9]{{1,6}})?)?(?:Z|[+-]{_HH_MM})?",
+    "date": _DATE_TAIL,
+    "time": f"[0-9]:{_D2}(?::{_D2})?",
+}
+_TOKEN = re.compile("|".join(f"(?P<{name}>[0-9]{tail})" for name, tail in _TOKEN_TAILS.items()))
+_ATOM = f"{_DIGIT}(?>(?<=[0-9])(?:{'|'.join(_TOKEN_TAILS.values())})|{_DIGIT}*+)"
+_RUN = re.compile(f"{_ATOM}(?:{_GAP}{_ATOM})*+")
+_DIGITS = re.compile(_DIGIT)
+_ONLY_INVISIBLE = re.compile(f"{_INV}*")
+_PARSERS = {"datetime": datetime.fromisoformat, "date": date.fromisoformat,
+            "time": time.fromisoformat}
 
 
 def digits_kept(count: int) -> int:
@@ -53,25 +110,42 @@ def digits_kept(count: int) -> int:
     return min(4, (count - 1) // 2) if count > 0 else 0
 
 
+def _hide(text: str, total: int) -> str:
+    """`text` (holding `total` digits) with all but its last digits_kept(total) masked."""
+    hidden = total - digits_kept(total)
+    return _DIGITS.sub(MASK, text, count=hidden) if hidden > 0 else text
+
+
 def mask_number(number: str) -> str:
     """A whole value known to be a phone number, masked whatever its length:
     ``+8613800138000`` → ``+*********8000``."""
-    total = sum(1 for c in number if c.isdecimal())
-    hidden = total - digits_kept(total)
-    out = []
-    for char in number:
-        if char.isdecimal() and hidden > 0:
-            out.append(MASK)
-            hidden -= 1
-        else:
-            out.append(char)
-    return "".join(out)
+    return _hide(number, sum(map(str.isdigit, number)))
+
+
+def _only_dates_and_times(run: str) -> bool:
+    """True for a run that is nothing but valid date/time tokens, each apart
+    from the next by something visible."""
+    if "-" not in run and ":" not in run:  # every token has one: the common case
+        return False
+    end = 0
+    for token in _TOKEN.finditer(run):
+        between = run[end:token.start()]
+        if any(map(str.isdigit, between)) or (end and _ONLY_INVISIBLE.fullmatch(between)):
+            return False
+        try:
+            _PARSERS[token.lastgroup or ""](token.group(0))
+        except ValueError:
+            return False
+        end = token.end()
+    return end == len(run)
 
 
 def _mask_run(match: re.Match[str]) -> str:
     run = match.group(0)
-    digits = sum(1 for c in run if c.isdecimal())
-    return mask_number(run) if digits >= MIN_DIGITS else run
+    digits = sum(map(str.isdigit, run))
+    if digits < MIN_DIGITS or _only_dates_and_times(run):
+        return run
+    return _hide(run, digits)
 
 
 def mask_text(text: str) -> str:
@@ -79,23 +153,13 @@ def mask_text(text: str) -> str:
     return _RUN.sub(_mask_run, text)
 
 
-def is_timestamp(text: str) -> bool:
-    """True for a whole ISO 8601 date-and-time (what records store as times)."""
-    if _ISO_DATETIME.fullmatch(text) is None:
-        return False
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
-
-
 def mask_json(value: Any) -> Any:
-    """A JSON value with every phone number masked: strings (timestamps
-    excepted), dictionary keys, and numbers of 7+ digits, which become masked
-    strings (``13800138000`` → ``"*******8000"``); lists and objects are walked."""
+    """A JSON value with every phone number masked: strings (dates and times
+    stay, as in text), dictionary keys, and numbers of 7+ digits, which become
+    masked strings (``13800138000`` → ``"*******8000"``); lists and objects
+    are walked."""
     if isinstance(value, str):
-        return value if is_timestamp(value) else mask_text(value)
+        return mask_text(value)
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, (int, float)):

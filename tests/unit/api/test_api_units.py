@@ -1,7 +1,8 @@
-"""Pure pieces of the API: tokens, query parsing, cursors, CSV cells."""
+"""Pure pieces of the API: tokens, query parsing, cursors, CSV cells, /readyz."""
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -12,10 +13,12 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from hotline_pbx.api import problems
 from hotline_pbx.api.auth import Principal, bearer_token, hash_token, new_token, require
+from hotline_pbx.api.health import make_readyz
 from hotline_pbx.api.params import decode_cursor, encode_cursor, parse_instant
 from hotline_pbx.api.problems import Problem
 from hotline_pbx.api.routes_calls import csv_safe
 from hotline_pbx.domain.contract import AccessRole
+from hotline_pbx.lifecycle import Fixed, Readiness, ReadinessBoard
 from hotline_pbx.logs import RateLimitedLog
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -115,3 +118,16 @@ async def test_database_unavailable_warnings_are_rate_limited(
     lines = [r for r in caplog.records if r.name == "hotline_pbx.api.problems"]
     assert [(r.levelno, "database unavailable" in r.getMessage()) for r in lines] == [
         (logging.WARNING, True)]
+
+
+async def test_readyz_needs_no_token_so_its_details_are_masked() -> None:
+    problem = ("roster.supervisor.mobile: '+86 138 0013 8000' is not a dialable number; "
+               "version 3 loaded at 2026-12-01T10:00:00.123456+00:00")
+
+    board = ReadinessBoard(["config"])
+    board.add("config", Fixed(Readiness(True, problem)))
+    response = await make_readyz(board)(None)  # type: ignore[arg-type]
+    assert response.text is not None
+    detail = json.loads(response.text)["components"]["config"]["detail"]
+    assert detail == ("roster.supervisor.mobile: '+** *** **** 8000' is not a dialable number; "
+                      "version 3 loaded at 2026-12-01T10:00:00.123456+00:00")
