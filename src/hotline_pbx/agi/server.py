@@ -369,6 +369,8 @@ TRANSITIONS: Final[Mapping[ConnectionState, frozenset[ConnectionState]]] = {
 _BEFORE_SESSION: Final = frozenset({_CONNECTED, _READING_ENV})
 # A handler task exists and has not ended.
 _HANDLER_RUNS: Final = frozenset({_RUNNING, _AWAITING_REPLY, _FAILED, _UNWINDING})
+_MAY_AWAIT_REPLY: Final = frozenset(
+    state for state, after in TRANSITIONS.items() if _AWAITING_REPLY in after)
 # The socket is closed: no more replies will come.
 _SOCKET_CLOSED: Final = frozenset({_UNWINDING, _CLOSED})
 
@@ -510,6 +512,11 @@ class _AgiConnection(asyncio.Protocol):
                 raise failure
             if self._waiter is not None:
                 raise AgiStateError("one command at a time: a reply is already awaited")
+            if self._state not in _MAY_AWAIT_REPLY:
+                # The handler has returned (CLOSING): a command a stray task of
+                # it sends now can get no reply. Waiting would be an illegal
+                # move and a future nobody ever resolves.
+                raise AgiConnectionLost("the session has ended")
             waiter = self._waiter = self.loop.create_future()
             self._move_to(_AWAITING_REPLY)
             self._read_timeout = timeout

@@ -274,7 +274,8 @@ class ConnectionMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         try:
             if self.server is not None:
-                self.run(self._finish())
+                # Bounded: a future nobody resolves fails this example, never hangs the run.
+                self.run(asyncio.wait_for(self._finish(), 60))
         finally:
             self._patch.__exit__(None, None, None)
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
