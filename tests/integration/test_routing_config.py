@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -324,6 +324,15 @@ def test_whatever_the_api_accepts_builds_a_snapshot(pg_dsn: str, tmp_path: Path)
         @settings(max_examples=150, deadline=None, database=None,
                   suppress_health_check=[HealthCheck.too_slow])
         @given(_api_writes)
+        # One write of each kind that must be accepted, so the coverage check
+        # below does not rest on what 150 random draws happen to hit.
+        @example(("override", {"mode": "closed", "until": "2099-12-31T00:00:00+08:00"}))
+        @example(("roster", {"supervisor": SUPERVISOR, "absences": [
+            {"person_id": "li.na", "from": "2030-01-01T00:00:00+08:00",
+             "to": "2030-01-02T00:00:00+08:00", "reason": "leave"}]}))
+        @example(("exception", {"date": "2030-10-01", "kind": "closed"}))
+        @example(("schedule", {"timezone": "Asia/Shanghai", "weekly": [
+            {"day": "mon", "start": "00:00", "end": "24:00"}]}))
         def check(write: tuple[str, dict[str, Any]]) -> None:
             kind, document = write
             problems = runner.run(_accepted_then_loaded(database.engine, kind, document))
