@@ -103,6 +103,13 @@ class AsteriskSandbox:
     ari_password: str = "sandbox-ari-secret"
     root: Path = DEFAULT_ROOT
     globals: Mapping[str, str] = field(default_factory=dict)
+    # The carrier AOR's qualify_frequency (the shipped pjsip.conf says 30). Off
+    # by default: in most tests nobody listens at ports.carrier_peer, the first
+    # OPTIONS would mark the carrier Unreachable, and PJSIP then creates no
+    # channel on it at all (the outbound-guard tests originate there on
+    # purpose). Tests of the trunk state turn it on, with a PublicNetwork
+    # (sandbox/network.py) answering the qualify.
+    carrier_qualify_seconds: int = 0
     _process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -230,7 +237,7 @@ class AsteriskSandbox:
     # -- configuration ------------------------------------------------------
 
     def install_config(self) -> None:
-        """Copy our asterisk-conf/, dialplan/ and sandbox/ into the root, on our ports."""
+        """Write :meth:`config_files` and this instance's asterisk.conf into the root."""
         etc = self.root / self.etc_dir.lstrip("/")
         run = self.root / self.run_dir.lstrip("/")
         shutil.rmtree(etc, ignore_errors=True)
@@ -241,10 +248,15 @@ class AsteriskSandbox:
         # Who owns this instance: a later run reaps it if this process died
         # without stopping it (SIGKILL, a CI timeout).
         (run / "owner.pid").write_text(str(os.getpid()))
-        for source in config_sources():
-            for conf in sorted(source.glob("*.conf")):
-                (etc / conf.name).write_text(self._render(conf.name, conf.read_text()))
+        for name, text in self.config_files().items():
+            (etc / name).write_text(text)
         (etc / "asterisk.conf").write_text(self._asterisk_conf())
+
+    def config_files(self) -> dict[str, str]:
+        """This instance's configuration files but asterisk.conf (name → text): our
+        asterisk-conf/, dialplan/ and sandbox/, on our ports."""
+        return {conf.name: self._render(conf.name, conf.read_text())
+                for source in config_sources() for conf in sorted(source.glob("*.conf"))}
 
     def _asterisk_conf(self) -> str:
         shipped = (shipped_dir("asterisk-conf") / "asterisk.conf").read_text()
@@ -281,6 +293,9 @@ class AsteriskSandbox:
             text = text.replace("bind = 127.0.0.1:5060", f"bind = 127.0.0.1:{p.sip}")
             text = text.replace("@127.0.0.1:5090", f"@127.0.0.1:{p.carrier_peer}")
             text = text.replace("@127.0.0.1:5091", f"@127.0.0.1:{p.mobile_peer}")
+            # The carrier AOR's is the only qualify in the shipped file.
+            text = replace_once(text, "\nqualify_frequency = 30\n",
+                                f"\nqualify_frequency = {self.carrier_qualify_seconds}\n")
         elif name == "extensions_hotline.conf":
             text = re.sub(r"(?m)^HOTLINE_AGI_HOST=.*", f"HOTLINE_AGI_HOST=127.0.0.1:{p.agi}", text)
             # Asterisk reads only the first [globals] context: ours go there,
@@ -306,6 +321,14 @@ class AsteriskSandbox:
                 last_error = str(exc)
                 time.sleep(0.2)
         raise SandboxError(f"asterisk did not boot within {timeout}s: {last_error}")
+
+
+def replace_once(text: str, old: str, new: str) -> str:
+    """``text`` with its one ``old`` replaced: a shipped file that changed shape
+    fails the sandbox loudly instead of running with the sample value."""
+    if text.count(old) != 1:
+        raise SandboxError(f"expected exactly one {old!r} in a configuration file")
+    return text.replace(old, new)
 
 
 # -- the shared root ---------------------------------------------------------
