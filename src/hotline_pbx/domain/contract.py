@@ -97,11 +97,16 @@ class Outcome(StrEnum):
 
 
 class Route(StrEnum):
-    """Where ``/route`` sends a call (``HOTLINE_ROUTE``)."""
+    """Where ``/route`` sends a call (``HOTLINE_ROUTE``).
+
+    ``test``: a test call of the line monitor that arrived (``/route`` also sets
+    ``HOTLINE_TEST_CALL``); the dialplan hangs it up at once (``hotline-route-test``).
+    """
 
     QUEUE = "queue"
     FORWARD = "forward"
     CLOSED = "closed"
+    TEST = "test"
 
 
 # -- people ----------------------------------------------------------------------------
