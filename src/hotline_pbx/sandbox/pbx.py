@@ -38,6 +38,10 @@ SANDBOX_GLOBALS = {
 }
 
 
+#: PJSIP's qualify_timeout (its default; the shipped pjsip.conf keeps it), seconds.
+CARRIER_QUALIFY_TIMEOUT = 3
+
+
 class SandboxError(RuntimeError):
     """The sandbox PBX could not be built, started or driven."""
 
@@ -111,6 +115,15 @@ class AsteriskSandbox:
     # (sandbox/network.py) answering the qualify.
     carrier_qualify_seconds: int = 0
     _process: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        # PJSIP sends the next OPTIONS on time even while the last one waits out
+        # its timeout: shorter, and the statuses of two qualifies interleave
+        # (Reachable, then the older probe's Unreachable).
+        qualify = self.carrier_qualify_seconds
+        if qualify < 0 or 0 < qualify <= CARRIER_QUALIFY_TIMEOUT:
+            raise ValueError(f"carrier_qualify_seconds must be 0 (off) or more than the "
+                             f"{CARRIER_QUALIFY_TIMEOUT} s qualify timeout, not {qualify}")
 
     @property
     def etc_dir(self) -> str:
