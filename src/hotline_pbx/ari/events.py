@@ -114,7 +114,7 @@ class AriEvents:
         self.connect_timeout = connect_timeout
         self.backoff_first = backoff_first
         self.backoff_max = max(backoff_max, backoff_first)
-        self.events: asyncio.Queue[AriEvent] = asyncio.Queue(maxsize=queue_size)
+        self.queue: asyncio.Queue[AriEvent] = asyncio.Queue(maxsize=queue_size)
         self.connected = asyncio.Event()
         self.last_error: AriError | None = None  # why we are not connected, typed
         self.attempts = 0  # connection attempts since start
@@ -168,7 +168,7 @@ class AriEvents:
 
     async def _dispatch_forever(self) -> None:
         while True:
-            event = await self.events.get()
+            event = await self.queue.get()
             await self.dispatch(event)
 
     # -- lifecycle ----------------------------------------------------------------
@@ -305,7 +305,7 @@ class AriEvents:
             elif count := self._frame_log.repeated("bad frame"):
                 log.warning("ARI sent %d more frames that are not event objects", count)
             return
-        await self.events.put(event)  # full: wait (back-pressure), never drop
+        await self.queue.put(event)  # full: wait (back-pressure), never drop
 
     # -- state ------------------------------------------------------------------------
 

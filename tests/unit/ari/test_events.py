@@ -278,7 +278,7 @@ async def test_a_full_queue_stalls_the_sender_and_loses_nothing(ari: ScriptedAri
             if len(sent) == count:
                 break
         assert len(sent) < total, len(sent)
-        assert events.events.qsize() == 2
+        assert events.queue.qsize() == 2
         assert events.connected.is_set() and len(ari.upgrades) == 1
         gate.set()
         await eventually(lambda: len(got) == total, 30, "every event after the release")
