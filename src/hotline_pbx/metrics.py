@@ -66,6 +66,11 @@ AGI_REQUEST_SECONDS = Histogram(
 )
 AMI_CONNECTED = Gauge("hotline_ami_connected", "1 while logged in to AMI.", registry=REGISTRY)
 AMI_EVENTS = Counter("hotline_ami_events", "AMI events received.", registry=REGISTRY)
+ARI_CONNECTED = Gauge(
+    "hotline_ari_connected",
+    "1 while the ARI events websocket of our Stasis app is open.",
+    registry=REGISTRY,
+)
 LINE_UP = Gauge("hotline_line_up", "1 while the hotline line is healthy.", registry=REGISTRY)
 LINE_FAULTS = Counter(
     "hotline_line_faults", "Line faults detected, by cause.", ["cause"], registry=REGISTRY
