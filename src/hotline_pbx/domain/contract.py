@@ -102,6 +102,7 @@ class Route(StrEnum):
     QUEUE = "queue"
     FORWARD = "forward"
     CLOSED = "closed"
+    TEST = "test"  # the line monitor's own test call: hung up at once, counted nowhere
 
 
 # -- people ----------------------------------------------------------------------------
