@@ -27,7 +27,7 @@ from prometheus_client.utils import floatToGoString
 
 from hotline_pbx.cli import build_parser
 from hotline_pbx.config import Settings, load_settings
-from hotline_pbx.metrics import REGISTRY, WAIT_BUCKETS
+from hotline_pbx.metrics import REGISTRY, SOMETIMES_ABSENT, WAIT_BUCKETS
 from hotline_pbx.resources import SHIPPED
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,7 @@ ANSWER_RATE_TARGET = 0.85
 def exported_names() -> set[str]:
     """Series names the daemon exposes, from the registry's metric families."""
     names: set[str] = set()
-    for family in REGISTRY.collect():
+    for family in [*REGISTRY.collect(), *(m for c in SOMETIMES_ABSENT for m in c.describe())]:
         if family.type == "counter":
             names.add(f"{family.name}_total")
         elif family.type == "histogram":
