@@ -294,7 +294,8 @@ def test_service_level_bucket_matches_the_client() -> None:
 def test_alerts(rules: list[Rule]) -> None:
     alerts = {r.name: r for r in rules if r.kind == "alert"}
     for name in ("HotlineAnswerRateLow", "HotlineAmiDown", "HotlineOutboundBlocked",
-                 "HotlineLineDown", "HotlineDbSpooling", "HotlineDaemonDown"):
+                 "HotlineLineDown", "HotlineNoCallsOpenHours", "HotlineDbSpooling",
+                 "HotlineDaemonDown"):
         assert name in alerts, name
     for alert in alerts.values():
         assert re.search(r"^\s+severity: (critical|warning|info)$", alert.body, re.M), alert.name
@@ -312,7 +313,13 @@ def test_alerts(rules: list[Rule]) -> None:
     assert re.search(r"^\s+for: 1m$", alerts["HotlineAmiDown"].body, re.M)
     assert "increase(hotline_outbound_blocked_total" in alerts["HotlineOutboundBlocked"].expr
     assert "severity: critical" in alerts["HotlineOutboundBlocked"].body
-    assert "hotline_line_up == 0" in alerts["HotlineLineDown"].expr
+    line_down = alerts["HotlineLineDown"]
+    assert "max by (job) (hotline_line_up) == 0" in line_down.expr
+    assert "max by (job) (hotline_open_hours) == 1" in line_down.expr  # open hours only
+    assert re.search(r"^\s+for: 2m$", line_down.body, re.M)
+    quiet = alerts["HotlineNoCallsOpenHours"]
+    assert "increase(hotline_calls_offered_total[1h])) == 0" in quiet.expr
+    assert "min_over_time(hotline_open_hours[1h])" in quiet.expr
     assert "hotline_db_spooled_records > 0" in alerts["HotlineDbSpooling"].expr
     assert re.search(r"^\s+for: 5m$", alerts["HotlineDbSpooling"].body, re.M)
     assert 'up{job="hotline-pbx"} == 0' in alerts["HotlineDaemonDown"].expr
