@@ -97,14 +97,23 @@ class _LineUp(Collector):
     def value(self) -> float | None:
         return self._value
 
+    def describe(self) -> Iterator[Metric]:
+        yield self._family(0.0)
+
     def collect(self) -> Iterator[Metric]:
         if self._value is not None:
-            yield GaugeMetricFamily("hotline_line_up", "1 while the hotline line is healthy, "
-                                    "0 while a line fault is open.", value=self._value)
+            yield self._family(self._value)
+
+    @staticmethod
+    def _family(value: float) -> GaugeMetricFamily:
+        return GaugeMetricFamily("hotline_line_up", "1 while the hotline line is healthy, "
+                                 "0 while a line fault is open.", value=value)
 
 
 LINE_UP = _LineUp()
 REGISTRY.register(LINE_UP)
+#: Metrics that have no sample until there is something to say (see each).
+SOMETIMES_ABSENT: tuple[_LineUp, ...] = (LINE_UP,)
 OPEN_HOURS = Gauge("hotline_open_hours",
                    "1 while the business calendar says the hotline is open (not lunch, "
                    "nights, weekends, holidays, or an override to closed).", registry=REGISTRY)

@@ -23,7 +23,9 @@ from hotline_pbx.store.batch_writer import BatchWriter, insert_batch
 from hotline_pbx.store.database import Database
 from hotline_pbx.store.leader_lock import LeaderLock
 from hotline_pbx.store.line_repo import LINE_FAULTS, LINE_TESTS, FaultRecord, TestRecord
-from tests.integration.api_fixtures import SETTINGS, Api, api, start_api  # noqa: F401
+from tests.integration.api_fixtures import SETTINGS, Api, api, start_api
+
+__all__ = ["api"]
 
 T0 = 1_790_000_000.0  # 2026-09-21
 
