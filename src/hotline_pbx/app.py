@@ -92,7 +92,7 @@ class Daemon:
         self.settings = settings
         self.readiness = ReadinessBoard(READINESS_COMPONENTS, advisory=ADVISORY_COMPONENTS)
         self._components = Components(self.readiness)
-        self._ari: tuple[AriClient, AriEvents] | None = None
+        self._ari: AriClient | None = None
 
     async def start(self) -> None:
         initialise_series()
@@ -236,21 +236,20 @@ class Daemon:
             self.readiness.add("line", Fixed(Readiness(True, "disabled (line.enabled = false)")))
             return None
         ari = AriClient(self.settings.ari)
-        events = AriEvents(self.settings.ari)
-        self._ari = (ari, events)
+        self._ari = ari
         return LineMonitor(self.settings, engine=db.engine, dsn=db.dsn, ari=ari,
-                           ari_events=events, faults=writers.faults, tests=writers.tests,
+                           ari_events=lambda: AriEvents(self.settings.ari),
+                           faults=writers.faults, tests=writers.tests,
                            window=TestWindow(self.settings.line.test_caller),
                            is_open=lambda epoch: is_open_at(routing, epoch))
 
     async def _start_line(self, monitor: LineMonitor | None) -> None:
-        """ARI (REST and events) and the monitor. ARI being unreachable does not
-        stop the start: the monitor reports it and its tests fail with their own
-        cause until it is back."""
+        """ARI's REST client and the monitor (which holds ARI's events websocket
+        while it holds its lock). ARI being unreachable does not stop the start:
+        the monitor reports it and its tests fail with their own cause."""
         if monitor is None or self._ari is None:
             return
-        ari, events = self._ari
-        for service in (ari, events, monitor):
+        for service in (self._ari, monitor):
             await self._components.start(service, reports_as="line")
 
     async def _after_ami_login(self, ami: AmiSupervisor, tracking: CallTracking,

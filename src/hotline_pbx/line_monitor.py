@@ -93,21 +93,24 @@ class LineMonitor:
     """The service; see the module doc. ``window`` is shared with ``/route``."""
 
     def __init__(self, settings: Settings, *, engine: AsyncEngine, dsn: str, ari: AriClient,
-                 ari_events: AriEvents, faults: BatchWriter[FaultRecord],
+                 ari_events: Callable[[], AriEvents], faults: BatchWriter[FaultRecord],
                  tests: BatchWriter[TestRecord], window: TestWindow, is_open: IsOpen,
                  clock: Callable[[], float] = time.time) -> None:
         line = settings.line
         self.name = "line monitor"
         self._engine = engine
         self._ari = ari
-        self._ari_events = ari_events
+        self._make_events = ari_events
+        self._events: AriEvents | None = None  # while this instance holds the lock
         self._faults = faults
         self._tests = tests
         self.window = window
         self._is_open = is_open
         self._clock = clock
         self._schedule = Schedule(line.test_after, line.test_timeout, line.retest_every)
-        self._endpoint = settings.routing.dial_template.replace("{number}", line.test_number)
+        # Out on the general trunk, the way a customer's call comes in: through
+        # the public network to the hotline's own number.
+        self._endpoint = f"PJSIP/{line.test_number}@{settings.trunks.general}"
         self._caller = line.test_caller
         self._hotline_trunk = settings.trunks.hotline
         self.lock = LeaderLock(dsn, LINE_MONITOR_LOCK, what="line monitor",
@@ -129,7 +132,6 @@ class LineMonitor:
         self._current: _InFlight | None = None
         self._test_channels: dict[str, float] = {}  # uniqueids /route flagged as test calls
         self.last_result: CallTestResult | None = None
-        ari_events.subscribe("ChannelDestroyed", self._on_channel_destroyed)
 
     # -- the service ------------------------------------------------------------------
 
@@ -140,6 +142,7 @@ class LineMonitor:
 
     async def stop(self) -> None:
         await self._task.stop()
+        await self._stop_events()
         await self.lock.stop()
         await self._listener.stop()
         LINE_UP.forget()
@@ -152,8 +155,8 @@ class LineMonitor:
             return task
         if not self.lock.is_held:
             return Readiness(True, f"standby: {self.lock.readiness().detail}")
-        if not self._ari_events.connected.is_set():
-            ari = self._ari_events.readiness()
+        if self._events is None or not self._events.connected.is_set():
+            ari = self._events.readiness() if self._events is not None else task
             return Readiness(True, f"monitoring, but ARI is not connected ({ari.detail}): "
                                    "test calls fail as monitor_unavailable")
         faults = ", ".join(f.cause.value for f in self._book.open_faults)
@@ -206,6 +209,7 @@ class LineMonitor:
         while True:
             await self.lock.held.wait()
             await self._take_over()
+            await self._start_events()
             while self.lock.is_held:
                 if self._requests or self._due():
                     await self._run_test()
@@ -214,7 +218,7 @@ class LineMonitor:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(TICK_SECONDS):
                         await self._wakeup.wait()
-            self._step_down()
+            await self._step_down()
 
     def _due(self) -> bool:
         now = self._clock()
@@ -239,7 +243,21 @@ class LineMonitor:
         self._publish()
         log.info("line monitor running on this instance (%d open fault(s))", len(found))
 
-    def _step_down(self) -> None:
+    async def _start_events(self) -> None:
+        """The Stasis app's events websocket, only on the holder: one app has one
+        websocket, and a second instance connecting would take it over."""
+        events = self._make_events()
+        events.subscribe("ChannelDestroyed", self._on_channel_destroyed)
+        await events.start()
+        self._events = events
+
+    async def _stop_events(self) -> None:
+        events, self._events = self._events, None
+        if events is not None:
+            await events.stop()
+
+    async def _step_down(self) -> None:
+        await self._stop_events()
         self._known = False
         LINE_UP.forget()
         log.warning("line monitor: standing by (the lock went to another instance or "
