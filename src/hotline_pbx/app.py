@@ -224,6 +224,7 @@ class Daemon:
         dispatcher.subscribe("call-tracker", tracking.on_ami_event)
         if monitor is not None:
             dispatcher.subscribe("line-monitor", monitor.on_ami_event)
+            monitor.use_ami(ami)
         for service in (guard, tracking, dispatcher, ami):
             await self._components.start(service, reports_as="ami")
         self.readiness.add("ami", trunks)

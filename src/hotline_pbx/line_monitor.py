@@ -131,6 +131,7 @@ class LineMonitor:
         self._requests: dict[str, str] = {}  # request key → who asked
         self._current: _InFlight | None = None
         self._test_channels: dict[str, float] = {}  # uniqueids /route flagged as test calls
+        self._ami: AmiSupervisor | None = None
         self.last_result: CallTestResult | None = None
 
     # -- the service ------------------------------------------------------------------
@@ -181,10 +182,16 @@ class LineMonitor:
         elif kind == "ContactStatus":
             self._on_contact_status(event)
 
+    def use_ami(self, ami: AmiSupervisor) -> None:
+        """The AMI link to read the trunk's qualify state from at take-over."""
+        self._ami = ami
+
     async def after_ami_login(self, ami: AmiSupervisor) -> None:
         """The trunk's state now (ContactStatus only tells of changes)."""
-        if not self.lock.is_held:
-            return
+        if self.lock.is_held:
+            await self._read_trunk_state(ami)
+
+    async def _read_trunk_state(self, ami: AmiSupervisor) -> None:
         try:
             entries = await ami.action({"Action": "PJSIPShowContacts"}, as_list=True)
         except (TimeoutError, AmiUnavailable) as exc:
@@ -242,6 +249,8 @@ class LineMonitor:
         self._last_activity = max(self._last_activity, self._clock())
         self._publish()
         log.info("line monitor running on this instance (%d open fault(s))", len(found))
+        if self._ami is not None and self._ami.connected.is_set():
+            await self._read_trunk_state(self._ami)
 
     async def _start_events(self) -> None:
         """The Stasis app's events websocket, only on the holder: one app has one
