@@ -43,7 +43,8 @@ from hotline_pbx.ari.events import AriEvents
 from hotline_pbx.call_tracking import CallTracking
 from hotline_pbx.config import ConfigError, Settings
 from hotline_pbx.domain.call_record import CallRecord
-from hotline_pbx.domain.line_health import TestWindow, same_number
+from hotline_pbx.domain.errors import ValidationError
+from hotline_pbx.domain.line_health import TestWindow, check_roster_spares
 from hotline_pbx.fdlimit import ensure_open_file_limit
 from hotline_pbx.lifecycle import Components, Fixed, Readiness, ReadinessBoard
 from hotline_pbx.line_monitor import LineMonitor
@@ -149,11 +150,11 @@ class Daemon:
         line = self.settings.line
         if not line.enabled:
             return
-        roster = routing.snapshot.roster
-        for person in (roster.supervisor, *roster.deputies):
-            if person is not None and same_number(person.mobile, line.test_number):
-                raise ConfigError("line.test_number", f"is the mobile of {person.name!r} on "
-                                  "the roster: test calls must dial the hotline's own number")
+        try:
+            check_roster_spares(routing.snapshot.roster, line.test_number)
+        except ValidationError as error:
+            raise ConfigError("line.test_number", f"is the roster's {error.field}: test calls "
+                              "must dial the hotline's own number, never a person") from None
 
     async def _start_writers(self, db: Database) -> Writers:
         """One batched writer per record kind, each with its spool; started before

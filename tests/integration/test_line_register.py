@@ -237,3 +237,21 @@ async def test_a_test_call_nobody_runs_is_a_clear_503(db: Database) -> None:
     assert status == 503 and "no instance ran the test" in problem["detail"]
     assert headers["Retry-After"] == "5"
     assert [a.action for a in await client.audit()][-1] == "line.test"
+
+
+async def test_the_roster_refuses_the_line_monitors_test_number(db: Database) -> None:
+    settings = dataclasses.replace(SETTINGS, line=dataclasses.replace(
+        SETTINGS.line, enabled=True, test_number="4008001234", test_caller="01088886666"))
+    client = await start_api(db, settings)
+    roster = {"supervisor": {"id": "li", "name": "Li", "mobile": "+4008001234"},
+              "deputies": [], "absences": []}
+    try:
+        status, problem, _ = await client.call("PUT", "/api/v1/roster", "supervisor",
+                                               json=roster)
+        assert status == 422, problem
+        assert problem["errors"][0]["field"] == "supervisor.mobile"
+        roster["supervisor"]["mobile"] = "+8613800138000"
+        status, _, _ = await client.call("PUT", "/api/v1/roster", "supervisor", json=roster)
+        assert status == 200
+    finally:
+        await client.client.close()

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from .errors import ValidationError
+from .roster import Roster
+
 # -- settings limits, defined once (config.py checks them) ---------------------------
 
 DEFAULT_TEST_AFTER: Final = 1800.0  # seconds without an offered call in open hours
@@ -202,6 +205,18 @@ class TestWindow:
 
     def is_test_call(self, caller: str, now: float) -> bool:
         return now <= self._open_until and same_number(caller, self.caller)
+
+
+def check_roster_spares(roster: Roster, test_number: str) -> None:
+    """The line monitor dials ``test_number`` over and over: refuse a roster in
+    which it is somebody's mobile (ValidationError naming the field)."""
+    people = [("supervisor", roster.supervisor),
+              *((f"deputies[{n}]", p) for n, p in enumerate(roster.deputies))]
+    for where, person in people:
+        if person is not None and same_number(person.mobile, test_number):
+            raise ValidationError(f"{where}.mobile", "is line.test_number, the hotline's "
+                                  "own number that the line monitor test-dials; a person "
+                                  "on the roster cannot have it", "+8613800138000")
 
 
 def check_number(value: str) -> str | None:

@@ -149,3 +149,17 @@ def test_same_number_compares_digits() -> None:
     assert same_number("+86 138 0013 8000", "8613800138000")
     assert not same_number("", "")
     assert not same_number("4008001234", "4008001235")
+
+
+def test_a_roster_may_not_give_anyone_the_test_number() -> None:
+    from hotline_pbx.domain.errors import ValidationError
+    from hotline_pbx.domain.line_health import check_roster_spares
+    from hotline_pbx.domain.roster import Person, Roster
+
+    roster = Roster(supervisor=Person("li", "Li", "+8613800138000"),
+                    deputies=(Person("wang", "Wang", "13900001111"),
+                              Person("zhao", "Zhao", "4008001234")))
+    with pytest.raises(ValidationError) as caught:
+        check_roster_spares(roster, "4008001234")
+    assert caught.value.errors[0].field == "deputies[1].mobile"
+    check_roster_spares(roster, "4008009999")  # anyone else's number is fine
