@@ -2,7 +2,8 @@
 
 Start order: PostgreSQL (fail fast) → schema check → routing snapshot →
 config listener → record writers (and their spools) → FastAGI listener → HTTP
-(API, health, metrics) → AMI (call tracker, outbound guard) → trunk check.
+(API, health, metrics) → AMI (call tracker, outbound guard) → trunk check →
+the line monitor (ARI, its lock; when ``line.enabled``).
 Each component is a service (:mod:`hotline_pbx.lifecycle`) started on one
 exit stack: if any step fails, exactly what was started is stopped again, in
 reverse, and :class:`StartupError` says which step and why: nothing is left
@@ -27,6 +28,7 @@ import gc
 import logging
 import signal
 import time
+from dataclasses import dataclass
 from typing import TypeVar
 
 from hotline_pbx.agi.route_handler import RouteHandler
@@ -36,18 +38,25 @@ from hotline_pbx.ami.outbound_guard import OutboundGuard, TrunkCheck
 from hotline_pbx.ami.supervisor import AmiSupervisor, AmiUnavailable
 from hotline_pbx.api.context import ApiContext
 from hotline_pbx.api.server import HttpServer
+from hotline_pbx.ari.client import AriClient
+from hotline_pbx.ari.events import AriEvents
 from hotline_pbx.call_tracking import CallTracking
 from hotline_pbx.config import ConfigError, Settings
 from hotline_pbx.domain.call_record import CallRecord
+from hotline_pbx.domain.errors import ValidationError
+from hotline_pbx.domain.line_health import TestWindow, check_roster_spares
 from hotline_pbx.fdlimit import ensure_open_file_limit
 from hotline_pbx.lifecycle import Components, Fixed, Readiness, ReadinessBoard
+from hotline_pbx.line_monitor import LineMonitor
 from hotline_pbx.logs import install_accept_error_log
 from hotline_pbx.metrics import initialise_series
+from hotline_pbx.open_hours import OpenHoursGauge, is_open_at
 from hotline_pbx.store.batch_writer import BatchWriter, RecordKind
 from hotline_pbx.store.blocked_repo import BLOCKED_ATTEMPTS, BlockedRecord
 from hotline_pbx.store.call_writer import CALL_RECORDS
 from hotline_pbx.store.config_repo import RoutingState
 from hotline_pbx.store.database import Database, DatabaseUnavailable, open_database
+from hotline_pbx.store.line_repo import LINE_FAULTS, LINE_TESTS, FaultRecord, TestRecord
 from hotline_pbx.store.migrate import current_revision, head_revision, migrate
 from hotline_pbx.store.notify import ConfigListener
 
@@ -56,7 +65,20 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: What /readyz reports, in this order; each is the sum of the services reporting as it.
-READINESS_COMPONENTS = ("database", "routing", "ami", "agi")
+READINESS_COMPONENTS = ("database", "routing", "ami", "agi", "line")
+#: Reported in /readyz but never what makes it 503: a broken line or ARI must not
+#: take call routing out of service.
+ADVISORY_COMPONENTS = ("line",)
+
+
+@dataclass(frozen=True)
+class Writers:
+    """One batched writer per record kind (:mod:`hotline_pbx.store.batch_writer`)."""
+
+    calls: BatchWriter[CallRecord]
+    blocked: BatchWriter[BlockedRecord]
+    faults: BatchWriter[FaultRecord]
+    tests: BatchWriter[TestRecord]
 
 
 class StartupError(RuntimeError):
@@ -69,24 +91,27 @@ class Daemon:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.readiness = ReadinessBoard(READINESS_COMPONENTS)
+        self.readiness = ReadinessBoard(READINESS_COMPONENTS, advisory=ADVISORY_COMPONENTS)
         self._components = Components(self.readiness)
+        self._ari: AriClient | None = None
 
     async def start(self) -> None:
         initialise_series()
         try:
             db = await self._start_database()
             routing = await self._start_routing(db)
-            calls, blocked = await self._start_writers(db)
-            tracking = CallTracking(self.settings, calls)  # fed by AGI and AMI, both below
-            agi = await self._start_agi(routing, tracking)
+            writers = await self._start_writers(db)
+            tracking = CallTracking(self.settings, writers.calls)  # fed by AGI and AMI, below
+            monitor = self._line_monitor(db, routing, writers)  # started last
+            agi = await self._start_agi(routing, tracking, monitor)
             await self._start_http(db)
-            trunks = await self._start_ami(tracking, blocked)
+            trunks = await self._start_ami(tracking, writers.blocked, monitor)
             # Stopping begins here: AGI stops accepting and drains while AMI still
             # tracks the calls in flight (its own stop, further down, is then a no-op).
             self._components.on_stop(agi.name, agi.stop)
             if trunks is not None:
                 await self._check_trunks_at_start(trunks)
+            await self._start_line(monitor)
         except BaseException:
             await self.stop()
             raise
@@ -115,15 +140,30 @@ class Daemon:
         listener = ConfigListener(db.dsn, routing.reload,
                                   connect_timeout=self.settings.database.connect_timeout)
         await self._components.start(listener, reports_as="routing")
+        await self._components.start(OpenHoursGauge(routing), reports_as="routing")
+        self._check_test_number(routing)
         return routing
 
-    async def _start_writers(self, db: Database
-                             ) -> tuple[BatchWriter[CallRecord], BatchWriter[BlockedRecord]]:
+    def _check_test_number(self, routing: RoutingState) -> None:
+        """The line monitor must never dial a person: refuse a test number that is
+        a mobile of the roster (the roster is stored, so this is checked here)."""
+        line = self.settings.line
+        if not line.enabled:
+            return
+        try:
+            check_roster_spares(routing.snapshot.roster, line.test_number)
+        except ValidationError as error:
+            raise ConfigError("line.test_number", f"is the roster's {error.field}: test calls "
+                              "must dial the hotline's own number, never a person") from None
+
+    async def _start_writers(self, db: Database) -> Writers:
         """One batched writer per record kind, each with its spool; started before
         anything that produces records, so a spool left by an earlier run is
-        replayed even when AMI is disabled, and stopped after them."""
-        return (await self._start_writer(db, CALL_RECORDS),
-                await self._start_writer(db, BLOCKED_ATTEMPTS))
+        replayed even when AMI or the line monitor is disabled, and stopped after them."""
+        return Writers(calls=await self._start_writer(db, CALL_RECORDS),
+                       blocked=await self._start_writer(db, BLOCKED_ATTEMPTS),
+                       faults=await self._start_writer(db, LINE_FAULTS),
+                       tests=await self._start_writer(db, LINE_TESTS))
 
     async def _start_writer(self, db: Database, kind: RecordKind[T]) -> BatchWriter[T]:
         s = self.settings
@@ -132,10 +172,13 @@ class Daemon:
                              stop_timeout=s.daemon.drain_seconds)
         return await self._components.start(writer, reports_as="database")
 
-    async def _start_agi(self, routing: RoutingState, tracking: CallTracking) -> FastAgiServer:
+    async def _start_agi(self, routing: RoutingState, tracking: CallTracking,
+                         monitor: LineMonitor | None) -> FastAgiServer:
         s = self.settings.agi
-        route = RouteHandler(routing)
+        route = RouteHandler(routing, test_calls=None if monitor is None else monitor.window)
         route.observe(tracking.on_route)  # names and roles of the targets
+        if monitor is not None:
+            route.observe(monitor.on_routed)  # test calls arriving, real calls
         agi = FastAgiServer(
             {"route": route},
             host=s.host, port=s.port, max_sessions=s.max_sessions,
@@ -158,8 +201,8 @@ class Daemon:
             raise StartupError(_bind_failure("http", s.host, s.port, exc)) from None
         log.info("HTTP (API, /healthz, /metrics) on http://%s:%s", s.host, http.port)
 
-    async def _start_ami(self, tracking: CallTracking,
-                         blocked: BatchWriter[BlockedRecord]) -> TrunkCheck | None:
+    async def _start_ami(self, tracking: CallTracking, blocked: BatchWriter[BlockedRecord],
+                         monitor: LineMonitor | None) -> TrunkCheck | None:
         """AMI: the supervisor, the dispatcher of its events, and what they feed (the
         call tracker's sweep, the outbound guard). All stop before the writers'
         final flush."""
@@ -171,6 +214,8 @@ class Daemon:
 
         async def after_login(ami: AmiSupervisor) -> None:
             await self._after_ami_login(ami, tracking, trunks, guard)
+            if monitor is not None:
+                await monitor.after_ami_login(ami)
 
         ami = AmiSupervisor(self.settings.ami, on_connected=after_login)
         dispatcher = EventDispatcher(ami.events)
@@ -178,10 +223,36 @@ class Daemon:
         guard = OutboundGuard(self.settings.trunks.hotline, ami, blocked)
         dispatcher.subscribe("outbound-guard", guard)
         dispatcher.subscribe("call-tracker", tracking.on_ami_event)
+        if monitor is not None:
+            dispatcher.subscribe("line-monitor", monitor.on_ami_event)
+            monitor.use_ami(ami)
         for service in (guard, tracking, dispatcher, ami):
             await self._components.start(service, reports_as="ami")
         self.readiness.add("ami", trunks)
         return trunks
+
+    def _line_monitor(self, db: Database, routing: RoutingState,
+                      writers: Writers) -> LineMonitor | None:
+        """The line monitor and its ARI link, not started yet (see :meth:`_start_line`)."""
+        if not self.settings.line.enabled:
+            self.readiness.add("line", Fixed(Readiness(True, "disabled (line.enabled = false)")))
+            return None
+        ari = AriClient(self.settings.ari)
+        self._ari = ari
+        return LineMonitor(self.settings, engine=db.engine, dsn=db.dsn, ari=ari,
+                           ari_events=lambda: AriEvents(self.settings.ari),
+                           faults=writers.faults, tests=writers.tests,
+                           window=TestWindow(self.settings.line.test_caller),
+                           is_open=lambda epoch: is_open_at(routing, epoch))
+
+    async def _start_line(self, monitor: LineMonitor | None) -> None:
+        """ARI's REST client and the monitor (which holds ARI's events websocket
+        while it holds its lock). ARI being unreachable does not stop the start:
+        the monitor reports it and its tests fail with their own cause."""
+        if monitor is None or self._ari is None:
+            return
+        for service in (self._ari, monitor):
+            await self._components.start(service, reports_as="line")
 
     async def _after_ami_login(self, ami: AmiSupervisor, tracking: CallTracking,
                                trunks: TrunkCheck, guard: OutboundGuard) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from hotline_pbx.domain import contract
+from hotline_pbx.domain import contract, line_health
 from hotline_pbx.domain import routing as domain_routing
 from hotline_pbx.domain.calendar import load_zone
 from hotline_pbx.domain.errors import ValidationError
@@ -140,6 +140,22 @@ class TrunkSettings:
 
 
 @dataclass(frozen=True)
+class LineSettings:
+    """The line monitor (:mod:`hotline_pbx.line_monitor`): test-dial a quiet line."""
+
+    enabled: bool = False  # needs ari.enabled and the two numbers below
+    # The hotline's own number as the general trunk dials it (the public number).
+    test_number: str = ""
+    # The caller number test calls carry, as they arrive on the 400 trunk (the
+    # general trunk's own number): /route recognises a test call by it while a
+    # test is in flight.
+    test_caller: str = ""
+    test_after: float = line_health.DEFAULT_TEST_AFTER
+    test_timeout: float = line_health.DEFAULT_TEST_TIMEOUT
+    retest_every: float = line_health.DEFAULT_RETEST_EVERY
+
+
+@dataclass(frozen=True)
 class KpiSettings:
     short_abandon_seconds: float = contract.DEFAULT_SHORT_ABANDON_SECONDS
     service_level_seconds: float = contract.DEFAULT_SERVICE_LEVEL_SECONDS
@@ -162,6 +178,7 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     routing: RoutingSection = field(default_factory=RoutingSection)
     trunks: TrunkSettings = field(default_factory=TrunkSettings)
+    line: LineSettings = field(default_factory=LineSettings)
     kpi: KpiSettings = field(default_factory=KpiSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     source: str = "defaults"
@@ -331,6 +348,7 @@ def validate(settings: Settings) -> None:
     _timezone("routing.timezone", settings.routing.timezone)
     _check_trunks(settings)
     _check_routing(settings)
+    _check_line(settings)
     _range("kpi.short_abandon_seconds", settings.kpi.short_abandon_seconds,
            contract.MIN_SHORT_ABANDON_SECONDS, contract.MAX_SHORT_ABANDON_SECONDS)
     _range("kpi.service_level_seconds", settings.kpi.service_level_seconds,
@@ -381,6 +399,33 @@ def _check_routing(settings: Settings) -> None:
         first = error.errors[0]
         raise ConfigError(_ROUTING_KEYS.get(first.field, "routing"),
                           f"{first.reason} (e.g. {first.example})") from None
+
+
+def _check_line(settings: Settings) -> None:
+    """The line monitor's limits (:mod:`hotline_pbx.domain.line_health`). The
+    numbers are checked only when it is enabled; a test number that is also a
+    roster mobile is refused at start, once the roster is loaded."""
+    line = settings.line
+    _range("line.test_after", line.test_after, *line_health.TEST_AFTER_RANGE)
+    _range("line.test_timeout", line.test_timeout, *line_health.TEST_TIMEOUT_RANGE)
+    _range("line.retest_every", line.retest_every, *line_health.RETEST_EVERY_RANGE)
+    if line.retest_every <= line.test_timeout:
+        raise ConfigError("line.retest_every", f"must be longer than line.test_timeout "
+                          f"({line.test_timeout:g}s): a retest would start before the "
+                          f"test it repeats has ended")
+    if not line.enabled:
+        return
+    if not settings.ari.enabled:
+        raise ConfigError("line.enabled", "the line monitor places its test calls over ARI: "
+                          "set ari.enabled = true (and the ARI password)")
+    for key, number in (("line.test_number", line.test_number),
+                        ("line.test_caller", line.test_caller)):
+        problem = line_health.check_number(number)
+        if problem is not None:
+            raise ConfigError(key, f"{problem} (e.g. 4008001234)")
+    if line_health.same_number(line.test_number, line.test_caller):
+        raise ConfigError("line.test_caller", "must differ from line.test_number: it is the "
+                          "number test calls come from, not the one they dial")
 
 
 def _type_name(value: object) -> str:

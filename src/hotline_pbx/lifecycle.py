@@ -170,8 +170,14 @@ class ReadinessBoard:
     is not ready.
     """
 
-    def __init__(self, components: Iterable[str] = ()) -> None:
+    def __init__(self, components: Iterable[str] = (), *, advisory: Iterable[str] = ()) -> None:
         self._reporters: dict[str, list[Reporter]] = {name: [] for name in components}
+        # Reported, but never what makes the daemon not ready: a component whose
+        # trouble must not take call routing out of service (the line monitor).
+        self.advisory = frozenset(advisory)
+
+    def ready(self, report: Mapping[str, Readiness]) -> bool:
+        return all(item.ok for name, item in report.items() if name not in self.advisory)
 
     def add(self, component: str, reporter: Reporter) -> None:
         self._reporters.setdefault(component, []).append(reporter)

@@ -6,9 +6,14 @@ cardinality must stay bounded whatever the traffic.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from hotline_pbx.domain.contract import COUNTED_PERIODS, ConfigDocument, Outcome
+from hotline_pbx.domain.line_health import FaultCause
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -71,7 +76,47 @@ ARI_CONNECTED = Gauge(
     "1 while the ARI events websocket of our Stasis app is open.",
     registry=REGISTRY,
 )
-LINE_UP = Gauge("hotline_line_up", "1 while the hotline line is healthy.", registry=REGISTRY)
+
+
+class _LineUp(Collector):
+    """``hotline_line_up``: absent until the line monitor knows something (a test
+    result, the 400 trunk's qualify state, an open fault), so it never reads 0
+    only because nothing has been tried yet; exported by the instance that runs
+    the monitor."""
+
+    def __init__(self) -> None:
+        self._value: float | None = None
+
+    def set(self, value: float) -> None:
+        self._value = value
+
+    def forget(self) -> None:
+        self._value = None
+
+    @property
+    def value(self) -> float | None:
+        return self._value
+
+    def describe(self) -> Iterator[Metric]:
+        yield self._family(0.0)
+
+    def collect(self) -> Iterator[Metric]:
+        if self._value is not None:
+            yield self._family(self._value)
+
+    @staticmethod
+    def _family(value: float) -> GaugeMetricFamily:
+        return GaugeMetricFamily("hotline_line_up", "1 while the hotline line is healthy, "
+                                 "0 while a line fault is open.", value=value)
+
+
+LINE_UP = _LineUp()
+REGISTRY.register(LINE_UP)
+#: Metrics that have no sample until there is something to say (see each).
+SOMETIMES_ABSENT: tuple[_LineUp, ...] = (LINE_UP,)
+OPEN_HOURS = Gauge("hotline_open_hours",
+                   "1 while the business calendar says the hotline is open (not lunch, "
+                   "nights, weekends, holidays, or an override to closed).", registry=REGISTRY)
 LINE_FAULTS = Counter(
     "hotline_line_faults", "Line faults detected, by cause.", ["cause"], registry=REGISTRY
 )
@@ -108,6 +153,7 @@ CONFIG_RELOADS = Counter(
 CONFIG_DOCUMENTS = tuple(document.value for document in ConfigDocument)
 PERIODS = tuple(period.value for period in COUNTED_PERIODS)
 OUTCOMES = tuple(outcome.value for outcome in Outcome)
+FAULT_CAUSES = tuple(cause.value for cause in FaultCause)
 
 
 def initialise_series() -> None:
@@ -118,6 +164,8 @@ def initialise_series() -> None:
     """
     for document in CONFIG_DOCUMENTS:
         CONFIG_INVALID.labels(document)
+    for cause in FAULT_CAUSES:
+        LINE_FAULTS.labels(cause)
     for period in PERIODS:
         CALLS_OFFERED.labels(period)
         CALL_TALK.labels(period)

@@ -295,3 +295,63 @@ def test_a_number_that_is_not_one_says_what_it_must_be(variable: str, words: str
     with pytest.raises(ConfigError) as caught:
         load_settings(None, {**SECRET_ENV, variable: "soon"})
     assert f"must be {words}, not 'soon'" in str(caught.value)
+
+
+# -- the line monitor (issue 11: bad input refused at load, the key named) -----------
+
+_LINE_ON = ('[ari]\nenabled = true\npassword = "p"\n[line]\nenabled = true\n'
+            'test_number = "4008001234"\ntest_caller = "01088886666"\n')
+
+
+@pytest.mark.parametrize(("extra", "key"), [
+    ("test_after = 0\n", "line.test_after"),
+    ("test_after = -5\n", "line.test_after"),
+    ("test_after = 1e12\n", "line.test_after"),
+    ("test_after = nan\n", "line.test_after"),
+    ("test_timeout = 0\n", "line.test_timeout"),
+    ("test_timeout = 100000\n", "line.test_timeout"),
+    ("retest_every = -1\n", "line.retest_every"),
+    ("retest_every = 99999999\n", "line.retest_every"),
+    ("test_timeout = 30\nretest_every = 20\n", "line.retest_every"),
+])
+def test_line_timings_out_of_range_are_refused(tmp_path: Path, extra: str, key: str) -> None:
+    path = write(tmp_path, _LINE_ON.replace("[line]\n", "[line]\n" + extra))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, SECRET_ENV)
+    assert caught.value.key == key
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("number", "key"), [
+    ('""', "line.test_number"),
+    ('"400 800 1234"', "line.test_number"),
+    ('"PJSIP/4008001234@carrier"', "line.test_number"),
+    ('"40"', "line.test_number"),
+])
+def test_a_test_number_that_cannot_be_dialled_is_refused(tmp_path: Path, number: str,
+                                                         key: str) -> None:
+    path = write(tmp_path, _LINE_ON.replace('"4008001234"', number))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, SECRET_ENV)
+    assert caught.value.key == key
+
+
+def test_the_test_caller_must_differ_from_the_number_it_dials(tmp_path: Path) -> None:
+    path = write(tmp_path, _LINE_ON.replace('"01088886666"', '"+4008001234"'))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, SECRET_ENV)
+    assert caught.value.key == "line.test_caller"
+
+
+def test_the_line_monitor_needs_ari(tmp_path: Path) -> None:
+    path = write(tmp_path, _LINE_ON.replace("[ari]\nenabled = true\n", "[ari]\n"))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, SECRET_ENV)
+    assert caught.value.key == "line.enabled"
+
+
+def test_a_disabled_line_monitor_needs_no_numbers(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, "[line]\ntest_after = 60\n"), SECRET_ENV)
+    assert not settings.line.enabled and settings.line.test_after == 60
+    enabled = load_settings(write(tmp_path, _LINE_ON), SECRET_ENV)
+    assert enabled.line.enabled and enabled.line.retest_every == 300

@@ -29,7 +29,7 @@ from hotline_pbx.domain.contract import (
 )
 from hotline_pbx.domain.roster import Person, Roster
 from hotline_pbx.domain.routing import RoutingSnapshot, decide_route, decision_to_variables
-from hotline_pbx.metrics import REGISTRY
+from hotline_pbx.metrics import REGISTRY, SOMETIMES_ABSENT
 
 ROOT = Path(__file__).resolve().parents[2]
 DIALPLAN = sorted((ROOT / "dialplan").glob("*.conf"))
@@ -58,7 +58,8 @@ def _docs_text() -> str:
 
 def _exported_metric_names() -> set[str]:
     """Every metric as Prometheus shows it (counters with ``_total``)."""
-    return {m.name + "_total" if m.type == "counter" else m.name for m in REGISTRY.collect()}
+    families = [*REGISTRY.collect(), *(m for c in SOMETIMES_ABSENT for m in c.describe())]
+    return {m.name + "_total" if m.type == "counter" else m.name for m in families}
 
 
 def _section(markdown: str, heading: str) -> str:

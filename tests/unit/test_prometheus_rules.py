@@ -27,7 +27,7 @@ from prometheus_client.utils import floatToGoString
 
 from hotline_pbx.cli import build_parser
 from hotline_pbx.config import Settings, load_settings
-from hotline_pbx.metrics import REGISTRY, WAIT_BUCKETS
+from hotline_pbx.metrics import REGISTRY, SOMETIMES_ABSENT, WAIT_BUCKETS
 from hotline_pbx.resources import SHIPPED
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,7 @@ ANSWER_RATE_TARGET = 0.85
 def exported_names() -> set[str]:
     """Series names the daemon exposes, from the registry's metric families."""
     names: set[str] = set()
-    for family in REGISTRY.collect():
+    for family in [*REGISTRY.collect(), *(m for c in SOMETIMES_ABSENT for m in c.describe())]:
         if family.type == "counter":
             names.add(f"{family.name}_total")
         elif family.type == "histogram":
@@ -294,7 +294,8 @@ def test_service_level_bucket_matches_the_client() -> None:
 def test_alerts(rules: list[Rule]) -> None:
     alerts = {r.name: r for r in rules if r.kind == "alert"}
     for name in ("HotlineAnswerRateLow", "HotlineAmiDown", "HotlineOutboundBlocked",
-                 "HotlineLineDown", "HotlineDbSpooling", "HotlineDaemonDown"):
+                 "HotlineLineDown", "HotlineNoCallsOpenHours", "HotlineDbSpooling",
+                 "HotlineDaemonDown"):
         assert name in alerts, name
     for alert in alerts.values():
         assert re.search(r"^\s+severity: (critical|warning|info)$", alert.body, re.M), alert.name
@@ -312,7 +313,13 @@ def test_alerts(rules: list[Rule]) -> None:
     assert re.search(r"^\s+for: 1m$", alerts["HotlineAmiDown"].body, re.M)
     assert "increase(hotline_outbound_blocked_total" in alerts["HotlineOutboundBlocked"].expr
     assert "severity: critical" in alerts["HotlineOutboundBlocked"].body
-    assert "hotline_line_up == 0" in alerts["HotlineLineDown"].expr
+    line_down = alerts["HotlineLineDown"]
+    assert "max by (job) (hotline_line_up) == 0" in line_down.expr
+    assert "max by (job) (hotline_open_hours) == 1" in line_down.expr  # open hours only
+    assert re.search(r"^\s+for: 2m$", line_down.body, re.M)
+    quiet = alerts["HotlineNoCallsOpenHours"]
+    assert "increase(hotline_calls_offered_total[1h])) == 0" in quiet.expr
+    assert "min_over_time(hotline_open_hours[1h])" in quiet.expr
     assert "hotline_db_spooled_records > 0" in alerts["HotlineDbSpooling"].expr
     assert re.search(r"^\s+for: 5m$", alerts["HotlineDbSpooling"].body, re.M)
     assert 'up{job="hotline-pbx"} == 0' in alerts["HotlineDaemonDown"].expr

@@ -16,8 +16,9 @@ from typing import Protocol
 from hotline_pbx.agi.session import AgiChannel, AgiSession
 from hotline_pbx.domain.routing import (
     RouteDecision,
-    RoutingSnapshot,
+    SnapshotSource,
     decide_route,
+    decision_for_test_call,
     decision_to_variables,
 )
 from hotline_pbx.logs import Identifier
@@ -25,9 +26,10 @@ from hotline_pbx.logs import Identifier
 log = logging.getLogger(__name__)
 
 
-class SnapshotSource(Protocol):
-    @property
-    def snapshot(self) -> RoutingSnapshot: ...
+class LineTestCalls(Protocol):
+    """Recognises the line monitor's own test calls (line_health.TestWindow)."""
+
+    def is_test_call(self, caller: str, now: float) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +57,11 @@ def call_id_for(session: AgiSession) -> str:
 
 class RouteHandler:
     def __init__(self, state: SnapshotSource,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 test_calls: LineTestCalls | None = None) -> None:
         self._state = state
         self._clock = clock
+        self._test_calls = test_calls
         self._observers: list[DecisionObserver] = []
 
     def observe(self, observer: DecisionObserver) -> None:
@@ -66,6 +70,9 @@ class RouteHandler:
     async def handle(self, session: AgiSession, channel: AgiChannel) -> None:
         now = self._clock()
         decision = decide_route(self._state.snapshot, now)
+        if self._test_calls is not None and self._test_calls.is_test_call(
+                session.callerid or "", now.timestamp()):
+            decision = decision_for_test_call(decision)
         call_id = call_id_for(session)
         await channel.set_variables(decision_to_variables(decision, call_id), final=True)
         log.info("call %s from %s: %s/%s (%s)", Identifier(call_id), session.callerid or "unknown",

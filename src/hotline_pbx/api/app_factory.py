@@ -15,7 +15,13 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hotline_pbx.api import routes_calls, routes_config, routes_reports, routes_stats
+from hotline_pbx.api import (
+    routes_calls,
+    routes_config,
+    routes_line,
+    routes_reports,
+    routes_stats,
+)
 from hotline_pbx.api.auth import Principal, bearer_token, hash_token, require, unauthorized
 from hotline_pbx.api.connections import quiet_malformed_requests
 from hotline_pbx.api.context import ApiContext, Call, Endpoint, json_response
@@ -33,6 +39,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *routes_calls.ENDPOINTS,
     *routes_stats.ENDPOINTS,
     *routes_reports.ENDPOINTS,
+    *routes_line.ENDPOINTS,
 )
 
 CONTEXT_KEY = web.AppKey("hotline_api", ApiContext)

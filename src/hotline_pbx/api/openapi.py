@@ -17,6 +17,8 @@ from typing import Any
 
 from hotline_pbx import __version__
 from hotline_pbx.api.schemas.exceptions import STORED_DATE
+from hotline_pbx.api.schemas.fault_form import MAX_NOTE as MAX_FAULT_NOTE
+from hotline_pbx.api.schemas.fault_form import MAX_REPORTED_BY
 from hotline_pbx.domain.contract import (
     COUNTED_PERIODS,
     MAX_ABSENCES,
@@ -28,11 +30,13 @@ from hotline_pbx.domain.contract import (
     MAX_WEEKLY_PERIODS,
     Outcome,
 )
+from hotline_pbx.domain.line_health import FaultCause
 
 JSON = "application/json"
 PERIOD_VALUES = [period.value for period in COUNTED_PERIODS]
 OUTCOME_VALUES = [outcome.value for outcome in Outcome]
 PROBLEM = "application/problem+json"
+FAULT_CAUSES = [cause.value for cause in FaultCause]
 
 
 def ref(name: str) -> dict[str, str]:
@@ -177,9 +181,27 @@ SCHEMAS: dict[str, Any] = {
         "test_calls": {"type": "integer", "description": "line-monitor calls, excluded"},
         "days": {"type": "array", "items": ref("DayKpis")},
     }),
-    "Fault": obj({"id": {"type": "integer"}, "cause": STRING, "started_at": TIME,
+    "Fault": obj({"id": {"type": "integer"}, "cause": STRING,
+                  "source": {"enum": ["test", "trunk"]}, "started_at": TIME,
                   "ended_at": nullable(TIME), "duration_seconds": NUMBER_OR_NULL,
-                  "details": {"type": "object"}}),
+                  "details": {"type": "object"}, "reported_by": STRING,
+                  "reported_at": nullable(TIME), "repaired_at": nullable(TIME),
+                  "note": STRING, "updated_at": nullable(TIME)}),
+    "FaultForm": obj({
+        "reported_by": {"type": "string", "maxLength": MAX_REPORTED_BY},
+        "reported_at": nullable({"type": "string", "format": "date-time"}),
+        "repaired_at": nullable({"type": "string", "format": "date-time"}),
+        "note": {"type": "string", "maxLength": MAX_FAULT_NOTE}}, [], closed=True)
+    | {"minProperties": 1},
+    "LineTest": obj({"started_at": TIME, "ended_at": TIME, "passed": {"type": "boolean"},
+                     "cause": nullable({"enum": FAULT_CAUSES}),
+                     "round_trip_seconds": NUMBER_OR_NULL, "requested_by": nullable(STRING),
+                     "detail": STRING}),
+    "Line": obj({"monitor": {"enum": ["enabled", "disabled"]},
+                 "up": nullable({"type": "boolean"}), "last_test_at": nullable(TIME),
+                 "last_result": nullable(ref("LineTest")),
+                 "open_fault": nullable(ref("Fault")),
+                 "open_faults": {"type": "array", "items": ref("Fault")}}),
     "FaultPage": _page("Fault"),
     "BlockedOutbound": obj({
         "id": {"type": "integer"}, "occurred_at": TIME, "source_channel": STRING,
@@ -358,6 +380,18 @@ def _paths() -> dict[str, Any]:
                                                    "pattern": r"^[A-Za-z0-9_.:@-]{1,100}$"},
                                          "only this cause"), P_LIMIT, P_CURSOR],
             tag="reports")},
+        f"{v1}/faults/{{id}}": {"patch": _op(
+            "fill in the fault form: reported to the technical department, repaired, a note",
+            "supervisor", {"200": _ok("Fault"), "404": _problem("no such fault")},
+            params=[P_CALL_ID], body="FaultForm", tag="reports")},
+        f"{v1}/line": {"get": _op(
+            "the line's health: up, the last test call, open faults", "viewer",
+            {"200": _ok("Line")}, tag="reports")},
+        f"{v1}/line/test": {"post": _op(
+            "place a test call now and wait for its result", "admin", {
+                "200": _ok("LineTest"),
+                "503": _problem("the line monitor is disabled, or no instance ran the test "
+                                "in time")}, tag="reports")},
         f"{v1}/blocked-outbound": {"get": _op(
             "every blocked outbound attempt on the 400 trunk", "viewer",
             {"200": _ok("BlockedOutboundPage")}, params=[P_FROM, P_TO, P_LIMIT, P_CURSOR],

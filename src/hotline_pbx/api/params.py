@@ -129,12 +129,12 @@ def parse_text(query: Mapping[str, str], field: str, pattern: str, example: str,
     return query[field]
 
 
-def parse_id(request: web.Request, name: str = "id") -> int:
+def parse_id(request: web.Request, name: str = "id", what: str = "call") -> int:
     """A path id: 1 … 2^63-1 (anything else cannot exist, so 404)."""
     raw = request.match_info[name]
     if not re.fullmatch(r"[1-9]\d{0,18}", raw) or int(raw) > 2**63 - 1:
         raise Problem(404, "not-found", "Not found",
-                      f"{raw!r} is not the id of a call; ids are positive whole numbers")
+                      f"{raw!r} is not the id of a {what}; ids are positive whole numbers")
     return int(raw)
 
 

@@ -22,9 +22,11 @@ from hotline_pbx.api.context import Call, Endpoint, json_response
 from hotline_pbx.api.params import parse_int, read_json
 from hotline_pbx.api.problems import Problem, bad_query, conflict, not_found
 from hotline_pbx.api.schemas.exceptions import stored_date_from_text
+from hotline_pbx.api.schemas.roster import roster_from_dict
 from hotline_pbx.api.schemas.schedule import schedule_from_dict, schedule_to_dict
 from hotline_pbx.domain.contract import MAX_YEAR, MIN_YEAR, AccessRole
 from hotline_pbx.domain.errors import ValidationError
+from hotline_pbx.domain.line_health import check_roster_spares
 from hotline_pbx.store import config_repo
 
 API = "/api/v1"
@@ -181,6 +183,9 @@ async def get_roster(call: Call) -> web.StreamResponse:
 
 async def put_roster(call: Call) -> web.StreamResponse:
     body = await read_json(call.request)
+    line = call.api.settings.line
+    if line.enabled:  # the monitor's test number is nobody's mobile
+        check_roster_spares(roster_from_dict(body), line.test_number)
     await config_repo.lock_document(call.conn, "roster")
     before = await _roster(call)
     await config_repo.save_roster(call.conn, body, call.principal.actor)

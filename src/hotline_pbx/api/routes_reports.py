@@ -39,9 +39,13 @@ def fault_json(call: Call, row: Row[Any]) -> dict[str, Any]:
     duration = None
     if row.ended_at is not None:
         duration = (row.ended_at - row.started_at).total_seconds()
-    return {"id": row.id, "cause": row.cause, "started_at": call.local(row.started_at),
-            "ended_at": call.local(row.ended_at), "duration_seconds": duration,
-            "details": _details(call, row.details)}
+    return {"id": row.id, "cause": row.cause, "source": row.source,
+            "started_at": call.local(row.started_at), "ended_at": call.local(row.ended_at),
+            "duration_seconds": duration, "details": _details(call, row.details),
+            # the paper fault form (PATCH /api/v1/faults/{id})
+            "reported_by": call.shown(row.reported_by), "reported_at": call.local(row.reported_at),
+            "repaired_at": call.local(row.repaired_at), "note": call.shown(row.note),
+            "updated_at": call.local(row.updated_at)}
 
 
 async def list_faults(call: Call) -> web.StreamResponse:

@@ -69,7 +69,7 @@ from .call_events import (
     VarSet,
 )
 from .call_record import AnswerTime, HangupSide, JoinedBy, UnseenEnd
-from .contract import FAILSAFE_ROUTE, DialplanVar, Period
+from .contract import FAILSAFE_ROUTE, DialplanVar, Period, Route
 
 __all__ = [
     "HOTLINE_CONTEXTS",
@@ -315,6 +315,8 @@ class CallTracker:
         call.caller = call.caller or info.caller
         call.caller_name = call.caller_name or info.caller_name
         call.dnid = call.dnid or info.dnid
+        if info.route == Route.TEST:  # before _routed: a test call is never offered
+            call.is_test = True
         self._routed(call, info.period, info.decided_at)
         if info.route:
             call.route = info.route

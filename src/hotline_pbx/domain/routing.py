@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Protocol
 
 from ._parse import expect_int
 from .calendar import BusinessCalendar, CalendarState
@@ -213,6 +214,13 @@ class RoutingSnapshot:
         return tuple(self._targets[person.id] for _, person in chain)
 
 
+class SnapshotSource(Protocol):
+    """Whatever holds the snapshot in force (the store's RoutingState)."""
+
+    @property
+    def snapshot(self) -> RoutingSnapshot: ...
+
+
 def decide_route(snapshot: RoutingSnapshot, now: datetime) -> RouteDecision:
     """The route of a call arriving at the aware instant ``now``."""
     state: CalendarState = snapshot.calendar.state_at(now)
@@ -242,10 +250,18 @@ def decide_route(snapshot: RoutingSnapshot, now: datetime) -> RouteDecision:
     )
 
 
+def decision_for_test_call(decision: RouteDecision) -> RouteDecision:
+    """The route of the line monitor's own test call: hung up by the dialplan at
+    once (``HOTLINE_ROUTE=test``), in whatever period it arrived."""
+    return replace(decision, route=Route.TEST, targets=(), queue=None, queue_timeout=None,
+                   reason="line-monitor test call")
+
+
 def decision_to_variables(decision: RouteDecision, call_id: str) -> dict[str, str]:
     """The dialplan variables ``/route`` sets (DESIGN.md), in order:
 
-    ``HOTLINE_CALL_ID``, ``HOTLINE_PERIOD``, ``HOTLINE_ROUTE``,
+    ``HOTLINE_CALL_ID`` (then ``HOTLINE_TEST_CALL`` for a test call),
+    ``HOTLINE_PERIOD``, ``HOTLINE_ROUTE``,
     ``HOTLINE_TARGET_COUNT``, then ``HOTLINE_TARGET_<n>`` and
     ``HOTLINE_TARGET_TIMEOUT_<n>`` for n = 1..count, and ``HOTLINE_QUEUE`` with
     ``HOTLINE_QUEUE_TIMEOUT`` (overriding the dialplan's global default)
@@ -256,8 +272,12 @@ def decision_to_variables(decision: RouteDecision, call_id: str) -> dict[str, st
     """
     if _SAFE_CALL_ID.fullmatch(call_id) is None:
         raise ValueError(f"unsafe call id for a dialplan variable: {call_id!r}")
-    variables = {
-        DialplanVar.CALL_ID: call_id,
+    variables = {DialplanVar.CALL_ID: call_id}
+    if decision.route is Route.TEST:
+        # Before the period: whoever follows the variables (the call tracker over
+        # AMI) knows the call is a test before it would count it as offered.
+        variables[DialplanVar.TEST_CALL] = "1"
+    variables |= {
         DialplanVar.PERIOD: decision.period.value,
         DialplanVar.ROUTE: decision.route.value,
         DialplanVar.TARGET_COUNT: str(len(decision.targets)),

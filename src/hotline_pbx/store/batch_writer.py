@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy.exc
-from sqlalchemy import Table
+from sqlalchemy import Table, func
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -83,15 +83,33 @@ class RecordKind(Generic[T]):
     row: Callable[[T], dict[str, Any]]  # the table row
     to_json: Callable[[T], dict[str, Any]]  # the spool line (JSON-safe)
     from_json: Callable[[Mapping[str, Any]], T]  # its reverse; KeyError/ValueError/TypeError
+    # Columns a later record of the same key updates (where it has a value): a
+    # record kind whose rows change once (a line fault's end). Empty: a key is
+    # written once and a replay of it skipped.
+    merge: tuple[str, ...] = ()
 
     def insert_statement(self) -> Insert:
-        return pg_insert(self.table).on_conflict_do_nothing(index_elements=[self.key_column])
+        insert = pg_insert(self.table)
+        if not self.merge:
+            return insert.on_conflict_do_nothing(index_elements=[self.key_column])
+        return insert.on_conflict_do_update(
+            index_elements=[self.key_column],
+            set_={name: func.coalesce(insert.excluded[name], self.table.c[name])
+                  for name in self.merge})
+
+    def rows(self, records: Sequence[T]) -> list[dict[str, Any]]:
+        """The rows of a batch; with ``merge``, one per key (the last record of a
+        key holds its whole state), so that no statement touches a row twice."""
+        if not self.merge:
+            return [self.row(r) for r in records]
+        latest = {self.key(r): r for r in records}
+        return [self.row(r) for r in latest.values()]
 
 
 async def insert_batch(conn: AsyncConnection, kind: RecordKind[T], records: Sequence[T]) -> None:
     """Insert the records in ``conn``'s transaction, skipping keys already stored."""
     if records:
-        await conn.execute(kind.insert_statement(), [kind.row(r) for r in records])
+        await conn.execute(kind.insert_statement(), kind.rows(records))
 
 
 class DatabaseDown(RuntimeError):
@@ -431,7 +449,7 @@ class BatchWriter(Generic[T]):
         try:
             async with asyncio.timeout(self.write_timeout):
                 async with self._engine.begin() as conn:
-                    await conn.execute(self._statement, [self.kind.row(r) for r in batch])
+                    await conn.execute(self._statement, self.kind.rows(batch))
         except Exception as exc:
             if _is_unavailable(exc):
                 raise DatabaseDown(_reason(exc)) from exc
@@ -447,7 +465,7 @@ class BatchWriter(Generic[T]):
             try:
                 async with asyncio.timeout(self.write_timeout):
                     async with self._engine.begin() as conn:
-                        await conn.execute(self._statement, [self.kind.row(record)])
+                        await conn.execute(self._statement, self.kind.rows([record]))
             except Exception as exc:
                 if _is_unavailable(exc):
                     raise DatabaseDown(_reason(exc)) from exc

@@ -176,7 +176,9 @@ blocked_outbound = Table(
     Index("ix_blocked_outbound_occurred_at", "occurred_at"),
 )
 
-# Line faults found by the monitor: cause, start and end.
+# Line faults: cause, start and end, what opened it (a failed test call or the
+# 400 trunk's qualify), and the paper fault
+# form's fields (who reported it to the technical department, when, repaired when).
 line_faults = Table(
     "line_faults",
     metadata,
@@ -185,7 +187,34 @@ line_faults = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True)),
     Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("fault_key", Text, nullable=False, unique=True),  # the monitor's idempotent key
+    Column("source", Text, nullable=False, server_default="test"),
+    Column("reported_by", Text, nullable=False, server_default=""),
+    Column("reported_at", DateTime(timezone=True)),
+    Column("repaired_at", DateTime(timezone=True)),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("updated_at", DateTime(timezone=True)),
+    CheckConstraint("source IN ('test', 'trunk')", name="source"),
+    CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ordered"),
     Index("ix_line_faults_started_at", "started_at"),
+    Index("ix_line_faults_open", "source", postgresql_where=text("ended_at IS NULL")),
+)
+
+# Every test call the line monitor placed: passed, or the cause of its failure.
+line_tests = Table(
+    "line_tests",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("test_key", Text, nullable=False, unique=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("cause", Text),
+    Column("round_trip_seconds", Float),
+    Column("requested_by", Text, nullable=False, server_default=""),  # "" = the schedule
+    Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    CheckConstraint("passed = (cause IS NULL)", name="cause"),
+    Index("ix_line_tests_started_at", "started_at"),
 )
 
 # Who changed or read what: every API mutation and every read of customer data.
@@ -219,6 +248,14 @@ api_tokens = Table(
     Index("uq_api_tokens_active_name", "name", unique=True,
           postgresql_where=text("revoked_at IS NULL")),
 )
+
+LINE_CHANNEL = "hotline_line"
+"""NOTIFY channel of the line monitor: a test in flight (every instance's /route
+recognises its call), a test asked for through the API (the monitor runs it)."""
+
+#: The PostgreSQL advisory lock the one running line monitor holds (an arbitrary,
+#: fixed 64-bit key: "hotline line monitor").
+LINE_MONITOR_LOCK = 0x486F746C696E654D
 
 CONFIG_CHANNEL = "hotline_config"
 """NOTIFY channel: any change to schedule, exceptions, override or roster."""

@@ -27,9 +27,11 @@ Reload = Callable[[], Awaitable[None]]
 
 class ConfigListener:
     def __init__(self, dsn: str, reload: Reload, *, channel: str = CONFIG_CHANNEL,
-                 connect_timeout: float = 5.0, retry_seconds: float = 2.0) -> None:
+                 connect_timeout: float = 5.0, retry_seconds: float = 2.0,
+                 on_payload: Callable[[str], None] | None = None) -> None:
         self._dsn = dsn
         self._reload = reload
+        self._on_payload = on_payload  # each message's payload, as it comes
         self._channel = channel
         self._connect_timeout = connect_timeout
         self._retry_seconds = retry_seconds
@@ -86,7 +88,12 @@ class ConfigListener:
         finally:
             lost_wait.cancel()
 
-    def _on_notify(self, _conn: Any, _pid: int, _channel: str, _payload: str) -> None:
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        if self._on_payload is not None:
+            try:
+                self._on_payload(payload)
+            except Exception:
+                log.exception("%s: a message handler failed", self._channel)
         self._wakeup.set()
 
     async def _reload_safely(self) -> None:
