@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hotline_pbx.sandbox.network import NetworkFault, PublicNetwork
 from sqlalchemy import select
 
 from hotline_pbx.config import DatabaseSettings, Secret
 from hotline_pbx.sandbox.daemon import DaemonProcess
+from hotline_pbx.sandbox.network import NetworkFault, PublicNetwork
 from hotline_pbx.sandbox.pbx import AsteriskSandbox, PbxPorts
 from hotline_pbx.sandbox.sipp import CallScript, place_call
 from hotline_pbx.store import config_repo, models
