@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from hotline_pbx.ari.client import AriClient
-from hotline_pbx.ari.errors import AriAuthError, AriNotFound, AriUnavailable
+from hotline_pbx.ari.errors import AriAuthError, AriConflict, AriNotFound, AriUnavailable
 from hotline_pbx.ari.events import AriEvent, AriEvents
 from hotline_pbx.config import AriSettings, Secret
 from hotline_pbx.sandbox.pbx import AsteriskSandbox, free_port
@@ -135,7 +135,9 @@ async def test_an_answered_call_is_ours_to_drive_until_hangup(
     # channel leaving is what it sees of the bridge going.
     left = await recorder.wait_for(of("ChannelLeftBridge", cid), "ChannelLeftBridge")
     assert left["bridge"]["id"] == bridge["id"]
-    with pytest.raises(AriNotFound):
+    # Destroying it again: 404 once it is gone, 409 ("Bridge not in Stasis
+    # application") while Asterisk is still tearing it down (seen under load).
+    with pytest.raises((AriNotFound, AriConflict)):
         await client.destroy_bridge(bridge["id"])
 
     await client.hangup(cid)

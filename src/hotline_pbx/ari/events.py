@@ -94,9 +94,6 @@ class _Repeats:
         self._seen[kind] = (logged_at, count + 1)
         return 0
 
-    def forget(self, kind: Hashable) -> None:
-        self._seen.pop(kind, None)
-
 
 class AriEvents:
     def __init__(self, settings: AriSettings, *, queue_size: int = 1000,
