@@ -297,6 +297,12 @@ class LineMonitor:
 
     async def _place_and_watch(self, flight: _InFlight) -> tuple[FaultCause | None, str]:
         timeout = self._schedule.test_timeout
+        if not await self._events_connected(timeout):
+            # Asterisk takes an originate into an app with no websocket, and its
+            # events then reach nobody: the test could not be watched.
+            events = self._events
+            reason = events.reason if events is not None else "not started"
+            return FaultCause.MONITOR_UNAVAILABLE, f"ARI events not connected: {reason}"
         try:
             await self._ari.originate(self._endpoint, channel_id=flight.channel_id,
                                       caller_id=self._caller, timeout=math.ceil(timeout))
@@ -322,6 +328,15 @@ class LineMonitor:
             return FaultCause.NOT_ARRIVED, f"not seen at /route within {timeout:g}s"
         await self._hang_up(flight.channel_id)
         return None, ""
+
+    async def _events_connected(self, within: float) -> bool:
+        events = self._events
+        if events is None:
+            return False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await events.connected.wait()
+        return events.connected.is_set()
 
     async def _hang_up(self, channel_id: str) -> None:
         with contextlib.suppress(AriError):  # gone already is fine

@@ -239,6 +239,7 @@ def test_a_real_call_during_a_fault_closes_it(line: Line) -> None:
     [fault] = line.faults()
     assert fault.ended_at is not None
     assert _line_up(daemon) == 1.0
+    wait_until(lambda: [c for c in line.calls() if not c.is_test], 15, "the real call's record")
     real = [c for c in line.calls() if not c.is_test]
     assert [c.caller for c in real] == ["13912345678"]
 
