@@ -91,13 +91,15 @@ class Line:
         self.pbx, self.network, self.dsn, self.tmp = pbx, network, pg_dsn, tmp
         self.daemons: list[DaemonProcess] = []
 
-    def start(self, *, serves_agi: bool = True, **line: str) -> DaemonProcess:
+    def start(self, *, serves_agi: bool = True, ari_password: str | None = None,
+              **line: str) -> DaemonProcess:
         """A daemon; with ``serves_agi`` false it listens for FastAGI on a port
         the dialplan does not use (one PBX asks one /route)."""
         p = self.pbx
         env = {"HOTLINE_ARI_ENABLED": "true",
                "HOTLINE_ARI_URL": f"http://127.0.0.1:{p.ports.http}",
-               "HOTLINE_ARI_USERNAME": p.ari_user, "HOTLINE_ARI_PASSWORD": p.ari_password,
+               "HOTLINE_ARI_USERNAME": p.ari_user,
+               "HOTLINE_ARI_PASSWORD": ari_password or p.ari_password,
                "HOTLINE_LINE_ENABLED": "true", "HOTLINE_LINE_TEST_NUMBER": HOTLINE,
                "HOTLINE_LINE_TEST_CALLER": TEST_CALLER,
                **{f"HOTLINE_LINE_{k.upper()}": v for k, v in {**LINE, **line}.items()}}
@@ -297,3 +299,22 @@ def test_two_instances_test_the_line_once_per_interval_and_one_takes_over(line: 
                "a test call by the instance that took over")
     taken = min(t.started_at for t in line.tests() if t.started_at > killed_at)
     print(f"\ntook over: first test {(taken - killed_at).total_seconds():.1f}s after the kill")
+
+
+def test_ari_with_bad_credentials_leaves_routing_alone_and_is_a_fault_of_its_own(
+        line: Line) -> None:
+    delivered = line.network.calls_delivered
+    daemon = line.start(ari_password="wrong")
+    ready = daemon.get("/readyz")
+    assert ready[0] == 200, ready  # routing stays in service
+    wait_until(_open_fault(line, "monitor_unavailable"), 30, "a monitor_unavailable fault")
+    detail = daemon.get("/readyz")[1]["components"]["line"]["detail"]
+    assert "ARI" in detail and "credentials" in detail, detail
+    assert daemon.metrics()["hotline_ari_connected"] == 0.0
+    assert line.network.calls_delivered == delivered  # nothing was dialled
+    result = place_call(CallScript(caller="13912345679", hold_after_answer=0.5),
+                        line.pbx.ports.sip)
+    assert result.ok, result.output[-2000:]
+    wait_until(lambda: [c for c in line.calls() if not c.is_test], 15, "the real call's record")
+    [call] = line.calls()
+    assert call.route == "queue" and call.outcome == "answered"

@@ -131,6 +131,8 @@ class DaemonProcess:
             self.process.wait(5)
             self.exit_code = self.process.returncode
             self.process = None
+        if self._log is not None:
+            self._log.close()
 
     def get(self, path: str, token: str | None = None) -> tuple[int, Any]:
         request = urllib.request.Request(self.url + path)
