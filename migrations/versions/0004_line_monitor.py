@@ -29,7 +29,9 @@ def upgrade() -> None:
     # its spool, and a fault's end is a later record of the same key.
     op.add_column("line_faults", sa.Column("fault_key", sa.Text()))
     op.execute("UPDATE line_faults SET fault_key = 'legacy-' || id")
-    op.alter_column("line_faults", "fault_key", nullable=False)
+    # A row written by hand (or by an older version's SQL) gets a key of its own.
+    op.alter_column("line_faults", "fault_key", nullable=False,
+                    server_default=sa.text("gen_random_uuid()::text"))
     op.create_unique_constraint(op.f("uq_line_faults_fault_key"), "line_faults", ["fault_key"])
     op.add_column("line_faults", sa.Column("source", sa.Text(), nullable=False,
                                            server_default="test"))

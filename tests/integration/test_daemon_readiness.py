@@ -19,7 +19,8 @@ from hotline_pbx.sandbox.pbx import free_port
 from tests.conftest import truncate_all
 
 # The daemon's own long-running tasks (AMI is disabled here: no AMI ones).
-DAEMON_TASKS = {"config-listener", "calls-writer", "blocked_outbound-writer"}
+DAEMON_TASKS = {"config-listener", "calls-writer", "blocked_outbound-writer", "line_faults-writer",
+                "line_tests-writer", "open-hours-gauge"}
 
 
 def settings_for(pg_dsn: str, tmp_path: Path, **values: str) -> Settings:
@@ -60,7 +61,7 @@ async def test_readyz_reports_the_components_and_a_task_that_died(
         daemon: Daemon, caplog: pytest.LogCaptureFixture) -> None:
     status, body = await readyz(daemon)
     assert status == 200 and body["ready"] is True
-    assert list(body["components"]) == ["database", "routing", "ami", "agi"]
+    assert list(body["components"]) == ["database", "routing", "ami", "agi", "line"]
     assert body["components"]["ami"] == {"ok": True, "detail": "disabled"}
     assert body["components"]["database"]["detail"].startswith("PostgreSQL at ")
     assert running_daemon_tasks() == DAEMON_TASKS

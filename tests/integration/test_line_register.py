@@ -219,7 +219,7 @@ async def test_the_fault_form_needs_a_supervisor_and_an_existing_fault(api: Api)
 
 async def test_a_test_call_cannot_be_asked_of_a_disabled_monitor(api: Api) -> None:
     status, problem, _ = await api.call("POST", "/api/v1/line/test", "admin")
-    assert status == 503 and "line.enabled = false" in problem["detail"]
+    assert status == 409 and "line.enabled = false" in problem["detail"]
     status, _, _ = await api.call("POST", "/api/v1/line/test", "supervisor")
     assert status == 403
 

@@ -390,8 +390,8 @@ def _paths() -> dict[str, Any]:
         f"{v1}/line/test": {"post": _op(
             "place a test call now and wait for its result", "admin", {
                 "200": _ok("LineTest"),
-                "503": _problem("the line monitor is disabled, or no instance ran the test "
-                                "in time")}, tag="reports")},
+                "409": _problem("the line monitor is disabled (line.enabled = false)"),
+                "503": _problem("no instance ran the test in time")}, tag="reports")},
         f"{v1}/blocked-outbound": {"get": _op(
             "every blocked outbound attempt on the 400 trunk", "viewer",
             {"200": _ok("BlockedOutboundPage")}, params=[P_FROM, P_TO, P_LIMIT, P_CURSOR],

@@ -7,8 +7,10 @@ from the records the line monitor wrote (any instance answers the same).
 ``POST /api/v1/line/test`` (admin) — asks the instance that runs the monitor
 (``NOTIFY hotline_line``) for a test call now and waits for its result (200).
 Requests that arrive while a test runs are all answered by the next one.
-503 when the line monitor is disabled, or when no instance ran the test in
-time (none holds the monitor's lock, or ARI is down for all of them).
+409 when the line monitor is disabled here (``line.enabled = false``: nothing
+is wrong with the server, it is not configured to test), 503 when no instance
+ran the test in time (none holds the monitor's lock, or cannot write to
+PostgreSQL).
 
 ``PATCH /api/v1/faults/{id}`` (supervisor) — the paper fault form: who reported
 it to the technical department and when, when it was repaired, a note.
@@ -77,7 +79,7 @@ def wait_budget(test_timeout: float) -> float:
 async def post_line_test(call: Call) -> web.StreamResponse:
     line = call.api.settings.line
     if not line.enabled:
-        raise Problem(503, "line-monitor-disabled", "Line monitor disabled",
+        raise Problem(409, "line-monitor-disabled", "Line monitor disabled",
                       "this instance has line.enabled = false: no test calls are placed "
                       "(set [line] enabled, test_number and test_caller, and ARI)")
     key = uuid.uuid4().hex

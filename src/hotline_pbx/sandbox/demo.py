@@ -3,7 +3,9 @@ PostgreSQL, a real Asterisk 22, and a mix of real SIP calls.
 
     scripts/demo.sh        (as root: in a root shell, or with sudo where it is installed)
 
-Phases: open hours (calls answered by a queue agent), callers who give up
+Phases: open hours (calls answered by a queue agent), the line monitor
+test-dialling the quiet line through the sandbox's public network (the path
+breaks: a fault opens; it is repaired: the fault closes), callers who give up
 (abandons and short abandons), then after hours (the supervisor's mobile
 answers; the supervisor on leave → the deputy answers). Prints what the
 daemon decided and measured.
@@ -24,6 +26,7 @@ from typing import Any
 
 from hotline_pbx.config import DatabaseSettings, Secret
 from hotline_pbx.sandbox.daemon import DaemonProcess
+from hotline_pbx.sandbox.network import NetworkFault, PublicNetwork
 from hotline_pbx.sandbox.pbx import AsteriskSandbox, PbxPorts
 from hotline_pbx.sandbox.sipp import CallScript, SippResult, place_call
 from hotline_pbx.sandbox.unprivileged import DAEMON_USER
@@ -32,6 +35,8 @@ from hotline_pbx.store.database import embedded_dsn, open_database
 
 SUPERVISOR = {"id": "li.na", "name": "Li Na (supervisor)", "mobile": "13812300000"}
 DEPUTY = {"id": "wang.wei", "name": "Wang Wei (deputy)", "mobile": "13822300000"}
+HOTLINE = "4008001234"  # the hotline's own number, test-dialled by the line monitor
+TEST_CALLER = "01088886666"  # the number its test calls come from
 
 
 def say(message: str) -> None:
@@ -39,15 +44,26 @@ def say(message: str) -> None:
 
 
 @contextlib.contextmanager
-def running_pbx() -> Iterator[AsteriskSandbox]:
-    pbx = AsteriskSandbox(name="demo", ports=PbxPorts.allocate())
-    say("starting Asterisk 22 (sandbox root)…")
+def running_pbx() -> Iterator[tuple[AsteriskSandbox, PublicNetwork]]:
+    pbx = AsteriskSandbox(name="demo", ports=PbxPorts.allocate(), carrier_qualify_seconds=10)
+    say("starting Asterisk 22 (sandbox root) and its public network…")
     pbx.start()
     try:
-        yield pbx
+        with PublicNetwork(pbx, hotline_number=HOTLINE) as network:
+            yield pbx, network
     finally:
         pbx.stop()
         say("Asterisk stopped")
+
+
+def line_monitor_env(pbx: AsteriskSandbox) -> dict[str, str]:
+    """The line monitor on, over the sandbox's ARI, with timings of seconds."""
+    return {"HOTLINE_ARI_ENABLED": "true",
+            "HOTLINE_ARI_URL": f"http://127.0.0.1:{pbx.ports.http}",
+            "HOTLINE_ARI_USERNAME": pbx.ari_user, "HOTLINE_ARI_PASSWORD": pbx.ari_password,
+            "HOTLINE_LINE_ENABLED": "true", "HOTLINE_LINE_TEST_NUMBER": HOTLINE,
+            "HOTLINE_LINE_TEST_CALLER": TEST_CALLER, "HOTLINE_LINE_TEST_AFTER": "4",
+            "HOTLINE_LINE_TEST_TIMEOUT": "6", "HOTLINE_LINE_RETEST_EVERY": "8"}
 
 
 def write_config(dsn: str, step: Callable[..., Any], *args: Any) -> None:
@@ -70,15 +86,15 @@ def call_mix(pbx: AsteriskSandbox, scripts: list[CallScript]) -> list[SippResult
 
 def run_demo(work_dir: Path) -> int:
     work_dir.mkdir(parents=True, exist_ok=True)
-    with running_pbx() as pbx:
-        daemon = DaemonProcess.for_sandbox(pbx, None, work_dir)
+    with running_pbx() as (pbx, network):
+        daemon = DaemonProcess.for_sandbox(pbx, None, work_dir, line_monitor_env(pbx))
         pgdata = daemon.data_dir / "postgres"
         say(f"starting hotline-pbx as {DAEMON_USER} (embedded PostgreSQL in {pgdata})…")
         daemon.start(timeout=120)
         try:
             dsn = embedded_dsn(pgdata)  # the daemon's server: joined, never started as root
             say(f"daemon ready: {daemon.url}/readyz, /metrics")
-            play(pbx, daemon, dsn)
+            play(pbx, network, daemon, dsn)
         finally:
             daemon.stop()
             daemon.home.remove()
@@ -86,7 +102,8 @@ def run_demo(work_dir: Path) -> int:
     return 0
 
 
-def play(pbx: AsteriskSandbox, daemon: DaemonProcess, dsn: str) -> None:
+def play(pbx: AsteriskSandbox, network: PublicNetwork, daemon: DaemonProcess,
+         dsn: str) -> None:
     now = datetime.now(UTC)
     write_config(dsn, config_repo.save_roster, {"supervisor": SUPERVISOR, "deputies": [DEPUTY]})
 
@@ -97,20 +114,29 @@ def play(pbx: AsteriskSandbox, daemon: DaemonProcess, dsn: str) -> None:
     report(call_mix(pbx, [CallScript(caller=f"1390000000{i}", hold_after_answer=2)
                           for i in range(3)]))
 
-    say("phase 2: nobody picks up — 2 callers give up after 7 s, 1 after 2 s")
+    say("phase 2: a quiet line — the line monitor test-dials it through the public network")
+    seen = wait_for_log(daemon, "line test passed", 30)
+    say("  the carrier path breaks (busy): a fault opens at the next test")
+    network.set_fault(NetworkFault.BUSY)
+    seen = wait_for_log(daemon, "line fault opened", 30, since=seen)
+    say("  the path is repaired: the retest passes and the fault closes")
+    network.set_fault(NetworkFault.NORMAL)
+    wait_for_log(daemon, "line fault closed", 30, since=seen)
+
+    say("phase 3: nobody picks up — 2 callers give up after 7 s, 1 after 2 s")
     pbx.set_global("SANDBOX_AGENT_ANSWER", "no")
     report(call_mix(pbx, [CallScript(caller="13900000011", abandon_after=7),
                           CallScript(caller="13900000012", abandon_after=7),
                           CallScript(caller="13900000013", abandon_after=2)]))
     pbx.set_global("SANDBOX_AGENT_ANSWER", "yes")
 
-    say("phase 3: after hours (override: closed) — the supervisor's mobile answers")
+    say("phase 4: after hours (override: closed) — the supervisor's mobile answers")
     write_config(dsn, config_repo.save_override,
                  {"mode": "closed", "until": (now + timedelta(hours=1)).isoformat()})
     time.sleep(1)
     report(call_mix(pbx, [CallScript(caller="13900000021", hold_after_answer=2)]))
 
-    say("phase 4: the supervisor is on leave — the deputy answers")
+    say("phase 5: the supervisor is on leave — the deputy answers")
     write_config(dsn, config_repo.save_roster, {
         "supervisor": SUPERVISOR, "deputies": [DEPUTY],
         "absences": [{"person_id": SUPERVISOR["id"], "from": now.isoformat(),
@@ -120,6 +146,21 @@ def play(pbx: AsteriskSandbox, daemon: DaemonProcess, dsn: str) -> None:
     write_config(dsn, config_repo.save_override, None)
     pbx.wait_idle(30)
     summary(daemon)
+
+
+def wait_for_log(daemon: DaemonProcess, prefix: str, timeout: float, since: int = 0) -> int:
+    """Until the daemon logs a line starting with ``prefix`` (after its first
+    ``since`` lines), which is then shown; returns how many lines there are."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = daemon.log_records()
+        found = [r for r in records[since:] if str(r.get("message", "")).startswith(prefix)]
+        if found:
+            say(f"  daemon: {found[0]['message']}")
+            return len(records)
+        time.sleep(0.2)
+    raise RuntimeError(f"the daemon did not log {prefix!r} within {timeout}s:\n"
+                       + daemon.log_tail())
 
 
 def report(results: list[SippResult]) -> None:
@@ -141,7 +182,8 @@ def summary(daemon: DaemonProcess) -> None:
     say("metrics:")
     for name, value in sorted(metrics.items()):
         family = name.partition("{")[0]
-        wanted = family.startswith(("hotline_calls", "hotline_agi_requests_total", "hotline_ami_"))
+        wanted = family.startswith(("hotline_calls", "hotline_agi_requests_total", "hotline_ami_",
+                                    "hotline_line_", "hotline_ari_"))
         if wanted and value and not family.endswith("_created"):
             say(f"  {name} = {value:g}")
 

@@ -187,7 +187,9 @@ line_faults = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True)),
     Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
-    Column("fault_key", Text, nullable=False, unique=True),  # the monitor's idempotent key
+    # the monitor's idempotent key; a row written by hand gets one of its own
+    Column("fault_key", Text, nullable=False, unique=True,
+           server_default=text("gen_random_uuid()::text")),
     Column("source", Text, nullable=False, server_default="test"),
     Column("reported_by", Text, nullable=False, server_default=""),
     Column("reported_at", DateTime(timezone=True)),
