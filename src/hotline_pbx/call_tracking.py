@@ -126,7 +126,8 @@ class CallTracking:
             CALL_WAIT.labels(period, outcome).observe(record.wait_seconds)
             if record.outcome is Outcome.ANSWERED and record.talk_seconds is not None:
                 CALL_TALK.labels(period).observe(record.talk_seconds)
-        log.info("call %s ended: %s/%s, wait %.1fs%s", Identifier(record.call_key),
+        log.info("call %s ended: %s/%s, wait %.1fs%s%s", Identifier(record.call_key),
                  record.period.value, record.outcome.value, record.wait_seconds,
-                 f", talk {record.talk_seconds:.1f}s" if record.talk_seconds is not None else "")
+                 f", talk {record.talk_seconds:.1f}s" if record.talk_seconds is not None else "",
+                 " (line-monitor test call: counted nowhere)" if record.is_test else "")
         self.writer.submit(record)
