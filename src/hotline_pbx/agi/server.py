@@ -507,7 +507,12 @@ class _AgiConnection(asyncio.Protocol):
     def finish_sending(self) -> None:
         transport = self._transport
         if transport is not None and not transport.is_closing() and transport.can_write_eof():
-            transport.write_eof()
+            try:
+                transport.write_eof()
+            except OSError as exc:
+                # asyncio's shutdown(SHUT_WR) on a socket the peer has already
+                # closed or reset (ENOTCONN): the caller hung up, as when a reply is lost.
+                raise AgiConnectionLost(f"Asterisk closed the connection: {exc}") from None
 
     async def next_reply(self, timeout: float | None) -> tuple[AgiReply, bool]:
         replies = self._replies
