@@ -48,7 +48,13 @@ from hotline_pbx.store.blocked_repo import BLOCKED_ATTEMPTS, BlockedRecord
 from hotline_pbx.store.call_writer import CALL_RECORDS
 from hotline_pbx.store.config_repo import RoutingState
 from hotline_pbx.store.database import Database, DatabaseUnavailable, open_database
-from hotline_pbx.store.migrate import current_revision, head_revision, migrate
+from hotline_pbx.store.migrate import (
+    SchemaFromNewerVersion,
+    check_known,
+    current_revision,
+    head_revision,
+    migrate,
+)
 from hotline_pbx.store.notify import ConfigListener
 
 log = logging.getLogger(__name__)
@@ -99,12 +105,19 @@ class Daemon:
             raise StartupError(str(exc)) from None
         await self._components.start(db, reports_as="database")
         log.info("database: %s", db.description)
-        if db.embedded is not None:
-            before, after = await migrate(db)
-            if before != after:
-                log.info("embedded database migrated %s → %s", before or "empty", after)
-        elif await current_revision(db) != head_revision():
-            raise StartupError(f"the schema of {db.description} is not current; "
+        try:
+            if db.embedded is not None:
+                before, after = await migrate(db)
+                if before != after:
+                    log.info("embedded database migrated %s → %s", before or "empty", after)
+                return db
+            current, head = await current_revision(db), head_revision()
+            check_known(current, db.description)
+        except SchemaFromNewerVersion as exc:
+            raise StartupError(str(exc)) from None
+        if current != head:
+            raise StartupError(f"the schema of {db.description} is at revision "
+                               f"{current or 'none'}, this version needs {head}; "
                                "run `hotline-pbx migrate` first")
         return db
 

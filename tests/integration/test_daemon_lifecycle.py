@@ -31,8 +31,9 @@ from hotline_pbx.sandbox.unprivileged import (
     runtime_python,
     user_options,
 )
+from hotline_pbx.store.migrate import head_revision
 from hotline_pbx.store.models import CONFIG_CHANNEL
-from tests.conftest import CHECKOUT, truncate_all
+from tests.conftest import CHECKOUT, _admin_execute, truncate_all
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="what root may do needs root")
 
@@ -215,6 +216,42 @@ def test_occupied_http_port_closes_the_agi_listener_again(tmp_path: Path, pg_dsn
         result = home.run(["run"], env)
     assert result.returncode == 1
     assert "(http.port)" in result.stderr
+
+
+@pytest.mark.parametrize(("revision", "expected"), [
+    # A revision this version has never heard of: a newer hotline-pbx migrated it.
+    ("9999", "was migrated by a newer hotline-pbx: its schema is at revision 9999, "
+             "this version knows revisions up to {head}; run the newer hotline-pbx"),
+    ("0002", "is at revision 0002, this version needs {head}; run `hotline-pbx migrate` first"),
+], ids=["ahead", "behind"])
+def test_a_schema_not_at_this_versions_head_is_named_with_what_to_do(
+        tmp_path: Path, empty_database: str, home: DaemonHome, revision: str,
+        expected: str) -> None:
+    """Ahead, `run` used to say "run `hotline-pbx migrate`", which cannot help
+    (and `migrate` failed with alembic's own message): both now say a newer
+    version migrated it, naming both revisions. Behind, `run` says to migrate."""
+    env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=empty_database)
+    assert home.run(["migrate"], env).returncode == 0
+    asyncio.run(_admin_execute(empty_database,
+                               f"UPDATE alembic_version SET version_num = '{revision}'"))
+    message = expected.format(head=head_revision())
+    commands = ["run", "migrate"] if revision == "9999" else ["run"]
+    for command in commands:
+        result = home.run([command], env)
+        assert result.returncode == 1, result.stderr
+        [line] = [x for x in result.stderr.splitlines() if x.startswith("hotline-pbx:")]
+        assert message in line, line
+        assert ("hotline-pbx migrate" in line) == (revision != "9999"), line
+    assert asyncio.run(_fetch_one(empty_database, "SELECT version_num FROM alembic_version")) \
+        == revision  # left as it was
+
+
+async def _fetch_one(dsn: str, sql: str) -> object:
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        return await conn.fetchval(sql)
+    finally:
+        await conn.close()
 
 
 def test_migrate_is_idempotent(tmp_path: Path, pg_dsn: str, home: DaemonHome) -> None:
