@@ -20,6 +20,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -33,7 +34,7 @@ from hotline_pbx.sandbox.unprivileged import (
 )
 from hotline_pbx.store.migrate import head_revision
 from hotline_pbx.store.models import CONFIG_CHANNEL
-from tests.conftest import CHECKOUT, _admin_execute, truncate_all
+from tests.conftest import CHECKOUT, _admin_execute, dsn_of_database, truncate_all
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="what root may do needs root")
 
@@ -189,6 +190,30 @@ def test_unreachable_postgres_is_one_line_and_exit_1(tmp_path: Path, home: Daemo
     lines = [line for line in result.stderr.splitlines() if line.startswith("hotline-pbx:")]
     assert len(lines) == 1
     assert f"127.0.0.1:{closed}/x" in lines[0] and "not started" in lines[0]
+
+
+def test_a_database_that_does_not_exist_is_named_with_its_server(
+        tmp_path: Path, pg_dsn: str, home: DaemonHome) -> None:
+    """The server answers but has no such database: say so, in one line without
+    SQLAlchemy's class names (it said "cannot reach PostgreSQL …:
+    (sqlalchemy.dialects.postgresql.asyncpg.Error) database … does not exist")."""
+    name = f"hotline_absent_{os.getpid()}"
+    dsn = dsn_of_database(pg_dsn, name)
+    server = urlsplit(dsn)
+    env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=dsn)
+    for command in ("run", "migrate"):
+        result = home.run([command], env)
+        assert result.returncode == 1, result.stderr
+        [line] = [x for x in result.stderr.splitlines() if x.startswith("hotline-pbx:")]
+        assert f"database '{name}' does not exist on {server.hostname}:{server.port}; " \
+            in line, line
+        assert "sqlalchemy" not in line and "Error" not in line and "cannot reach" not in line
+    # Any other refusal is the server's own words, without the class names either.
+    no_role = urlunsplit(urlsplit(pg_dsn)._replace(
+        netloc=f"hotline_no_such_role@{server.hostname}:{server.port}"))
+    result = home.run(["run"], daemon_env(tmp_path, HOTLINE_DATABASE_DSN=no_role))
+    [line] = [x for x in result.stderr.splitlines() if x.startswith("hotline-pbx:")]
+    assert line.endswith(': role "hotline_no_such_role" does not exist'), line
 
 
 def test_occupied_agi_port_is_named_and_nothing_stays_up(tmp_path: Path, pg_dsn: str,
