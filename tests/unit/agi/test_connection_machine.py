@@ -359,3 +359,18 @@ def test_any_event_sequence_ends_closed_exactly_once(
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )
+
+
+@pytest.mark.parametrize(
+    "new_loop", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"]
+)
+def test_the_sequence_that_hung_teardown(new_loop: Callable[[], asyncio.AbstractEventLoop]) -> None:
+    """The example behind the random hang, replayed: a command left in flight by a
+    task of the handler's, the handler still running, then a flood of replies. The
+    stray command was never woken, so teardown waited on it (60 s per example, then
+    minutes of shrinking)."""
+    machine = type("Machine", (ConnectionMachine,), {"new_loop": staticmethod(new_loop)})()
+    machine.start(actions=["stray", "long_sleep"], sent_first=len(ENV))
+    machine.send_bytes(REPLY_OK * 80)
+    machine.teardown()
+    assert all(stray.done() for stray in machine.script.strays)
