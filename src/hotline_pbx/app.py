@@ -41,7 +41,7 @@ from hotline_pbx.config import ConfigError, Settings
 from hotline_pbx.domain.call_record import CallRecord
 from hotline_pbx.fdlimit import ensure_open_file_limit
 from hotline_pbx.lifecycle import Components, Fixed, Readiness, ReadinessBoard
-from hotline_pbx.logs import install_accept_error_log
+from hotline_pbx.logs import held_until_started, install_accept_error_log
 from hotline_pbx.metrics import initialise_series
 from hotline_pbx.store.batch_writer import BatchWriter, RecordKind
 from hotline_pbx.store.blocked_repo import BLOCKED_ATTEMPTS, BlockedRecord
@@ -259,7 +259,8 @@ async def run_daemon(settings: Settings) -> None:
     install_accept_error_log(loop)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await daemon.start()
+    with held_until_started():  # a failed start shows its one line, not what it undid
+        await daemon.start()
     # Everything built at start-up lives as long as the process: move it out of
     # the collector's sight so a full collection does not stall live calls.
     gc.collect()
