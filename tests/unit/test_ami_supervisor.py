@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
+from panoramisk.ami_protocol import AMIProtocol
 
-from hotline_pbx.ami.supervisor import AmiSupervisor, describe
+from hotline_pbx.ami.supervisor import AmiSupervisor, AmiUnavailable, _Manager, describe
 from hotline_pbx.config import AmiSettings, Secret
 from hotline_pbx.sandbox.pbx import free_port
 
@@ -152,4 +154,30 @@ async def test_ami_down_for_several_rounds_then_back_gives_one_session() -> None
         await asyncio.sleep(PANORAMISK_RETRY + 0.5)
         assert ami.logins == 1
     finally:
+        await ami.down()
+
+
+async def test_a_connection_completing_after_its_attempt_was_abandoned_is_closed_unused() -> None:
+    """The supervisor gave up on an attempt (its login timeout) just as the TCP connect
+    completed: that Manager must not log in, and its socket closes quietly."""
+    ami = ScriptedAmi()
+    await ami.up()
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    try:
+        manager = _Manager(on_lost=lambda _exc: errors.append({"lost": _exc}), loop=loop,
+                           host="127.0.0.1", port=ami.port, username="u", secret="s")
+        connected: asyncio.Future[Any] = loop.create_future()
+        connected.set_result(await loop.create_connection(AMIProtocol, "127.0.0.1", ami.port))
+        manager.close()  # abandoned first
+        manager.connection_made(connected)
+        transport, _protocol = connected.result()
+        assert transport.is_closing()
+        with pytest.raises(AmiUnavailable):
+            manager.connect()
+        await asyncio.sleep(0.2)
+        assert (ami.logins, errors) == (0, [])
+    finally:
+        loop.set_exception_handler(None)
         await ami.down()

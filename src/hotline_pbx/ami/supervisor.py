@@ -75,8 +75,8 @@ class _Manager(Manager):  # type: ignore[misc]
         if f.cancelled() or f.exception() is not None:
             return  # the supervisor sees it through `connect()` and retries on its own backoff
         if self._closed:  # connected after the supervisor gave up on this attempt
-            transport, _protocol = f.result()
-            transport.close()
+            _transport, protocol = f.result()
+            protocol.close()  # marked closed first: its connection_lost reports to nobody
             return
         super().connection_made(f)
         if self.pinger is not None:
