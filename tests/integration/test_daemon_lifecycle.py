@@ -20,6 +20,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -31,8 +32,9 @@ from hotline_pbx.sandbox.unprivileged import (
     runtime_python,
     user_options,
 )
+from hotline_pbx.store.migrate import head_revision
 from hotline_pbx.store.models import CONFIG_CHANNEL
-from tests.conftest import CHECKOUT, truncate_all
+from tests.conftest import CHECKOUT, _admin_execute, dsn_of_database, truncate_all
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="what root may do needs root")
 
@@ -190,6 +192,30 @@ def test_unreachable_postgres_is_one_line_and_exit_1(tmp_path: Path, home: Daemo
     assert f"127.0.0.1:{closed}/x" in lines[0] and "not started" in lines[0]
 
 
+def test_a_database_that_does_not_exist_is_named_with_its_server(
+        tmp_path: Path, pg_dsn: str, home: DaemonHome) -> None:
+    """The server answers but has no such database: say so, in one line without
+    SQLAlchemy's class names (it said "cannot reach PostgreSQL …:
+    (sqlalchemy.dialects.postgresql.asyncpg.Error) database … does not exist")."""
+    name = f"hotline_absent_{os.getpid()}"
+    dsn = dsn_of_database(pg_dsn, name)
+    server = urlsplit(dsn)
+    env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=dsn)
+    for command in ("run", "migrate"):
+        result = home.run([command], env)
+        assert result.returncode == 1, result.stderr
+        [line] = [x for x in result.stderr.splitlines() if x.startswith("hotline-pbx:")]
+        assert f"database '{name}' does not exist on {server.hostname}:{server.port}; " \
+            in line, line
+        assert "sqlalchemy" not in line and "Error" not in line and "cannot reach" not in line
+    # Any other refusal is the server's own words, without the class names either.
+    no_role = urlunsplit(urlsplit(pg_dsn)._replace(
+        netloc=f"hotline_no_such_role@{server.hostname}:{server.port}"))
+    result = home.run(["run"], daemon_env(tmp_path, HOTLINE_DATABASE_DSN=no_role))
+    [line] = [x for x in result.stderr.splitlines() if x.startswith("hotline-pbx:")]
+    assert line.endswith(': role "hotline_no_such_role" does not exist'), line
+
+
 def test_occupied_agi_port_is_named_and_nothing_stays_up(tmp_path: Path, pg_dsn: str,
                                                          home: DaemonHome) -> None:
     with socket.socket() as squatter:
@@ -207,6 +233,12 @@ def test_occupied_agi_port_is_named_and_nothing_stays_up(tmp_path: Path, pg_dsn:
 
 def test_occupied_http_port_closes_the_agi_listener_again(tmp_path: Path, pg_dsn: str,
                                                            home: DaemonHome) -> None:
+    """Also: the failure is the last line, not drowned in what it undid. The
+    database, routing, the writers and FastAGI had started and are stopped
+    again; their info lines (nine, 'FastAGI listening' … 'stopped in 0.0s')
+    used to come first: now only warnings may precede it. (A start that
+    succeeds writes its held lines: test_no_dsn_runs_on_embedded_postgres…
+    finds them in the log.)"""
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
@@ -214,7 +246,45 @@ def test_occupied_http_port_closes_the_agi_listener_again(tmp_path: Path, pg_dsn
         env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=pg_dsn, HOTLINE_HTTP_PORT=str(port))
         result = home.run(["run"], env)
     assert result.returncode == 1
-    assert "(http.port)" in result.stderr
+    *before, last = result.stderr.splitlines()
+    assert last.startswith("hotline-pbx: not started: ") and "(http.port)" in last
+    assert [line for line in before if " WARNING " not in line and " ERROR " not in line] == []
+
+
+@pytest.mark.parametrize(("revision", "expected"), [
+    # A revision this version has never heard of: a newer hotline-pbx migrated it.
+    ("9999", "was migrated by a newer hotline-pbx: its schema is at revision 9999, "
+             "this version knows revisions up to {head}; run the newer hotline-pbx"),
+    ("0002", "is at revision 0002, this version needs {head}; run `hotline-pbx migrate` first"),
+], ids=["ahead", "behind"])
+def test_a_schema_not_at_this_versions_head_is_named_with_what_to_do(
+        tmp_path: Path, empty_database: str, home: DaemonHome, revision: str,
+        expected: str) -> None:
+    """Ahead, `run` used to say "run `hotline-pbx migrate`", which cannot help
+    (and `migrate` failed with alembic's own message): both now say a newer
+    version migrated it, naming both revisions. Behind, `run` says to migrate."""
+    env = daemon_env(tmp_path, HOTLINE_DATABASE_DSN=empty_database)
+    assert home.run(["migrate"], env).returncode == 0
+    asyncio.run(_admin_execute(empty_database,
+                               f"UPDATE alembic_version SET version_num = '{revision}'"))
+    message = expected.format(head=head_revision())
+    commands = ["run", "migrate"] if revision == "9999" else ["run"]
+    for command in commands:
+        result = home.run([command], env)
+        assert result.returncode == 1, result.stderr
+        [line] = [x for x in result.stderr.splitlines() if x.startswith("hotline-pbx:")]
+        assert message in line, line
+        assert ("hotline-pbx migrate" in line) == (revision != "9999"), line
+    assert asyncio.run(_fetch_one(empty_database, "SELECT version_num FROM alembic_version")) \
+        == revision  # left as it was
+
+
+async def _fetch_one(dsn: str, sql: str) -> object:
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        return await conn.fetchval(sql)
+    finally:
+        await conn.close()
 
 
 def test_migrate_is_idempotent(tmp_path: Path, pg_dsn: str, home: DaemonHome) -> None:

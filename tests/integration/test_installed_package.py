@@ -17,8 +17,6 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -26,7 +24,7 @@ import pytest
 
 from hotline_pbx.resources import SHIPPED
 from hotline_pbx.store.migrate import head_revision
-from tests.conftest import CHECKOUT, _admin_execute, dsn_of_database
+from tests.conftest import CHECKOUT
 
 # What a build does not read, and what a previous local build may have left.
 NOT_BUILT_FROM = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info",
@@ -74,15 +72,6 @@ async def _alembic_version(dsn: str) -> list[str]:
         return [row[0] for row in await conn.fetch("SELECT version_num FROM alembic_version")]
     finally:
         await conn.close()
-
-
-@pytest.fixture
-def empty_database(pg_dsn: str) -> Iterator[str]:
-    """A database with nothing in it, on the test run's server; dropped after."""
-    name = f"hotline_wheel_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin_execute(pg_dsn, f"CREATE DATABASE {name}"))
-    yield dsn_of_database(pg_dsn, name)
-    asyncio.run(_admin_execute(pg_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 def test_the_install_is_not_the_checkout(installed: Path) -> None:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
+from panoramisk.ami_protocol import AMIProtocol
 
-from hotline_pbx.ami.supervisor import AmiSupervisor, describe
+from hotline_pbx.ami.supervisor import AmiSupervisor, AmiUnavailable, _Manager, describe
 from hotline_pbx.config import AmiSettings, Secret
+from hotline_pbx.sandbox.pbx import free_port
+
+EOL = b"\r\n"
+# panoramisk's own reconnect delay (Manager.defaults['reconnect_timeout']): an
+# attempt left behind would connect again this long after it failed.
+PANORAMISK_RETRY = 2.0
 
 
 async def _failure_logged(caplog: pytest.LogCaptureFixture, timeout: float) -> str:
@@ -50,3 +58,126 @@ async def test_a_login_that_times_out_is_logged_with_its_type_and_limit(
 def test_an_exception_without_text_is_described_by_its_type() -> None:
     assert describe(TimeoutError()) == "TimeoutError"
     assert describe(ConnectionResetError("peer reset")) == "peer reset"
+
+
+class ScriptedAmi:
+    """Asterisk's AMI as far as the supervisor sees it, on a loopback port that can go down.
+
+    Down, nothing listens (connections are refused, as when Asterisk is
+    stopped); up, each connection gets the banner and its Login and Ping
+    answered. `broadcast` writes one event to every logged-in connection.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.logins = 0
+        self.sessions: list[asyncio.StreamWriter] = []  # logged in, still open
+        self.no_session = asyncio.Event()
+        self._server: asyncio.Server | None = None
+
+    async def up(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port,
+                                                  reuse_address=True)
+
+    async def down(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+            await server.wait_closed()
+        sessions, self.sessions = self.sessions, []
+        for writer in sessions:
+            writer.close()
+
+    def broadcast(self, fields: dict[str, str]) -> None:
+        for writer in self.sessions:
+            writer.write(_message(fields))
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"Asterisk Call Manager/9.0.0" + EOL)
+        try:
+            while True:
+                block = await reader.readuntil(EOL + EOL)
+                action = dict(line.split(": ", 1) for line in
+                              block.decode().strip().split("\r\n") if ": " in line)
+                reply = {"Response": "Success", "ActionID": action.get("ActionID", "")}
+                if action.get("Action", "").lower() == "login":
+                    self.logins += 1
+                    self.sessions.append(writer)
+                    self.no_session.clear()
+                    reply["Message"] = "Authentication accepted"
+                writer.write(_message(reply))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            if writer in self.sessions:
+                self.sessions.remove(writer)
+            if not self.sessions:
+                self.no_session.set()
+            writer.close()
+
+
+def _message(fields: dict[str, str]) -> bytes:
+    return b"".join(f"{k}: {v}".encode() + EOL for k, v in fields.items()) + EOL
+
+
+async def test_ami_down_for_several_rounds_then_back_gives_one_session() -> None:
+    """Asterisk's AMI refuses connections for several reconnect rounds, then is back:
+    one login, one live session, each event queued once; after stop, no more logins.
+    Before, each failed attempt's Manager kept a panoramisk reconnect timer and logged
+    in by itself once AMI was back (11 logins seen instead of 1)."""
+    ami = ScriptedAmi()
+    supervisor = AmiSupervisor(AmiSettings(
+        host="127.0.0.1", port=ami.port, secret=Secret("s"), connect_timeout=0.5,
+        reconnect_backoff_max=0.2, ping_interval=60.0))
+    await supervisor.start()
+    try:
+        await asyncio.sleep(2.5)  # down: an attempt every 0.2 s, each refused
+        assert not supervisor.connected.is_set()
+        await ami.up()
+        async with asyncio.timeout(5):
+            await supervisor.connected.wait()
+        await asyncio.sleep(PANORAMISK_RETRY + 0.5)  # long enough for a left-behind timer
+        assert (ami.logins, len(ami.sessions)) == (1, 1)
+        ami.broadcast({"Event": "Newchannel", "Uniqueid": "1754380000.1"})
+        async with asyncio.timeout(5):
+            event = await supervisor.events.get()
+        assert event["Uniqueid"] == "1754380000.1"
+        await asyncio.sleep(0.2)
+        assert supervisor.events.empty()  # dispatched once
+    finally:
+        await supervisor.stop()
+    async with asyncio.timeout(5):
+        await ami.no_session.wait()  # stop closed the one session
+    await ami.down()  # down and up again: nothing of the stopped supervisor may return
+    await ami.up()
+    try:
+        await asyncio.sleep(PANORAMISK_RETRY + 0.5)
+        assert ami.logins == 1
+    finally:
+        await ami.down()
+
+
+async def test_a_connection_completing_after_its_attempt_was_abandoned_is_closed_unused() -> None:
+    """The supervisor gave up on an attempt (its login timeout) just as the TCP connect
+    completed: that Manager must not log in, and its socket closes quietly."""
+    ami = ScriptedAmi()
+    await ami.up()
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    try:
+        manager = _Manager(on_lost=lambda _exc: errors.append({"lost": _exc}), loop=loop,
+                           host="127.0.0.1", port=ami.port, username="u", secret="s")
+        connected: asyncio.Future[Any] = loop.create_future()
+        connected.set_result(await loop.create_connection(AMIProtocol, "127.0.0.1", ami.port))
+        manager.close()  # abandoned first
+        manager.connection_made(connected)
+        transport, _protocol = connected.result()
+        assert transport.is_closing()
+        with pytest.raises(AmiUnavailable):
+            manager.connect()
+        await asyncio.sleep(0.2)
+        assert (ami.logins, errors) == (0, [])
+    finally:
+        loop.set_exception_handler(None)
+        await ami.down()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,15 @@ from hypothesis import strategies as st
 
 from hotline_pbx.api.schemas.schedule import schedule_from_dict
 from hotline_pbx.cli import EXIT_CONFIG, main
-from hotline_pbx.config import ConfigError, Secret, load_settings, redacted, routing_settings
+from hotline_pbx.config import (
+    OTHER_VARIABLES,
+    ConfigError,
+    Secret,
+    load_settings,
+    redacted,
+    routing_settings,
+    setting_variables,
+)
 from hotline_pbx.domain.calendar import BusinessCalendar
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.domain.roster import Roster
@@ -24,6 +33,7 @@ from hotline_pbx.domain.routing import (
     RoutingSnapshot,
 )
 from hotline_pbx.domain.routing import RoutingSettings as DomainRoutingSettings
+from tests.conftest import CHECKOUT
 
 SECRET_ENV = {"HOTLINE_AMI_SECRET": "s3cret-ami"}
 
@@ -355,3 +365,74 @@ def test_a_disabled_line_monitor_needs_no_numbers(tmp_path: Path) -> None:
     assert not settings.line.enabled and settings.line.test_after == 60
     enabled = load_settings(write(tmp_path, _LINE_ON), SECRET_ENV)
     assert enabled.line.enabled and enabled.line.retest_every == 300
+
+
+# -- misspelt HOTLINE_* environment variables -----------------------------------------
+
+
+@pytest.mark.parametrize(("variable", "closest"), [
+    ("HOTLINE_AGI_PROT", "HOTLINE_AGI_PORT"),
+    ("HOTLINE_AMII_HOST", "HOTLINE_AMI_HOST"),
+    ("HOTLINE_AMI_SECRET_FIEL", "HOTLINE_AMI_SECRET_FILE"),
+    ("HOTLINE_DATABASE_URL", "HOTLINE_DATABASE_DSN"),
+])
+def test_a_misspelt_variable_is_refused_naming_the_closest_known_one(
+        variable: str, closest: str) -> None:
+    """It was ignored: the daemon ran on the default it was meant to override."""
+    with pytest.raises(ConfigError) as refused:
+        load_settings(None, {**SECRET_ENV, variable: "1"})
+    assert str(refused.value) == (f"{variable}: unknown environment variable (misspelt?); "
+                                  f"the closest known one is {closest}")
+
+
+def test_the_cli_refuses_a_misspelt_variable_in_one_line(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOTLINE_AMI_SECRET", "x")
+    monkeypatch.setenv("HOTLINE_AGI_PROT", "1")
+    assert main(["check-config"]) == EXIT_CONFIG
+    assert capsys.readouterr().err == (
+        "hotline-pbx: configuration error: HOTLINE_AGI_PROT: unknown environment variable "
+        "(misspelt?); the closest known one is HOTLINE_AGI_PORT\n")
+
+
+def test_settings_their_file_variants_and_the_other_variables_are_accepted(
+        tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("s")
+    env = {name: "" for name in OTHER_VARIABLES if name != "HOTLINE_CONFIG"}
+    env.update({"HOTLINE_AMI_SECRET_FILE": str(secret), "HOTLINE_AGI_PORT": "4700",
+                "NOT_OURS_AGI_PROT": "1"})
+    assert load_settings(None, env).agi.port == 4700
+    assert len(setting_variables()) > 40  # every section's keys: agi, ami, http, routing…
+
+
+# Where other parts read HOTLINE_* variables: Python's os.environ / getenv, and
+# ${HOTLINE_…} in shell scripts and the compose file (the dialplan's channel
+# variables are not environment variables: tests/unit/test_contract.py).
+_PY_READ = re.compile(
+    r"""(?:\b(?:environ|env)(?:\.get)?[(\[]|getenv\()\s*["'](HOTLINE_[A-Z0-9_]+)""")
+_SHELL_READ = re.compile(r"\$\{?(HOTLINE_[A-Z0-9_]+)")
+
+
+def _variables_read() -> dict[str, set[Path]]:
+    found: dict[str, set[Path]] = {}
+    sources = [*(CHECKOUT / d for d in ("src", "tests", "bench", "migrations"))]
+    for path in (p for d in sources for p in d.rglob("*.py")):
+        for name in _PY_READ.findall(path.read_text()):
+            found.setdefault(name, set()).add(path)
+    for path in [*(CHECKOUT / "scripts").glob("*.sh"), CHECKOUT / "docker" / "compose.yaml"]:
+        for name in _SHELL_READ.findall(path.read_text()):
+            found.setdefault(name, set()).add(path)
+    return found
+
+
+def test_every_variable_read_outside_the_settings_is_in_the_allow_list() -> None:
+    """OTHER_VARIABLES is the one list of HOTLINE_* names that are not settings:
+    a variable some part reads but the list lacks would be refused at start."""
+    read = _variables_read()
+    settings = set(setting_variables())
+    settings |= {f"{name}_FILE" for name in settings}
+    assert {"HOTLINE_CONFIG", "HOTLINE_SANDBOX_ROOT", "HOTLINE_E2E"} <= read.keys()
+    assert {name: paths for name, paths in read.items()
+            if name not in settings | OTHER_VARIABLES} == {}
+    assert OTHER_VARIABLES - read.keys() == set()  # no name in the list that nothing reads

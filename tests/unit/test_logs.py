@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 
 from hotline_pbx.config import load_settings
 from hotline_pbx.domain.masking import mask_text
-from hotline_pbx.logs import MAX_VALUE, Identifier, Verbatim, escape_controls, formatter
+from hotline_pbx.logs import (
+    MAX_VALUE,
+    Identifier,
+    Verbatim,
+    escape_controls,
+    formatter,
+    held_until_started,
+)
 
 HOSTILE = "138 0013 8000\r\n2026-12-01 10:00:00,000 INFO    forged: admin\x00\x1b[31;1mred\x1b[0m"
 CONTROL = [chr(c) for c in (*range(0x20), *range(0x7f, 0xa0))] + [
@@ -180,3 +187,52 @@ def test_log_numbers_is_a_setting_and_false_by_default(tmp_path: pytest.TempPath
     assert load_settings(None).daemon.log_numbers is False
     monkeypatch.setenv("HOTLINE_DAEMON_LOG_NUMBERS", "true")
     assert load_settings(None).daemon.log_numbers is True
+
+
+@pytest.fixture
+def root_stream() -> Iterator[io.StringIO]:
+    """The root logger writing plain messages to a string, as setup_logging leaves it."""
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        root.handlers[:], root.level = saved, level
+
+
+def _start_up(stream: io.StringIO, *, fail: bool) -> None:
+    log = logging.getLogger("hotline_pbx.test_logs.start")
+    with held_until_started():
+        log.info("database: up")
+        log.warning("no holiday data for 2027")
+        log.info("stopped in 0.0s")
+        assert stream.getvalue() == ""  # held
+        if fail:
+            raise RuntimeError("port in use")
+
+
+def test_a_start_that_succeeds_writes_every_held_record_in_order(
+        root_stream: io.StringIO) -> None:
+    _start_up(root_stream, fail=False)
+    assert root_stream.getvalue().splitlines() == [
+        "INFO database: up", "WARNING no holiday data for 2027", "INFO stopped in 0.0s"]
+
+
+def test_a_start_that_fails_writes_only_its_warnings(root_stream: io.StringIO) -> None:
+    with pytest.raises(RuntimeError):
+        _start_up(root_stream, fail=True)
+    assert root_stream.getvalue().splitlines() == ["WARNING no holiday data for 2027"]
+    logging.getLogger("hotline_pbx.test_logs.start").info("after")  # held no more
+    assert root_stream.getvalue().splitlines()[-1] == "INFO after"
+
+
+def test_at_debug_level_nothing_is_held(root_stream: io.StringIO) -> None:
+    logging.getLogger().setLevel(logging.DEBUG)
+    with held_until_started():
+        logging.getLogger("hotline_pbx.test_logs.start").info("at once")
+        assert root_stream.getvalue() == "INFO at once\n"

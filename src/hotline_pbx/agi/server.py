@@ -489,7 +489,7 @@ class _AgiConnection(asyncio.Protocol):
         state = self._state
         transport = self._transport
         if (
-            (state is _RUNNING or state is _AWAITING_REPLY)
+            state is _RUNNING
             and self._failure is None
             and transport is not None
             and not transport.is_closing()
@@ -497,12 +497,22 @@ class _AgiConnection(asyncio.Protocol):
             transport.write(data)
             self._last_activity = self.loop.time()
             return
+        if state is _AWAITING_REPLY and self._failure is None:
+            # Another task of the handler's: refused before anything is sent, or
+            # its reply would be taken for the awaited command's (or that one's
+            # reply, already queued, for this one's).
+            raise AgiStateError("one command at a time: a reply is already awaited")
         raise self._unusable() or AgiConnectionLost("connection already closed")
 
     def finish_sending(self) -> None:
         transport = self._transport
         if transport is not None and not transport.is_closing() and transport.can_write_eof():
-            transport.write_eof()
+            try:
+                transport.write_eof()
+            except OSError as exc:
+                # asyncio's shutdown(SHUT_WR) on a socket the peer has already
+                # closed or reset (ENOTCONN): the caller hung up, as when a reply is lost.
+                raise AgiConnectionLost(f"Asterisk closed the connection: {exc}") from None
 
     async def next_reply(self, timeout: float | None) -> tuple[AgiReply, bool]:
         replies = self._replies
@@ -664,11 +674,21 @@ class _AgiConnection(asyncio.Protocol):
         return self._failure
 
     def _wake_with_failure(self) -> None:
+        """Wake a waiting handler: with a reply queued before the failure, else the failure.
+
+        Never leave it waiting: replies can be queued with nobody woken when the
+        chunk that brought them failed further on (a flood of replies), and no
+        more bytes will come to wake it.
+        """
         waiter = self._waiter
-        if waiter is not None and not waiter.done() and not self._replies:
-            failure = self._unusable()
-            if failure is not None:
-                waiter.set_exception(failure)
+        if waiter is None or waiter.done():
+            return
+        if self._replies:
+            waiter.set_result(None)
+            return
+        failure = self._unusable()
+        if failure is not None:
+            waiter.set_exception(failure)
 
     def _arm(self, deadline: float) -> None:
         """Make sure the watchdog fires no later than `deadline` (it re-checks when it does)."""

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from panoramisk import Manager
 from panoramisk.message import Message
@@ -47,16 +47,37 @@ class AmiUnavailable(RuntimeError):
 
 
 class _Manager(Manager):  # type: ignore[misc]
-    """panoramisk's Manager minus its own reconnect and ping timers: we own both."""
+    """panoramisk's Manager minus its own reconnect and ping timers: we own both.
+
+    One instance is one connection attempt. panoramisk reconnects by itself
+    from `connection_lost` and, when the TCP connect fails, from
+    `connection_made` (`call_later(reconnect_timeout, self.connect)`, a timer
+    its `close()` does not cancel): every attempt the supervisor gave up on
+    would go on connecting every 2 s and log in once AMI is back, each a live
+    session dispatching every event again. Here neither reconnects, and once
+    closed a Manager never connects or logs in.
+    """
 
     def __init__(self, on_lost: Callable[[Any], None], **config: Any) -> None:
         super().__init__(**config)
         self._on_lost = on_lost
+        self._closed = False
 
     def ping(self) -> None:  # our watchdog pings; panoramisk's timer must not
         self.pinger = None
 
+    def connect(self, *args: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        if self._closed:
+            raise AmiUnavailable("this AMI connection attempt was abandoned")
+        return cast("asyncio.Task[Any]", super().connect(*args, **kwargs))
+
     def connection_made(self, f: asyncio.Future[Any]) -> None:
+        if f.cancelled() or f.exception() is not None:
+            return  # the supervisor sees it through `connect()` and retries on its own backoff
+        if self._closed:  # connected after the supervisor gave up on this attempt
+            _transport, protocol = f.result()
+            protocol.close()  # marked closed first: its connection_lost reports to nobody
+            return
         super().connection_made(f)
         if self.pinger is not None:
             self.pinger.cancel()
@@ -72,6 +93,10 @@ class _Manager(Manager):  # type: ignore[misc]
     def connection_lost(self, exc: Any) -> None:
         self._connected = False
         self._on_lost(exc)
+
+    def close(self) -> None:
+        self._closed = True
+        super().close()
 
 
 class AmiSupervisor:

@@ -83,3 +83,85 @@ EXTRA_DIGITS = (
     r"\u278a-\u2792\U00010a40-\U00010a43\U00010e60-\U00010e68\U00011052-\U0001105a"
     r"\U0001f100-\U0001f10a"
 )
+
+#: Characters that stand for one digit but are not digits to str.isdigit: a numeric
+#: value of 0-9 (str.isnumeric), as the CJK numerals 〇一二三四五六七八九 and
+#: 零壹贰叁…, the Roman numerals Ⅰ-Ⅸ, the circled ideographs ㊀-㊈.
+NUMERIC_DIGITS_BMP = (
+    r"\u0c78-\u0c7e\u17f0-\u17f9\u215f-\u2168\u2170-\u2178\u2185\u2189\u3007\u3021-\u3029"
+    r"\u3192-\u3195\u3220-\u3228\u3280-\u3288\u3405\u3483\u382a\u3b4d\u4e00\u4e03\u4e09\u4e5d"
+    r"\u4e8c\u4e94\u4e96\u4ee8\u4f0d\u5169\u516b\u516d\u53c1-\u53c4\u56db\u58f1\u58f9\u5e7a"
+    r"\u5efe\u5f0c-\u5f0e\u5f10\u634c\u67d2\u6f06\u7396\u8086\u8cae\u8cb3\u8d30\u9646\u9678"
+    r"\u96f6\ua6e6-\ua6ef\uf96b\uf978\uf9b2\uf9d1\uf9d3"
+)
+
+#: The same beyond U+FFFF (counting rods, Aegean and other historic numbers).
+NUMERIC_DIGITS_ASTRAL = (
+    r"\U00010107-\U0001010f\U00010142-\U00010143\U00010148\U0001014f\U00010158-\U0001015f"
+    r"\U00010173\U0001018a\U000102e1-\U000102e9\U00010320-\U00010321\U000103d1-\U000103d2"
+    r"\U00010858-\U0001085a\U00010879-\U0001087d\U000108a7-\U000108ac\U000108fb-\U000108fc"
+    r"\U00010916\U0001091a-\U0001091b\U000109c0-\U000109c8\U00010a7d\U00010a9d"
+    r"\U00010aeb-\U00010aec\U00010b58-\U00010b5b\U00010b78-\U00010b7b\U00010ba9-\U00010bac"
+    r"\U00010cfa-\U00010cfb\U00010f1d-\U00010f21\U00010f51\U00010fc5-\U00010fc8"
+    r"\U000111e1-\U000111e9\U00011c5a-\U00011c62\U00012400-\U00012431\U00012434-\U00012459"
+    r"\U00012469-\U0001246e\U00016e80-\U00016e89\U00016e94-\U00016e96\U0001d2e0-\U0001d2e9"
+    r"\U0001d360-\U0001d368\U0001d372-\U0001d378\U0001e8c7-\U0001e8cf\U0001ec71-\U0001ec79"
+    r"\U0001eca3-\U0001ecab\U0001ecb1-\U0001ecb2\U0001ed01-\U0001ed09\U0001ed2f-\U0001ed36"
+    r"\U0001f10b-\U0001f10c\U00020001\U00020064\U000200e2\U00020121\U0002092a\U00020aea"
+    r"\U00020afd\U00020b19\U00022390\U00022998\U00023b1b\U0002626d\U0002f890"
+)
+
+#: What joins two digit groups when it stands alone between them, beyond the
+#: gaps: a cased letter (Lu, Ll, Lt: Latin, Greek, Cyrillic…, as in 139x1234x5678)
+#: or a numeric character that is no digit (No, Nl: ½, ⑩, Ⅻ). Not the letters of
+#: scripts without case (CJK ideographs, kana, Hangul…), where one letter is a
+#: word: the 年 and 月 of 2026年3月5日.
+JOINERS_BMP = (
+    r"\u0041-\u005a\u0061-\u007a\u00b5\u00bc-\u00be\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u01ba"
+    r"\u01bc-\u01bf\u01c4-\u0293\u0295-\u02af\u0370-\u0373\u0376-\u0377\u037b-\u037d\u037f"
+    r"\u0386\u0388-\u038a\u038c\u038e-\u03a1\u03a3-\u03f5\u03f7-\u0481\u048a-\u052f"
+    r"\u0531-\u0556\u0560-\u0588\u09f4-\u09f9\u0b72-\u0b77\u0bf0-\u0bf2\u0d58-\u0d5e"
+    r"\u0d70-\u0d78\u0f2a-\u0f33\u10a0-\u10c5\u10c7\u10cd\u10d0-\u10fa\u10fd-\u10ff"
+    r"\u1372-\u137c\u13a0-\u13f5\u13f8-\u13fd\u16ee-\u16f0\u1c80-\u1c88\u1c90-\u1cba"
+    r"\u1cbd-\u1cbf\u1d00-\u1d2b\u1d6b-\u1d77\u1d79-\u1d9a\u1e00-\u1f15\u1f18-\u1f1d"
+    r"\u1f20-\u1f45\u1f48-\u1f4d\u1f50-\u1f57\u1f59\u1f5b\u1f5d\u1f5f-\u1f7d\u1f80-\u1fb4"
+    r"\u1fb6-\u1fbc\u1fbe\u1fc2-\u1fc4\u1fc6-\u1fcc\u1fd0-\u1fd3\u1fd6-\u1fdb\u1fe0-\u1fec"
+    r"\u1ff2-\u1ff4\u1ff6-\u1ffc\u2102\u2107\u210a-\u2113\u2115\u2119-\u211d\u2124\u2126\u2128"
+    r"\u212a-\u212d\u212f-\u2134\u2139\u213c-\u213f\u2145-\u2149\u214e\u2150-\u215e"
+    r"\u2169-\u216f\u2179-\u2184\u2186-\u2188\u2469-\u2473\u247d-\u2487\u2491-\u249b"
+    r"\u24eb-\u24f4\u24fe\u277f\u2789\u2793\u2c00-\u2c7b\u2c7e-\u2ce4\u2ceb-\u2cee"
+    r"\u2cf2-\u2cf3\u2cfd\u2d00-\u2d25\u2d27\u2d2d\u3038-\u303a\u3229\u3248-\u324f"
+    r"\u3251-\u325f\u3289\u32b1-\u32bf\ua640-\ua66d\ua680-\ua69b\ua722-\ua76f\ua771-\ua787"
+    r"\ua78b-\ua78e\ua790-\ua7ca\ua7d0-\ua7d1\ua7d3\ua7d5-\ua7d9\ua7f5-\ua7f6\ua7fa"
+    r"\ua830-\ua835\uab30-\uab5a\uab60-\uab68\uab70-\uabbf\ufb00-\ufb06\ufb13-\ufb17"
+    r"\uff21-\uff3a\uff41-\uff5a"
+)
+
+#: The same beyond U+FFFF (mathematical letters, historic scripts).
+JOINERS_ASTRAL = (
+    r"\U00010110-\U00010133\U00010140-\U00010141\U00010144-\U00010147\U00010149-\U0001014e"
+    r"\U00010150-\U00010157\U00010160-\U00010172\U00010174-\U00010178\U0001018b"
+    r"\U000102ea-\U000102fb\U00010322-\U00010323\U00010341\U0001034a\U000103d3-\U000103d5"
+    r"\U00010400-\U0001044f\U000104b0-\U000104d3\U000104d8-\U000104fb\U00010570-\U0001057a"
+    r"\U0001057c-\U0001058a\U0001058c-\U00010592\U00010594-\U00010595\U00010597-\U000105a1"
+    r"\U000105a3-\U000105b1\U000105b3-\U000105b9\U000105bb-\U000105bc\U0001085b-\U0001085f"
+    r"\U0001087e-\U0001087f\U000108ad-\U000108af\U000108fd-\U000108ff\U00010917-\U00010919"
+    r"\U000109bc-\U000109bd\U000109c9-\U000109cf\U000109d2-\U000109ff\U00010a44-\U00010a48"
+    r"\U00010a7e\U00010a9e-\U00010a9f\U00010aed-\U00010aef\U00010b5c-\U00010b5f"
+    r"\U00010b7c-\U00010b7f\U00010bad-\U00010baf\U00010c80-\U00010cb2\U00010cc0-\U00010cf2"
+    r"\U00010cfc-\U00010cff\U00010e69-\U00010e7e\U00010f22-\U00010f26\U00010f52-\U00010f54"
+    r"\U00010fc9-\U00010fcb\U0001105b-\U00011065\U000111ea-\U000111f4\U0001173a-\U0001173b"
+    r"\U000118a0-\U000118df\U000118ea-\U000118f2\U00011c63-\U00011c6c\U00011fc0-\U00011fd4"
+    r"\U00012432-\U00012433\U0001245a-\U00012468\U00016b5b-\U00016b61\U00016e40-\U00016e7f"
+    r"\U00016e8a-\U00016e93\U0001d2ea-\U0001d2f3\U0001d369-\U0001d371\U0001d400-\U0001d454"
+    r"\U0001d456-\U0001d49c\U0001d49e-\U0001d49f\U0001d4a2\U0001d4a5-\U0001d4a6"
+    r"\U0001d4a9-\U0001d4ac\U0001d4ae-\U0001d4b9\U0001d4bb\U0001d4bd-\U0001d4c3"
+    r"\U0001d4c5-\U0001d505\U0001d507-\U0001d50a\U0001d50d-\U0001d514\U0001d516-\U0001d51c"
+    r"\U0001d51e-\U0001d539\U0001d53b-\U0001d53e\U0001d540-\U0001d544\U0001d546"
+    r"\U0001d54a-\U0001d550\U0001d552-\U0001d6a5\U0001d6a8-\U0001d6c0\U0001d6c2-\U0001d6da"
+    r"\U0001d6dc-\U0001d6fa\U0001d6fc-\U0001d714\U0001d716-\U0001d734\U0001d736-\U0001d74e"
+    r"\U0001d750-\U0001d76e\U0001d770-\U0001d788\U0001d78a-\U0001d7a8\U0001d7aa-\U0001d7c2"
+    r"\U0001d7c4-\U0001d7cb\U0001df00-\U0001df09\U0001df0b-\U0001df1e\U0001e900-\U0001e943"
+    r"\U0001ec7a-\U0001eca2\U0001ecad-\U0001ecaf\U0001ecb3-\U0001ecb4\U0001ed0a-\U0001ed2d"
+    r"\U0001ed37-\U0001ed3d"
+)

@@ -4,20 +4,27 @@ What the masker reads as a phone number in free text, whatever the format:
 
 * a **digit** is any character Unicode gives a digit value (``str.isdigit``):
   ASCII, full-width ``１``, other scripts' digits, superscripts ``¹``,
-  circled ``①``;
+  circled ``①``; and any character whose numeric value is one of 0-9
+  (``str.isnumeric``): the CJK numerals ``〇一二三四五六七八九`` and
+  ``零壹贰叁…``, Roman numerals ``Ⅰ``-``Ⅸ``, circled ideographs ``㊀``;
 * an **invisible** character shows nothing between two digits or sits on one:
   format characters (category Cf: soft hyphen, zero-width space and joiners,
   word joiner, BOM, bidi marks), combining marks (Mn, Me: the combining
   grapheme joiner U+034F, the overlay U+0338) and control characters other
   than whitespace. ``139\\u00ad1234\\u00ad5678`` displays as ``13912345678``,
   so invisible characters never separate anything and count for nothing;
-* a **gap** between two digit groups is any stretch of characters that are
-  neither letters nor digits (whatever ``str.isalnum`` refuses: spaces,
-  punctuation, symbols, ``+``, ``_``, ``/``, ``~``, ``…``) holding at most
-  :data:`MAX_GAP_MARKS` (6) *marks*, where a mark is one visible character or
-  one stretch of whitespace of any length: ``139/1234``, ``139 ... 1234``,
-  ``139    1234`` and ``1391234 + 5678`` are all joined;
-* a **run** is digit groups joined by gaps. A letter (or a longer gap) ends it.
+* a **gap** between two digit groups is either
+  - any stretch of characters that are neither letters nor digits (whatever
+    ``str.isalnum`` refuses: spaces, punctuation, symbols, ``+``, ``_``,
+    ``/``, ``~``, ``…``), however long: ``139/1234``, ``139 ... 1234``,
+    ``139 - - - - 1234`` and ``1391234 + 5678`` are all joined; or
+  - **one character standing alone** between the two groups that is a cased
+    letter (Latin, Greek, Cyrillic…: ``139x1234x5678``) or a numeric
+    character that is no digit (``½``, ``⑩``). Not a letter of a script
+    without case (CJK ideographs, kana, Hangul…), where one letter is a word:
+    ``2026年3月5日`` is a date, not a number;
+* a **run** is digit groups joined by gaps. Anything else (a word, an
+  ideograph) ends it.
 
 **The rule**: a run holding at least :data:`MIN_DIGITS` (7) digits is masked:
 every digit but the last :func:`digits_kept` (4 for 9 digits or more, 3 for
@@ -44,15 +51,16 @@ reads, whole, as date/time tokens. The output differs from the input only in
 digits turned into ``*`` and masking twice changes nothing (``*`` is not a
 digit; a run's visible rest is at most 4 digits).
 
-What it does not do: a number with *letters* between its groups
-(``139 x 1234 x 5678``) is three short numbers to it, and so is one whose
-groups are further apart than the gap allows. Over-masking is the safe side:
-an Asterisk uniqueid (``1754380000.1``), an IP address with its port
-(``127.0.0.1:4573``), a list of small numbers (``12, 30, 45, 60``) or a
-date next to a number (``2026-10-01 13800138000``) hold 7+ digits and are
-masked like numbers, since nothing tells them apart from one. The work is
-linear in the length of the text (one regular expression with possessive
-quantifiers and atomic groups: no backtracking across a gap).
+What it does not do: a number with *words* between its groups
+(``139 x 1234 x 5678``, where `` x `` is three characters) is three short
+numbers to it. Over-masking is the safe side: an Asterisk uniqueid
+(``1754380000.1``), an IP address with its port (``127.0.0.1:4573``), a
+list of small numbers (``12, 30, 45, 60``), a hexadecimal id
+(``a1b2c3d4e5f6a7``) or a date next to a number (``2026-10-01
+13800138000``) hold 7+ digits and are masked like numbers, since nothing
+tells them apart from one. The work is linear in the length of the text (one
+regular expression with possessive quantifiers and atomic groups: no
+backtracking across a gap).
 
 A whole value known to be a number (a caller, a mobile) is masked whatever
 its length by :func:`mask_number`: short ones keep fewer than half of their
@@ -69,20 +77,33 @@ from hotline_pbx.domain._unicode_classes import (
     EXTRA_DIGITS,
     INVISIBLE_ASTRAL,
     INVISIBLE_BMP,
+    JOINERS_ASTRAL,
+    JOINERS_BMP,
+    NUMERIC_DIGITS_ASTRAL,
+    NUMERIC_DIGITS_BMP,
 )
 
 MIN_DIGITS = 7
-MAX_GAP_MARKS = 6
 MASK = "*"
 
 # Tried in two steps, BMP first: a class holding characters beyond U+FFFF is
 # checked range by range (see _unicode_classes).
-_INV = f"(?:[{INVISIBLE_BMP}]|(?=[\\U00010000-\\U0010ffff])[{INVISIBLE_ASTRAL}])"
-_DIGIT = f"[\\d{EXTRA_DIGITS}]"
+_ASTRAL = "(?=[\\U00010000-\\U0010ffff])"
+_INV = f"(?:[{INVISIBLE_BMP}]|{_ASTRAL}[{INVISIBLE_ASTRAL}])"
+_BMP_DIGITS = f"[\\d{EXTRA_DIGITS}{NUMERIC_DIGITS_BMP}]"
+_DIGIT = f"(?:{_BMP_DIGITS}|{_ASTRAL}[{NUMERIC_DIGITS_ASTRAL}])"
+_MORE_DIGITS = f"(?:{_BMP_DIGITS}++|{_ASTRAL}[{NUMERIC_DIGITS_ASTRAL}])*+"
+# The first digit of a run: one class, so that the search skips to the next
+# digit at the speed of a character class (a class with many astral ranges
+# would try them one by one on every character), then astral ones checked.
+_FIRST_DIGIT = (f"[\\d{EXTRA_DIGITS}{NUMERIC_DIGITS_BMP}\\U00010000-\\U0010ffff]"
+                f"(?:(?<![\\U00010000-\\U0010ffff])|(?<=[\\d{EXTRA_DIGITS}{NUMERIC_DIGITS_ASTRAL}]))")
+_JOINER = f"(?:[{JOINERS_BMP}]|{_ASTRAL}[{JOINERS_ASTRAL}])"
 # One mark of a gap: a stretch of whitespace, or one visible character that is
 # neither a letter nor a digit. `\w` is what isalnum accepts, plus "_".
 _MARK = rf"(?:\s++|(?!{_INV})[^\w\s]|_)"
-_GAP = rf"{_INV}*+(?:{_MARK}{_INV}*+){{0,{MAX_GAP_MARKS}}}"
+# A joiner standing alone between two digits, or marks, as many as there are.
+_GAP = rf"(?:{_INV}*+{_JOINER}{_INV}*+(?={_DIGIT})|{_INV}*+(?:{_MARK}{_INV}*+)*+)"
 
 # Date and time shapes, each written *after its first digit*: a run's atom
 # starts with one digit (so the search skips text without digits at the
@@ -96,8 +117,9 @@ _TOKEN_TAILS = {
     "time": f"[0-9]:{_D2}(?::{_D2})?",
 }
 _TOKEN = re.compile("|".join(f"(?P<{name}>[0-9]{tail})" for name, tail in _TOKEN_TAILS.items()))
-_ATOM = f"{_DIGIT}(?>(?<=[0-9])(?:{'|'.join(_TOKEN_TAILS.values())})|{_DIGIT}*+)"
-_RUN = re.compile(f"{_ATOM}(?:{_GAP}{_ATOM})*+")
+_REST = f"(?>(?<=[0-9])(?:{'|'.join(_TOKEN_TAILS.values())})|{_MORE_DIGITS})"
+_ATOM = f"{_DIGIT}{_REST}"
+_RUN = re.compile(f"{_FIRST_DIGIT}{_REST}(?:{_GAP}{_ATOM})*+")
 _DIGITS = re.compile(_DIGIT)
 _ONLY_INVISIBLE = re.compile(f"{_INV}*")
 _PARSERS = {"datetime": datetime.fromisoformat, "date": date.fromisoformat,
@@ -116,10 +138,14 @@ def _hide(text: str, total: int) -> str:
     return _DIGITS.sub(MASK, text, count=hidden) if hidden > 0 else text
 
 
+def _count(text: str) -> int:
+    return len(_DIGITS.findall(text))
+
+
 def mask_number(number: str) -> str:
     """A whole value known to be a phone number, masked whatever its length:
     ``+8613800138000`` → ``+*********8000``."""
-    return _hide(number, sum(map(str.isdigit, number)))
+    return _hide(number, _count(number))
 
 
 def _only_dates_and_times(run: str) -> bool:
@@ -130,7 +156,7 @@ def _only_dates_and_times(run: str) -> bool:
     end = 0
     for token in _TOKEN.finditer(run):
         between = run[end:token.start()]
-        if any(map(str.isdigit, between)) or (end and _ONLY_INVISIBLE.fullmatch(between)):
+        if _DIGITS.search(between) or (end and _ONLY_INVISIBLE.fullmatch(between)):
             return False
         try:
             _PARSERS[token.lastgroup or ""](token.group(0))
@@ -142,7 +168,7 @@ def _only_dates_and_times(run: str) -> bool:
 
 def _mask_run(match: re.Match[str]) -> str:
     run = match.group(0)
-    digits = sum(map(str.isdigit, run))
+    digits = _count(run)
     if digits < MIN_DIGITS or _only_dates_and_times(run):
         return run
     return _hide(run, digits)

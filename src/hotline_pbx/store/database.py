@@ -69,9 +69,13 @@ def libpq_dsn(dsn: str) -> str:
 def describe(dsn: str) -> str:
     """host:port/db, no user or password."""
     parts = urlsplit(dsn)
-    host = parts.hostname or dict(parse_qsl(parts.query)).get("host", "?")
     port = f":{parts.port}" if parts.port else ""
-    return f"{host}{port}{parts.path}"
+    return f"{_host(dsn)}{port}{parts.path}"
+
+
+def _host(dsn: str) -> str:
+    parts = urlsplit(dsn)
+    return parts.hostname or dict(parse_qsl(parts.query)).get("host", "?")
 
 
 async def open_database(settings: DatabaseSettings, data_dir: Path) -> Database:
@@ -107,8 +111,25 @@ async def check_reachable(db: Database, timeout: float) -> None:
                 await conn.exec_driver_sql("SELECT 1")
     except Exception as exc:
         await db.close()
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DatabaseUnavailable(f"cannot reach {db.description}: {reason}") from None
+        raise DatabaseUnavailable(_unavailable(db, exc)) from None
+
+
+# PostgreSQL's SQLSTATE for a database that does not exist (invalid_catalog_name).
+_NO_SUCH_DATABASE = "3D000"
+
+
+def _unavailable(db: Database, exc: Exception) -> str:
+    """Why `db` cannot be used, in one line without the class names SQLAlchemy
+    prefixes to the driver's message."""
+    driver = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    if getattr(driver, "sqlstate", None) == _NO_SUCH_DATABASE:
+        parts = urlsplit(db.dsn)
+        name = parts.path.lstrip("/") or "?"
+        return (f"database {name!r} does not exist on {_host(db.dsn)}:{parts.port or 5432}; "
+                "create it, or name another in database.dsn")
+    text = str(driver)
+    reason = text.splitlines()[0] if text else type(driver).__name__
+    return f"cannot reach {db.description}: {reason}"
 
 
 def start_embedded(pgdata: Path) -> tuple[Any, str]:

@@ -18,6 +18,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, text
 
 from hotline_pbx.resources import shipped_dir
@@ -41,8 +42,28 @@ def _alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+class SchemaFromNewerVersion(RuntimeError):
+    """The database's schema revision is not one of ours: a newer hotline-pbx
+    migrated it. Neither `run` nor `migrate` can use or change it."""
+
+
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def check_known(revision: str | None, where: str) -> None:
+    """Raise `SchemaFromNewerVersion` when `revision`, the schema of the database
+    described by `where`, is unknown to this version's migrations."""
+    if revision is None:
+        return
+    scripts = ScriptDirectory.from_config(_alembic_config())
+    try:
+        scripts.get_revision(revision)
+    except CommandError:
+        raise SchemaFromNewerVersion(
+            f"{where} was migrated by a newer hotline-pbx: its schema is at revision "
+            f"{revision}, this version knows revisions up to {scripts.get_current_head()}; "
+            "run the newer hotline-pbx (a downgrade is not supported)") from None
 
 
 async def current_revision(db: Database) -> str | None:
@@ -53,11 +74,13 @@ async def current_revision(db: Database) -> str | None:
 
 
 async def migrate(db: Database) -> tuple[str | None, str | None]:
-    """Upgrade to the newest revision; returns (before, after)."""
+    """Upgrade to the newest revision; returns (before, after). A schema of a
+    newer version is left as it is (`SchemaFromNewerVersion`)."""
 
     def upgrade(sync: Connection) -> tuple[Any, Any]:
         sync.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         before = MigrationContext.configure(sync).get_current_revision()
+        check_known(before, db.description)
         command.upgrade(_alembic_config(sync), "head")
         after = MigrationContext.configure(sync).get_current_revision()
         return before, after

@@ -16,11 +16,20 @@ from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 
-from hotline_pbx.agi import AgiChannel, AgiConnectionLost, AgiSession, AgiTimeout, FastAgiServer
-from hotline_pbx.agi.server import TRANSITIONS, ConnectionState
+from hotline_pbx.agi import (
+    AgiChannel,
+    AgiConnectionLost,
+    AgiProtocolError,
+    AgiSession,
+    AgiStateError,
+    AgiTimeout,
+    FastAgiServer,
+)
+from hotline_pbx.agi.protocol import AgiReply
+from hotline_pbx.agi.server import TRANSITIONS, ConnectionState, _AgiConnection
 
 from .conftest import Counts, Moves, RecordingHandler, eventually
-from .fake_asterisk import REPLY_OK, FakeAsterisk, env_bytes
+from .fake_asterisk import REPLY_OK, WAIT, FakeAsterisk, env_bytes
 
 S = ConnectionState
 StartServer = Callable[..., Awaitable[FastAgiServer]]
@@ -234,3 +243,125 @@ async def test_an_illegal_move_is_logged_once_and_closes_the_session(
     ]
     assert isinstance(handler.errors[0], asyncio.CancelledError)
     assert counts.delta() == {("route", "error"): 1}
+
+
+# -- a handler's own tasks (strays): never left waiting, never given another's reply
+
+
+def when_a_reply_is_queued(connection: _AgiConnection, event: asyncio.Event) -> None:
+    """Set `event` as each reply is queued: its waiters wake in the same loop turn as
+    the task awaiting that reply, ahead of it (the reply is queued, then its waiter woken)."""
+    queue_reply = connection._queue_reply
+
+    def queued(reply: AgiReply) -> None:
+        queue_reply(reply)
+        event.set()
+
+    connection._queue_reply = queued  # type: ignore[method-assign]
+
+
+async def test_a_flood_of_replies_never_leaves_a_command_waiting(
+    start_server: StartServer, moves: Moves, counts: Counts
+) -> None:
+    """One read with more replies than anyone asked for fails the connection, and
+    the command in flight is woken: by the reply queued first. Before, it was left
+    waiting for ever when a task of the handler's sent it (the handler itself is
+    cut by the idle watchdog, a stray task never): the hang of the state-machine test."""
+    release = asyncio.Event()
+    strays: list[asyncio.Task[str | None]] = []
+
+    async def route(session: AgiSession, channel: AgiChannel) -> None:
+        strays.append(asyncio.create_task(channel.get_variable("A")))
+        await release.wait()  # busy elsewhere: only the stray awaits a reply
+        await channel.set_variable("B", "1")
+
+    handler = RecordingHandler(route)
+    server = await start_server({"route": handler}, idle_timeout=30.0)  # no watchdog rescue
+    asterisk = await FakeAsterisk.start(server.port)
+    assert await asterisk.command() == ["GET", "VARIABLE", "A"]
+    with contextlib.suppress(ConnectionError):
+        await asterisk.send(REPLY_OK * 80)
+    done, _ = await asyncio.wait(strays, timeout=WAIT)
+    assert done == {strays[0]}
+    assert strays[0].exception() is None  # the reply that came first is its reply
+    release.set()  # the next command finds the connection failed
+    await eventually(lambda: server.active_sessions == 0)
+    assert isinstance(handler.errors[0], AgiProtocolError)
+    assert moves.illegal() == []
+    assert counts.delta() == {("route", "protocol_error"): 1}
+
+
+async def test_a_reply_awaited_is_never_taken_by_another_task(
+    start_server: StartServer, moves: Moves, counts: Counts
+) -> None:
+    """A task of the handler's sending while the handler awaits a reply is refused
+    before anything is sent, also once that reply is queued and the handler not yet
+    resumed. Before, it took the handler's reply and the handler failed with an
+    IndexError (`pop from an empty deque`)."""
+    reply_queued = asyncio.Event()
+    strays: list[asyncio.Task[str | None]] = []
+
+    async def stray(channel: AgiChannel) -> str | None:
+        await reply_queued.wait()  # the handler's reply is in, the handler not yet resumed
+        return await channel.get_variable("STRAY")
+
+    async def route(session: AgiSession, channel: AgiChannel) -> None:
+        strays.append(asyncio.create_task(stray(channel)))
+        assert await channel.get_variable("A") == "mine"
+
+    handler = RecordingHandler(route)
+    server = await start_server({"route": handler})
+    asterisk = await FakeAsterisk.start(server.port)
+    assert await asterisk.command() == ["GET", "VARIABLE", "A"]
+    when_a_reply_is_queued(moves.connections()[0], reply_queued)
+    await asterisk.send(b"200 result=1 (mine)\n")
+    assert await asterisk.expect_closed() == b""  # the stray's command never went out
+    with pytest.raises(AgiStateError, match="one command at a time"):
+        await strays[0]
+    await eventually(lambda: server.active_sessions == 0)
+    assert handler.errors == []
+    assert moves.illegal() == []
+    assert counts.delta() == {("route", "ok"): 1}
+
+
+async def test_a_command_after_the_handler_returned_fails_at_once(
+    start_server: StartServer, moves: Moves, counts: Counts
+) -> None:
+    """A task of the handler's reading a pipelined reply after the handler returned
+    (the connection CLOSING, its socket not yet closed) gets AgiConnectionLost for
+    the reply it still expects, at once: no wait, no illegal move, nothing sent."""
+    first_reply_in = asyncio.Event()
+    strays: list[asyncio.Task[None]] = []
+    asked_in: list[ConnectionState] = []
+
+    async def stray(channel: AgiChannel) -> None:
+        await channel.set_variables({"C": "1", "D": "2"}, final=True)
+
+    async def route(session: AgiSession, channel: AgiChannel) -> None:
+        strays.append(asyncio.create_task(stray(channel)))
+        await first_reply_in.wait()  # returns while the stray is woken by its first reply
+
+    server = await start_server({"route": RecordingHandler(route)})
+    asterisk = await FakeAsterisk.start(server.port)
+    assert [(await asterisk.command())[:3] for _ in "CD"] == [
+        ["SET", "VARIABLE", "C"],
+        ["SET", "VARIABLE", "D"],
+    ]
+    [connection] = moves.connections()
+    when_a_reply_is_queued(connection, first_reply_in)
+    next_reply = connection.next_reply
+
+    async def recording_next_reply(timeout: float | None) -> tuple[AgiReply, bool]:
+        asked_in.append(connection.state)
+        return await next_reply(timeout)
+
+    connection.next_reply = recording_next_reply  # type: ignore[method-assign]
+    await asterisk.send(REPLY_OK)  # the first reply only
+    done, _ = await asyncio.wait(strays, timeout=WAIT)
+    assert done == {strays[0]}
+    assert isinstance(strays[0].exception(), AgiConnectionLost)
+    assert asked_in == [S.CLOSING]  # the second reply was asked for after the handler returned
+    assert await asterisk.expect_closed() == b""
+    await eventually(lambda: server.active_sessions == 0)
+    assert moves.illegal() == []
+    assert counts.delta() == {("route", "ok"): 1}

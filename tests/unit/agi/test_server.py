@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import socket
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -202,6 +203,30 @@ async def test_hangup_before_a_pipelined_reply(start_server: StartServer, counts
     assert isinstance(handler.errors[0], AgiHangup)
     await finished(server)
     assert counts.delta() == {("route", "hangup"): 1}
+
+
+async def test_peer_gone_right_after_the_request_is_a_quiet_hangup(
+    start_server: StartServer, counts: Counts, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Asterisk sends the request and closes at once (the caller hung up): our pipelined
+    answer, then our end-of-stream to a socket already reset. On asyncio's loop the
+    shutdown(SHUT_WR) failed with ENOTCONN (OSError 107), logged as an ERROR traceback
+    and counted as error; it is a hang-up: counted so, logged in one line at most."""
+    caplog.set_level(logging.INFO, logger="hotline_pbx.agi")
+    handler = RecordingHandler(lambda s, c: c.set_variables({"A": "1", "B": "2"}, final=True))
+    server = await start_server({"route": handler})
+    caplog.clear()  # the session's lines only
+    with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as peer:
+        peer.sendall(env_bytes())  # the whole request, then gone
+    await handler.done.wait()
+    assert isinstance(handler.errors[0], AgiConnectionLost)
+    await finished(server)
+    assert counts.delta() == {("route", "hangup"): 1}
+    records = [r for r in caplog.records if r.name.startswith("hotline_pbx.agi")]
+    assert len(records) <= 1 and all(r.levelno <= logging.INFO for r in records), [
+        (r.levelname, r.getMessage()) for r in records
+    ]
+    assert all(r.exc_info is None for r in records)
 
 
 async def test_hangup_after_the_handler_returned_is_ok(

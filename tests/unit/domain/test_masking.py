@@ -4,10 +4,12 @@ The invariant, precisely (the module docstring of hotline_pbx.domain.masking
 defines digits, gaps and runs): a phone number P of 7-15 digits, an optional
 ``+`` country code, its digit groups joined by any separators that are not
 letters or digits - punctuation, symbols, spaces of any kind and count,
-invisible format characters and combining marks - up to the gap's limit,
-embedded in any text, comes out with at most 4 of its digits still visible
-(fewer than half of them when nothing joins it to other digits), unless it
-reads, whole, as ISO dates and times; only digits change, to ``*``. Masking
+invisible format characters and combining marks - however many, or by any
+one character standing alone between two groups (a cased letter, a numeric
+character that is no digit), embedded in any text, comes out with at most 4
+of its digits still visible (fewer than half of them when nothing joins it
+to other digits), unless it reads, whole, as ISO dates and times; only
+digits change, to ``*``. Masking
 is idempotent, leaves digit-free text and standalone dates and times alone,
 takes time linear in the text, and a masked JSON value holds no string, key
 or number with a maskable run left.
@@ -31,7 +33,7 @@ from hypothesis import strategies as st
 
 from hotline_pbx.domain import _unicode_classes
 from hotline_pbx.domain.masking import (
-    MAX_GAP_MARKS,
+    _DIGITS,
     MIN_DIGITS,
     mask_json,
     mask_number,
@@ -74,7 +76,25 @@ from hotline_pbx.domain.masking import (
     ("¹³⁸⁰⁰¹³⁸⁰⁰⁰", "*******⁸⁰⁰⁰"),  # superscript digits are digits
     ("139 12:34 5678", "*** **:** 5678"),  # a time joined to other digits is no time
     ("call 2026-10-01T08:30:00 13800138000", "call ****-**-**T**:**:** *******8000"),
-    ("tel 139 x 1234 x 5678", "tel 139 x 1234 x 5678"),  # letters end a run: three numbers
+    ("tel 139 x 1234 x 5678", "tel 139 x 1234 x 5678"),  # words end a run: three numbers
+    # issue #9 follow-up: one character of any kind alone between digit groups joins them
+    ("139a1234b5678", "***a****b5678"),
+    ("1a3b9c1d2e3f4g5h6i7j8", "*a*b*c*d*e*f*g5h6i7j8"),
+    ("139Ж1234Ж5678", "***Ж****Ж5678"),
+    ("139½1234½5678", "***½****½5678"),
+    ("139\u00adx\u00ad1234", "***\u00adx\u00ad*234"),
+    # … and gaps of any length
+    ("139 - - - - 1234 - - - - 5678", "*** - - - - **** - - - - 5678"),
+    ("139,,,,,,,,1234", "***,,,,,,,,*234"),
+    ("139" + "-" * 40 + "1234", "***" + "-" * 40 + "*234"),
+    # … and numerals that are not digits to str.isdigit
+    ("一三八〇〇一三八〇〇〇", "*******八〇〇〇"),
+    ("壹叁捌零零壹叁捌零零零", "*******捌零零零"),
+    ("139一二三四5678", "*******5678"),
+    ("ⅠⅢⅨ ⅠⅡⅢⅣ", "*** *ⅡⅢⅣ"),
+    # an ideograph is a word: dates and times written with them stay readable
+    ("2026年3月5日9点30分回访", "2026年3月5日9点30分回访"),
+    ("二〇二六年三月五日九点", "二〇二六年三月五日九点"),
     # not phone numbers: kept
     ("ticket 42, extension 8001, at 10:30, 2 of 123456", "ticket 42, extension 8001, "
      "at 10:30, 2 of 123456"),
@@ -143,23 +163,46 @@ def test_what_is_not_a_whole_date_or_time_is_masked(text: str, masked: str) -> N
 
 # -- properties -------------------------------------------------------------------------
 
+def _one_digit(char: str) -> bool:
+    """Stands for one digit (a numeric value of 0-9) without being one to str.isdigit."""
+    value = unicodedata.numeric(char, None)
+    return not char.isdigit() and value is not None and value in range(10)
+
+
+def _is_digit(char: str) -> bool:
+    """A digit to the masker (its module docstring)."""
+    return char.isdigit() or _one_digit(char)
+
+
+# Every such numeral, from unicodedata (not from the masker's tables).
+_NUMERALS = [c for c in map(chr, range(sys.maxunicode + 1))
+             if not "\ud800" <= c <= "\udfff" and c.isnumeric() and _one_digit(c)]
 _DIGIT = st.one_of(st.sampled_from("0123456789"), st.characters(categories=("Nd",)),
-                   st.sampled_from("¹²³⁴⁵⁶⁷⁸⁹⁰₀₁①⑨❶➀"))
+                   st.sampled_from("¹²³⁴⁵⁶⁷⁸⁹⁰₀₁①⑨❶➀"),
+                   st.sampled_from("〇一二三四五六七八九零壹贰叁肆伍陆柒捌玖ⅠⅤⅨ㊀"),
+                   st.sampled_from(_NUMERALS))
 _INVISIBLE = st.one_of(st.characters(categories=("Cf", "Mn", "Me")),
                        st.characters(categories=("Cc",)).filter(lambda c: not c.isspace()))
 _SPACES = st.text(st.one_of(st.characters(categories=("Zs", "Zl", "Zp")),
                             st.sampled_from("\t\n\r\x0b\x0c")), min_size=1, max_size=40)
 # one visible mark that is neither a letter nor a digit: any punctuation or symbol
 _MARK = st.characters(categories=("P", "S"))
+# one character that joins two digit groups when it stands alone between them:
+# a cased letter, or a numeric character that is no digit (and stands for no digit)
+_JOINER = st.one_of(st.characters(categories=("Lu", "Ll", "Lt")),
+                    st.characters(categories=("No", "Nl")).filter(
+                        lambda c: not c.isdigit() and not _one_digit(c)))
 
 
 @st.composite
 def gaps(draw: st.DrawFn) -> str:
-    """What may join two digit groups: up to MAX_GAP_MARKS marks (a visible
-    character, or whitespace of any kind and length) with invisible
-    characters anywhere in between."""
-    marks = draw(st.lists(st.one_of(_MARK, _SPACES), max_size=MAX_GAP_MARKS))
+    """What may join two digit groups: marks (a visible character that is no
+    letter or digit, or whitespace of any kind and length), however many, or
+    one joiner standing alone, with invisible characters anywhere in between."""
     invisible = st.text(_INVISIBLE, max_size=3)
+    if draw(st.booleans()):
+        return draw(invisible) + draw(_JOINER) + draw(invisible)
+    marks = draw(st.lists(st.one_of(_MARK, _SPACES), max_size=30))
     return "".join(draw(invisible) + mark for mark in marks) + draw(invisible)
 
 
@@ -195,7 +238,7 @@ _DATE_OR_TIME_SHAPE = re.compile(r"[0-9]{2}:[0-9]{2}|[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
 
 def _digit_positions(text: str, start: int, length: int) -> list[int]:
-    return [i for i in range(start, start + length) if text[i].isdigit()]
+    return [i for i in range(start, start + length) if _is_digit(text[i])]
 
 
 @given(st.text(), phone_numbers(), st.text())
@@ -209,10 +252,10 @@ def test_a_number_in_any_text_shows_at_most_four_of_its_digits(
                if masked[i] == text[i]]
     assert len(visible) <= 4, (text, masked)
     # every other character is as it was; only digits turn into stars
-    assert all(m == t or (t.isdigit() and m == "*") for m, t in zip(masked, text, strict=True))
+    assert all(m == t or (_is_digit(t) and m == "*") for m, t in zip(masked, text, strict=True))
 
 
-_NO_DIGITS = st.text(st.characters(exclude_categories=("Nd",)).filter(lambda c: not c.isdigit()))
+_NO_DIGITS = st.text(st.characters(exclude_categories=("Nd",)).filter(lambda c: not _is_digit(c)))
 _LETTERS = st.text(st.characters(categories=("L",)), max_size=20)
 
 
@@ -279,7 +322,7 @@ def test_a_date_or_time_joined_to_a_number_does_not_shield_it(number: str, token
     for before, after in ((number + gap, token), (token + gap, number)):
         masked = mask_text(before + after)
         start = 0 if before.startswith(number) else len(before)
-        assert sum(m.isdigit() for m in masked[start:start + len(number)]) <= 4, masked
+        assert sum(map(_is_digit, masked[start:start + len(number)])) <= 4, masked
 
 
 _JSON_LEAF = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
@@ -322,7 +365,10 @@ _HOSTILE = {
     "a digit, then a gap that never ends": "1" + " -" * (_SIZE // 2),
     "a digit, then invisible characters": "1" + "\u00ad" * _SIZE + "x",
     "one run of 32 K digits with invisible gaps": ("1\u00ad" * _SIZE)[:_SIZE],
-    "digits with gaps one mark too long": (("1" + "-" * (MAX_GAP_MARKS + 1)) * _SIZE)[:_SIZE],
+    "digits with long gaps": (("1" + "-" * 7) * _SIZE)[:_SIZE],
+    "digits joined by single letters": ("1x" * _SIZE)[:_SIZE],
+    "letters, one digit each": ("1xy" * _SIZE)[:_SIZE],
+    "astral numerals and letters": ("\U00010107\U0001d400" * _SIZE)[:_SIZE],
     "whitespace and invisible marks": "1" + " \u034f" * (_SIZE // 2),
     "partial times": ("12:3" * _SIZE)[:_SIZE],
     "partial date-times": ("2026-10-01T0" * _SIZE)[:_SIZE],
@@ -380,6 +426,19 @@ def test_the_unicode_tables_are_those_of_this_python() -> None:
         regenerate, _class_text(invisible - bmp))
     assert _matched(_unicode_classes.EXTRA_DIGITS) == extra_digits, (
         regenerate, _class_text(extra_digits))
-    # what the masker counts as a digit is exactly what str.isdigit says
+    numerals = set(_NUMERALS)
+    for name, chars in (("NUMERIC_DIGITS_BMP", {c for c in numerals if c <= "\uffff"}),
+                        ("NUMERIC_DIGITS_ASTRAL", {c for c in numerals if c > "\uffff"})):
+        assert _matched(getattr(_unicode_classes, name)) == chars, (regenerate, name,
+                                                                    _class_text(chars))
+    joiners = {c for c in _EVERY_CHARACTER if unicodedata.category(c) in ("Lu", "Ll", "Lt")
+               or (unicodedata.category(c) in ("No", "Nl") and not _is_digit(c))}
+    for name, chars in (("JOINERS_BMP", {c for c in joiners if c <= "\uffff"}),
+                        ("JOINERS_ASTRAL", {c for c in joiners if c > "\uffff"})):
+        assert _matched(getattr(_unicode_classes, name)) == chars, (regenerate, name,
+                                                                    _class_text(chars))
+    # what the masker counts as a digit: what str.isdigit says, and the numerals
     assert _matched(f"\\d{_unicode_classes.EXTRA_DIGITS}") == set(
         itertools.compress(_EVERY_CHARACTER, map(str.isdigit, _EVERY_CHARACTER)))
+    assert set(_DIGITS.findall(_EVERY_CHARACTER)) == set(
+        filter(_is_digit, _EVERY_CHARACTER))
