@@ -2,8 +2,10 @@
 
 One run, scenarios in parallel (SIPp calls in threads):
 
-* SIPp as internal phone 1001 dials 8+number → the dialplan refuses it with
-  the announcement and the daemon records it (method dialplan, refused);
+* SIPp as internal phone 1001 (answering the PBX's challenge with its
+  password: tests/e2e/test_sip_trust.py) dials 8+number → the dialplan
+  refuses it with the announcement and the daemon records it (method
+  dialplan, refused);
 * 1001 dials 0+number → out on the general trunk, answered by a SIPp UAS:
   not blocked;
 * AMI ``Originate`` of ``PJSIP/123@carrier`` → hung up and recorded (originate,
@@ -156,13 +158,14 @@ def test_hotline_trunk_is_inbound_only(pbx_clean: AsteriskSandbox, daemon_factor
     recorder = AmiRecorder(pbx.ports.ami, pbx.ami_user, pbx.ami_secret).start()
     try:
         with sipp_uas(pbx.ports.mobile_peer), misconfigured_dialplan(pbx):
+            phone = pbx.phone_password
             calls = {
                 "refused_8": CallScript(caller="1001", service="813800001234",
-                                        hold_after_answer=15),
+                                        hold_after_answer=15, password=phone),
                 "general_0": CallScript(caller="1001", service="013900005678",
-                                        hold_after_answer=2),
+                                        hold_after_answer=2, password=phone),
                 "misconfigured_9": CallScript(caller="1001", service="9125",
-                                              answer_timeout=10),
+                                              answer_timeout=10, password=phone),
                 "failover_ok": CallScript(caller="13900000001", hold_after_answer=3),
             }
             with ThreadPoolExecutor(max_workers=len(calls)) as pool:
