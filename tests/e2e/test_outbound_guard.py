@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -52,7 +50,8 @@ from hotline_pbx.sandbox.sipp import CallScript, SippResult, place_call
 from hotline_pbx.store.database import open_database
 from hotline_pbx.store.models import blocked_outbound
 from tests.e2e.conftest import ConfigWriter
-from tests.e2e.waiting import udp_bound, wait_until
+from tests.e2e.peers import sipp_uas
+from tests.e2e.waiting import wait_until
 
 SUPERVISOR_OK = {"id": "li.na", "name": "Li Na", "mobile": "13500000001"}  # general trunk
 SUPERVISOR_BAD = {"id": "li.na", "name": "Li Na", "mobile": "13400000001"}  # via the 400 trunk
@@ -81,26 +80,6 @@ def ami_action(pbx: AsteriskSandbox, action: dict[str, str],
                 if message.get("ActionID") == "act":
                     return message
     raise TimeoutError(f"no reply to {action}")
-
-
-@contextmanager
-def sipp_uas(port: int) -> Iterator[None]:
-    """SIPp's built-in UAS on the general trunk's far end: answers every call."""
-    with tempfile.TemporaryDirectory(prefix="hotline-uas-") as tmp:
-        proc = subprocess.Popen(
-            ["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-nostdin",
-             "-timeout", "120s"],
-            cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_until(lambda: udp_bound(port), 10, f"SIPp's UAS to bind UDP {port}")
-            yield
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
 
 
 @contextmanager
