@@ -2,8 +2,10 @@
 
 One run, scenarios in parallel (SIPp calls in threads):
 
-* SIPp as internal phone 1001 dials 8+number → the dialplan refuses it with
-  the announcement and the daemon records it (method dialplan, refused);
+* SIPp as internal phone 1001 (answering the PBX's challenge with its
+  password: tests/e2e/test_sip_trust.py) dials 8+number → the dialplan
+  refuses it with the announcement and the daemon records it (method
+  dialplan, refused);
 * 1001 dials 0+number → out on the general trunk, answered by a SIPp UAS:
   not blocked;
 * AMI ``Originate`` of ``PJSIP/123@carrier`` → hung up and recorded (originate,
@@ -27,8 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -50,7 +50,8 @@ from hotline_pbx.sandbox.sipp import CallScript, SippResult, place_call
 from hotline_pbx.store.database import open_database
 from hotline_pbx.store.models import blocked_outbound
 from tests.e2e.conftest import ConfigWriter
-from tests.e2e.waiting import udp_bound, wait_until
+from tests.e2e.peers import sipp_uas
+from tests.e2e.waiting import wait_until
 
 SUPERVISOR_OK = {"id": "li.na", "name": "Li Na", "mobile": "13500000001"}  # general trunk
 SUPERVISOR_BAD = {"id": "li.na", "name": "Li Na", "mobile": "13400000001"}  # via the 400 trunk
@@ -79,26 +80,6 @@ def ami_action(pbx: AsteriskSandbox, action: dict[str, str],
                 if message.get("ActionID") == "act":
                     return message
     raise TimeoutError(f"no reply to {action}")
-
-
-@contextmanager
-def sipp_uas(port: int) -> Iterator[None]:
-    """SIPp's built-in UAS on the general trunk's far end: answers every call."""
-    with tempfile.TemporaryDirectory(prefix="hotline-uas-") as tmp:
-        proc = subprocess.Popen(
-            ["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-nostdin",
-             "-timeout", "120s"],
-            cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_until(lambda: udp_bound(port), 10, f"SIPp's UAS to bind UDP {port}")
-            yield
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
 
 
 @contextmanager
@@ -156,13 +137,14 @@ def test_hotline_trunk_is_inbound_only(pbx_clean: AsteriskSandbox, daemon_factor
     recorder = AmiRecorder(pbx.ports.ami, pbx.ami_user, pbx.ami_secret).start()
     try:
         with sipp_uas(pbx.ports.mobile_peer), misconfigured_dialplan(pbx):
+            phone = pbx.phone_password
             calls = {
                 "refused_8": CallScript(caller="1001", service="813800001234",
-                                        hold_after_answer=15),
+                                        hold_after_answer=15, password=phone),
                 "general_0": CallScript(caller="1001", service="013900005678",
-                                        hold_after_answer=2),
+                                        hold_after_answer=2, password=phone),
                 "misconfigured_9": CallScript(caller="1001", service="9125",
-                                              answer_timeout=10),
+                                              answer_timeout=10, password=phone),
                 "failover_ok": CallScript(caller="13900000001", hold_after_answer=3),
             }
             with ThreadPoolExecutor(max_workers=len(calls)) as pool:

@@ -76,3 +76,10 @@ def test_the_carrier_is_qualified_as_the_sandbox_says(seconds: int, rendered: in
 def test_a_qualify_interval_within_the_timeout_is_refused(seconds: int) -> None:
     with pytest.raises(ValueError, match="qualify timeout"):
         AsteriskSandbox(name="unit", ports=PORTS, carrier_qualify_seconds=seconds)
+
+
+def test_the_phones_get_the_sandboxs_password_over_the_shipped_placeholder() -> None:
+    pbx = AsteriskSandbox(name="unit", ports=PORTS, phone_password="unit-phone-pw")
+    settings = [line for line in pbx.config_files()["pjsip.conf"].splitlines()
+                if line.startswith("password = ")]
+    assert settings and set(settings) == {"password = unit-phone-pw"}

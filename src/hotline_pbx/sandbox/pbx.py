@@ -105,6 +105,8 @@ class AsteriskSandbox:
     ami_secret: str = "sandbox-ami-secret"
     ari_user: str = "hotline"
     ari_password: str = "sandbox-ari-secret"
+    # Every internal phone's password (the shipped pjsip.conf has placeholders).
+    phone_password: str = "sandbox-phone-secret"
     root: Path = DEFAULT_ROOT
     globals: Mapping[str, str] = field(default_factory=dict)
     # The carrier AOR's qualify_frequency (the shipped pjsip.conf says 30). Off
@@ -306,6 +308,11 @@ class AsteriskSandbox:
             text = text.replace("bind = 127.0.0.1:5060", f"bind = 127.0.0.1:{p.sip}")
             text = text.replace("@127.0.0.1:5090", f"@127.0.0.1:{p.carrier_peer}")
             text = text.replace("@127.0.0.1:5091", f"@127.0.0.1:{p.mobile_peer}")
+            # Every phone's placeholder password ("change-me-<phone>").
+            text, phones = re.subn(r"(?m)^password = change-me-\S+$",
+                                   f"password = {self.phone_password}", text)
+            if not phones:
+                raise SandboxError("expected the phones' change-me passwords in pjsip.conf")
             # The carrier AOR's is the only qualify in the shipped file.
             text = replace_once(text, "\nqualify_frequency = 30\n",
                                 f"\nqualify_frequency = {self.carrier_qualify_seconds}\n")

@@ -4,6 +4,11 @@ Each call is described by a :class:`CallScript` (who calls, and when the
 caller hangs up: a fixed time after answer, or before answer = abandon) and
 rendered into a SIPp XML scenario. Provisional responses (100, 180, 183) are
 all optional, so a 183-only call passes as well as a ringing one.
+
+An internal phone must authenticate (the shipped pjsip.conf): with a
+``password`` the caller answers the PBX's 401/407 digest challenge to its
+INVITE as user ``caller`` and the call goes on; with ``refused`` it sends no
+credentials, expects that challenge as the final answer, ACKs it and ends.
 """
 
 from __future__ import annotations
@@ -39,22 +44,45 @@ OK_TO_LAST_REQUEST = """  <send><![CDATA[
   ]]></send>
 """
 
-_INVITE = """
+_INVITE_REQUEST = """
   <send retrans="500"><![CDATA[
       INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       From: "{caller_name}" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
       To: <sip:[service]@[remote_ip]:[remote_port]>
       Call-ID: [call_id]
-      CSeq: 1 INVITE
+      CSeq: {cseq} INVITE
       Contact: sip:{caller}@[local_ip]:[local_port]
-      Max-Forwards: 70
+      Max-Forwards: 70{credentials}
 """ + SDP_BODY + """  ]]></send>
+"""
+
+_INVITE = _INVITE_REQUEST + """
   <recv response="100" optional="true" {wait}/>
   <recv response="180" optional="true" {wait}/>
   <recv response="183" optional="true" {wait}/>
   <recv response="180" optional="true" {wait}/>
   <recv response="183" optional="true" {wait}/>
+"""
+
+# The PBX's digest challenge to the first INVITE, 401 or 407 (auth="true":
+# SIPp keeps it for the [authentication] of the next INVITE), and its ACK: an
+# ACK of a non-2xx final response belongs to the INVITE transaction (its Via).
+_CHALLENGE = """
+  <recv response="100" optional="true"/>
+  <recv response="401" auth="true" optional="true" next="challenged"/>
+  <recv response="407" auth="true"/>
+  <label id="challenged"/>
+  <send><![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      From: "{caller_name}" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+  ]]></send>
 """
 
 _HEADERS = """
@@ -66,7 +94,7 @@ _ACK = """
   <send><![CDATA[
       ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]""" + _HEADERS + """
-      CSeq: 1 ACK
+      CSeq: {cseq} ACK
       Max-Forwards: 70
       Content-Length: 0
   ]]></send>
@@ -77,7 +105,7 @@ _CALLER_BYE = """
   <send retrans="500"><![CDATA[
       BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]""" + _HEADERS + """
-      CSeq: 2 BYE
+      CSeq: {bye_cseq} BYE
       Max-Forwards: 70
       Content-Length: 0
   ]]></send>
@@ -96,7 +124,7 @@ _CANCEL = """
       From: "{caller_name}" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
       To: <sip:[service]@[remote_ip]:[remote_port]>
       Call-ID: [call_id]
-      CSeq: 1 CANCEL
+      CSeq: {cseq} CANCEL
       Max-Forwards: 70
       Content-Length: 0
   ]]></send>
@@ -105,7 +133,7 @@ _CANCEL = """
   <send><![CDATA[
       ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
       [last_Via:]""" + _HEADERS + """
-      CSeq: 1 ACK
+      CSeq: {cseq} ACK
       Max-Forwards: 70
       Content-Length: 0
   ]]></send>
@@ -119,6 +147,10 @@ class CallScript:
     ``hold_after_answer`` seconds on the line after answer (the far end may
     hang up earlier), or ``abandon_after`` seconds of waiting before the caller
     gives up (CANCEL). ``answer_timeout`` bounds the wait for an answer.
+    ``password``: answer the PBX's challenge as user ``caller`` (an internal
+    phone). ``refused``: send no credentials and expect the INVITE refused
+    with a 401/407 challenge, nothing more (an unauthenticated phone, a forged
+    From).
     """
 
     caller: str = "13912345678"
@@ -127,9 +159,30 @@ class CallScript:
     hold_after_answer: float = 2.0
     abandon_after: float | None = None
     answer_timeout: float = 60.0
+    password: str | None = None
+    refused: bool = False
+
+    def __post_init__(self) -> None:
+        if self.refused and self.password is not None:
+            raise ValueError("a refused call sends no credentials: give no password")
+        if self.password is not None and (not self.password or
+                                          any(c.isspace() or c == "]" for c in self.password)):
+            # SIPp reads [authentication ... password=...] up to a space or "]".
+            raise ValueError("a SIPp password must be non-empty, without spaces or ']'")
 
     def scenario(self) -> str:
-        fields = {"caller": escape(self.caller), "caller_name": escape(self.caller_name)}
+        fields = {"caller": escape(self.caller), "caller_name": escape(self.caller_name),
+                  "cseq": "1", "bye_cseq": "2", "credentials": ""}
+        if self.refused or self.password is not None:
+            challenge = (_INVITE_REQUEST + _CHALLENGE).format(**fields)
+            if self.refused:
+                return _document(challenge)
+            # SIPp's own keyword: the digest answer to the challenge kept above.
+            credentials = (f"\n      [authentication username={escape(self.caller)} "
+                           f"password={escape(self.password or '')}]")
+            fields.update(cseq="2", bye_cseq="3", credentials=credentials)
+        else:
+            challenge = ""
         # SIPp times a wait from the step it sits on, and optional provisional
         # responses move it along: every step of the wait carries the timeout.
         # They arrive within milliseconds of the INVITE, so the drift is small.
@@ -137,7 +190,7 @@ class CallScript:
             wait = f'timeout="{int(self.abandon_after * 1000)}" ontimeout="cancel"'
         else:
             wait = f'timeout="{int(self.answer_timeout * 1000)}"'
-        body = _INVITE.format(wait=wait, **fields)
+        body = challenge + _INVITE.format(wait=wait, **fields)
         if self.abandon_after is not None:
             body += f'  <recv response="200" {wait}/>\n'
             body += _ACK.format(**fields) + _CALLER_BYE.format(**fields).replace(
@@ -150,8 +203,12 @@ class CallScript:
             body += (f'  <recv request="BYE" timeout="{hold_ms}" ontimeout="caller_bye" '
                      f'next="far_bye"/>\n')
             body += _CALLER_BYE.format(**fields)
-        return ('<?xml version="1.0" encoding="UTF-8" ?>\n'
-                f'<scenario name="hotline call">\n{body}</scenario>\n')
+        return _document(body)
+
+
+def _document(body: str) -> str:
+    return ('<?xml version="1.0" encoding="UTF-8" ?>\n'
+            f'<scenario name="hotline call">\n{body}</scenario>\n')
 
 
 @dataclass(frozen=True)
@@ -167,15 +224,19 @@ class SippResult:
 
 
 def place_call(script: CallScript, sip_port: int, *, timeout: float = 120.0,
-               local_port: int = 0) -> SippResult:
-    """Place one call (blocks until it ends); run several in threads for a mix."""
+               local_port: int = 0, local_ip: str = "127.0.0.1") -> SippResult:
+    """Place one call (blocks until it ends); run several in threads for a mix.
+
+    ``local_ip``: where the call comes from (any 127.x.y.z is this host's
+    loopback too, and not the address the sandbox's trunks are matched by).
+    """
     with tempfile.TemporaryDirectory(prefix="hotline-sipp-") as tmp:
         path = Path(tmp) / "call.xml"
         path.write_text(script.scenario())
         stats = Path(tmp) / "stats"
         command = [
             "sipp", f"127.0.0.1:{sip_port}", "-sf", str(path), "-s", script.service,
-            "-i", "127.0.0.1", "-p", str(local_port), "-m", "1", "-l", "1",
+            "-i", local_ip, "-p", str(local_port), "-m", "1", "-l", "1",
             "-timeout", f"{int(timeout)}s", "-timeout_error", "-nostdin", "-trace_screen",
             "-screen_file", str(stats),
         ]

@@ -54,6 +54,7 @@ def main() -> None:
         pbx.rx("dialplan add extension _134XXXXXXXX,1,Dial(PJSIP/${EXTEN}@carrier,3) "
                "into sandbox-mobiles")
         sip = ports.sip
+        phone = pbx.phone_password  # 1001 answers the PBX's challenge
 
         record(pbx, "inbound_call_answered_by_queue",
                lambda: _call(CallScript(caller="13912345678", hold_after_answer=2), sip))
@@ -66,13 +67,14 @@ def main() -> None:
             "Action": "Originate", "Channel": "Local/9126@internal-outbound",
             "Application": "Wait", "Data": "10", "Async": "true", "Timeout": "5000"}), settle=6)
         record(pbx, "phone_dials_trunk_via_misconfigured_dialplan",
-               lambda: _call(CallScript(caller="1001", service="9125", answer_timeout=8), sip))
+               lambda: _call(CallScript(caller="1001", service="9125", answer_timeout=8,
+                                          password=phone), sip))
         record(pbx, "phone_dials_8_refused_by_dialplan",
                lambda: _call(CallScript(caller="1001", service="813800001234",
-                                        hold_after_answer=12), sip))
+                                        hold_after_answer=12, password=phone), sip))
         record(pbx, "phone_dials_0_general_trunk",
                lambda: _call(CallScript(caller="1001", service="013900005678",
-                                        answer_timeout=3), sip))
+                                        answer_timeout=3, password=phone), sip))
         pbx.set_global("HOTLINE_FAILSAFE_QUEUE", "no-such-queue")
         pbx.set_global("HOTLINE_FAILSAFE_MOBILE", "Local/13400000001@sandbox-mobiles")
         pbx.set_global("HOTLINE_FAILSAFE_RING", "4")

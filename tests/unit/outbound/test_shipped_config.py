@@ -99,3 +99,101 @@ def test_the_refusal_is_announced_and_reported() -> None:
     assert "Number: ${FILTER(" in refused  # a crafted number adds no headers
     assert "Playback(" in refused and "feature-not-avail-line" in refused
     assert "Hangup(21)" in refused
+
+
+# -- pjsip.conf: who a request is ------------------------------------------------
+#
+# Asterisk takes a request for the endpoint its identifiers find; a phone's
+# context dials out on the general trunk, the carrier's is the hotline. So the
+# trunks may be recognised by source address only (a From user is anyone's to
+# write), and the phones by From user only once they answer a digest challenge.
+# The calls themselves: tests/e2e/test_sip_trust.py.
+
+PJSIP = ROOT / "asterisk-conf" / "pjsip.conf"
+TRUNKS = (Settings().trunks.hotline, Settings().trunks.general)
+
+
+def pjsip_objects(text: str) -> list[tuple[str, dict[str, str]]]:
+    """Every object (not template) of a pjsip.conf: (name, options), templates applied.
+
+    Enough of Asterisk's format for the shipped file: ``[name]``,
+    ``[name](!)`` (a template), ``[name](template, …)``, ``key = value``,
+    ``;`` comments; a later value of a key wins.
+    """
+    sections: list[tuple[str, bool, list[str], dict[str, str]]] = []
+    for raw in text.splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if not line:
+            continue
+        header = re.fullmatch(r"\[([^\]]+)\](?:\(([^)]*)\))?", line)
+        if header:
+            bases = [b.strip() for b in (header.group(2) or "").split(",") if b.strip()]
+            sections.append((header.group(1), "!" in bases,
+                             [b for b in bases if b != "!"], {}))
+            continue
+        key, sep, value = line.partition("=")
+        assert sep and sections, f"pjsip.conf: cannot read {raw!r}"
+        sections[-1][3][key.strip()] = value.lstrip(">").strip()
+    templates = {name: (bases, options) for name, is_template, bases, options in sections
+                 if is_template}
+
+    def resolved(bases: list[str], own: dict[str, str]) -> dict[str, str]:
+        merged: dict[str, str] = {}
+        for base in bases:
+            merged.update(resolved(*templates[base]))
+        return {**merged, **own}
+
+    return [(name, resolved(bases, options))
+            for name, is_template, bases, options in sections if not is_template]
+
+
+def _of_type(kind: str) -> dict[str, dict[str, str]]:
+    found = [(n, o) for n, o in pjsip_objects(PJSIP.read_text(encoding="utf-8"))
+             if o.get("type") == kind]
+    assert len({n for n, _ in found}) == len(found), f"two {kind} objects share a name"
+    return dict(found)
+
+
+def test_the_pjsip_reader_applies_templates_and_skips_comments() -> None:
+    objects = pjsip_objects("[t](!)\ntype = endpoint\ncontext = a ; why\n"
+                            "[p](t)\ncontext = b\n[p]\ntype = aor\n[q](t)\n")
+    assert objects == [("p", {"type": "endpoint", "context": "b"}), ("p", {"type": "aor"}),
+                       ("q", {"type": "endpoint", "context": "a"})]
+
+
+def test_the_shipped_file_has_both_trunks_and_a_phone() -> None:
+    endpoints = _of_type("endpoint")
+    assert set(TRUNKS) < set(endpoints)
+    assert "1001" in endpoints
+
+
+@pytest.mark.parametrize("trunk", TRUNKS)
+def test_a_trunk_is_identified_by_source_address_only(trunk: str) -> None:
+    assert _of_type("endpoint")[trunk].get("identify_by") == "ip"
+
+
+def test_only_trunks_are_matched_by_address_and_the_carrier_is() -> None:
+    identifies = _of_type("identify").values()
+    assert {i["endpoint"] for i in identifies} <= set(TRUNKS)
+    assert any(i["endpoint"] == Settings().trunks.hotline and i.get("match")
+               for i in identifies)
+
+
+def test_every_phone_must_authenticate_with_a_password_to_change() -> None:
+    auths = _of_type("auth")
+    phones = {n: o for n, o in _of_type("endpoint").items() if n not in TRUNKS}
+    assert phones
+    for name, phone in phones.items():
+        assert phone.get("identify_by") == "username", name
+        auth = auths[phone["auth"]]
+        assert auth.get("auth_type") == "userpass", name
+        assert auth.get("username") == name, name  # the From user is who answers
+        # A sample, never a real password: the sandbox writes its own over it.
+        assert auth.get("password", "").startswith("change-me"), name
+
+
+def test_nothing_is_let_in_anonymously() -> None:
+    (settings,) = _of_type("global").values()
+    order = [m.strip() for m in settings["endpoint_identifier_order"].split(",")]
+    assert order == ["username", "ip"]
+    assert "anonymous" not in _of_type("endpoint")
