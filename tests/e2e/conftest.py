@@ -19,6 +19,7 @@ import pytest
 
 from hotline_pbx.config import DatabaseSettings, Secret
 from hotline_pbx.sandbox.daemon import DaemonProcess
+from hotline_pbx.sandbox.network import PublicNetwork
 from hotline_pbx.sandbox.pbx import SANDBOX_GLOBALS, AsteriskSandbox, PbxPorts
 from hotline_pbx.store import config_repo
 from hotline_pbx.store.database import open_database
@@ -43,6 +44,34 @@ def require_sandbox() -> None:
         if E2E_REQUIRED:
             pytest.fail(f"e2e required but {reason}")
         pytest.skip(reason)
+
+
+#: Seconds between a looped PBX's OPTIONS to the carrier (the shared ``pbx`` has
+#: qualify off: with nobody at its carrier_peer PJSIP would refuse carrier channels).
+LOOP_QUALIFY = 4
+
+
+@pytest.fixture(scope="module")
+def looped_pbx(request: pytest.FixtureRequest) -> Iterator[AsteriskSandbox]:
+    """A PBX of the test module's own, its carrier qualified every LOOP_QUALIFY s,
+    for use with the public network (``network``)."""
+    require_sandbox()
+    module = request.module.__name__.rpartition(".")[2].removeprefix("test_")
+    sandbox = AsteriskSandbox(name=f"{module}-{os.getpid()}", ports=PbxPorts.allocate(),
+                              carrier_qualify_seconds=LOOP_QUALIFY)
+    sandbox.start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture(scope="module")
+def network(looped_pbx: AsteriskSandbox) -> Iterator[PublicNetwork]:
+    """The sandbox's public network on ``looped_pbx``'s peer ports: the general
+    trunk reaches the hotline's own number, and the path can be broken."""
+    with PublicNetwork(looped_pbx) as net:
+        yield net
 
 
 @pytest.fixture(scope="session")

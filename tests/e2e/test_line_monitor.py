@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import time
 import urllib.error
 import urllib.request
@@ -29,36 +28,18 @@ from sqlalchemy import select
 from hotline_pbx.config import DatabaseSettings, Secret
 from hotline_pbx.sandbox.daemon import DaemonProcess
 from hotline_pbx.sandbox.network import NetworkFault, PublicNetwork
-from hotline_pbx.sandbox.pbx import AsteriskSandbox, PbxPorts
+from hotline_pbx.sandbox.pbx import AsteriskSandbox
 from hotline_pbx.sandbox.sipp import CallScript, place_call
 from hotline_pbx.store import config_repo, models
 from hotline_pbx.store.database import open_database
 from tests.conftest import truncate_all
-from tests.e2e.conftest import require_sandbox
+from tests.e2e.conftest import LOOP_QUALIFY
 from tests.e2e.waiting import wait_until
 
-QUALIFY = 4  # seconds between the PBX's OPTIONS to the carrier
+QUALIFY = LOOP_QUALIFY  # seconds between the PBX's OPTIONS to the carrier
 TEST_CALLER = "01088886666"
 HOTLINE = "4008001234"
 LINE = {"test_after": "2", "test_timeout": "6", "retest_every": "8"}
-
-
-@pytest.fixture(scope="module")
-def line_pbx() -> Iterator[AsteriskSandbox]:
-    require_sandbox()
-    sandbox = AsteriskSandbox(name=f"line-{os.getpid()}", ports=PbxPorts.allocate(),
-                              carrier_qualify_seconds=QUALIFY)
-    sandbox.start()
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
-
-
-@pytest.fixture(scope="module")
-def network(line_pbx: AsteriskSandbox) -> Iterator[PublicNetwork]:
-    with PublicNetwork(line_pbx, hotline_number=HOTLINE) as net:
-        yield net
 
 
 def _store(pg_dsn: str, tmp: Path, step: Any, *args: Any) -> None:
@@ -123,7 +104,7 @@ class Line:
 
 
 @pytest.fixture
-def line(line_pbx: AsteriskSandbox, network: PublicNetwork, pg_dsn: str,
+def line(looped_pbx: AsteriskSandbox, network: PublicNetwork, pg_dsn: str,
          tmp_path: Path) -> Iterator[Line]:
     truncate_all(pg_dsn)
     # Open hours whatever the clock says: the monitor only tests a quiet line then.
@@ -131,8 +112,8 @@ def line(line_pbx: AsteriskSandbox, network: PublicNetwork, pg_dsn: str,
     _store(pg_dsn, tmp_path, config_repo.save_override,
            {"mode": "open", "until": until, "note": "e2e"}, "e2e")
     network.set_fault(NetworkFault.NORMAL)
-    line_pbx.wait_idle(30)
-    harness = Line(line_pbx, network, pg_dsn, tmp_path)
+    looped_pbx.wait_idle(30)
+    harness = Line(looped_pbx, network, pg_dsn, tmp_path)
     try:
         yield harness
     finally:

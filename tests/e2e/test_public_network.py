@@ -16,7 +16,6 @@ One test runs the real daemon instead. Times are printed, never asserted.
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import threading
 import time
@@ -36,14 +35,13 @@ from hotline_pbx.sandbox.network import NetworkFault, PublicNetwork
 from hotline_pbx.sandbox.pbx import (
     CARRIER_QUALIFY_TIMEOUT,
     AsteriskSandbox,
-    PbxPorts,
     SandboxError,
 )
 from tests.conftest import truncate_all
-from tests.e2e.conftest import require_sandbox
+from tests.e2e.conftest import LOOP_QUALIFY
 from tests.e2e.waiting import wait_until
 
-QUALIFY = 4  # seconds between the PBX's OPTIONS to the carrier
+QUALIFY = LOOP_QUALIFY  # seconds between the PBX's OPTIONS to the carrier
 #: A contact's status changes within one qualify interval plus the OPTIONS timeout.
 STATUS_WITHIN = QUALIFY + CARRIER_QUALIFY_TIMEOUT + 2
 CALLER_NAME = "Line test"
@@ -53,24 +51,6 @@ _CALLERS = (f"1390000{n:04d}" for n in count(1))
 ROUTE_SEEN_WITHIN = 10.0
 # Timer B (64 × T1): how long PJSIP retransmits an unanswered INVITE.
 INVITE_TIMEOUT = 32.0
-
-
-@pytest.fixture(scope="module")
-def looped_pbx() -> Iterator[AsteriskSandbox]:
-    require_sandbox()
-    sandbox = AsteriskSandbox(name=f"loop-{os.getpid()}", ports=PbxPorts.allocate(),
-                              carrier_qualify_seconds=QUALIFY)
-    sandbox.start()
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
-
-
-@pytest.fixture(scope="module")
-def network(looped_pbx: AsteriskSandbox) -> Iterator[PublicNetwork]:
-    with PublicNetwork(looped_pbx) as net:
-        yield net
 
 
 @pytest.fixture
