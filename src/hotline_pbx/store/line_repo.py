@@ -125,14 +125,10 @@ LINE_TESTS: RecordKind[TestRecord] = RecordKind(
 async def open_faults(conn: AsyncConnection) -> list[tuple[str, OpenFault]]:
     """The faults not ended, as (fault_key, fault), oldest first; a row whose cause
     this version does not know is skipped (it stays listed by the API)."""
-    f = line_faults
-    rows = (await conn.execute(select(f.c.id, f.c.fault_key, f.c.cause, f.c.started_at)
-                               .where(f.c.ended_at.is_(None))
-                               .order_by(f.c.started_at, f.c.id))).all()
     known = {c.value for c in FaultCause}
     return [(row.fault_key, OpenFault(row.id, FaultCause(row.cause),
                                       row.started_at.timestamp()))
-            for row in rows if row.cause in known]
+            for row in await open_fault_rows(conn) if row.cause in known]
 
 
 async def last_test(conn: AsyncConnection) -> Row[Any] | None:
