@@ -24,6 +24,7 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -69,6 +70,8 @@ calls = Table(
     Column("hangup_cause", SmallInteger),
     Column("is_test", Boolean, nullable=False, server_default=text("false")),
     Column("needs_callback", Boolean, nullable=False, server_default=text("false")),
+    # connected past long_call.threshold while callers waited (issue 12)
+    Column("long_call", Boolean, nullable=False, server_default=text("false")),
     Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=NOW),
     # unrouted: the caller hung up during the AGI step (recorded, never offered)
@@ -250,6 +253,114 @@ api_tokens = Table(
     Index("uq_api_tokens_active_name", "name", unique=True,
           postgresql_where=text("revoked_at IS NULL")),
 )
+
+_EMPTY_JSON = text("'{}'::jsonb")
+
+# The dialer's jobs: a callback, a satisfaction visit, an emergency campaign.
+# ``job_key`` is idempotent (a callback task opens at most one job).
+dialer_jobs = Table(
+    "dialer_jobs",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("job_key", Text, nullable=False, unique=True),
+    Column("job_type", Text, nullable=False),  # domain.dialer.JobType
+    Column("dialog", Text, nullable=False),  # domain.dialer.DialogType
+    Column("name", Text, nullable=False, server_default=""),
+    Column("state", Text, nullable=False, server_default="active"),  # JobState
+    # per-job settings: max_attempts, the message's media, ... (the dialer's own)
+    Column("options", JSONB, nullable=False, server_default=_EMPTY_JSON),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Column("created_by", Text, nullable=False, server_default="system"),
+    Column("cancelled_at", DateTime(timezone=True)),
+    Column("cancelled_by", Text, nullable=False, server_default=""),
+    Column("finished_at", DateTime(timezone=True)),
+    CheckConstraint("job_type IN ('callback', 'visit', 'emergency')", name="job_type"),
+    CheckConstraint("dialog IN ('agent_bridge', 'satisfaction', 'confirm')", name="dialog"),
+    CheckConstraint("state IN ('active', 'cancelled', 'done')", name="state"),
+    Index("ix_dialer_jobs_created_at", "created_at"),
+    Index("ix_dialer_jobs_active", "job_type", postgresql_where=text("state = 'active'")),
+)
+
+# The people a job calls, in the order of its list (``line_no``: the line of
+# the imported file). A row without a phone is kept: "no contact number".
+dialer_targets = Table(
+    "dialer_targets",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("job_id", BigInteger, ForeignKey("dialer_jobs.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("name", Text, nullable=False, server_default=""),
+    Column("account", Text, nullable=False, server_default=""),
+    Column("phone", Text),
+    Column("ref", Text, nullable=False, server_default=""),  # e.g. the callback task's id
+    Column("state", Text, nullable=False, server_default="pending"),  # TargetState
+    Column("result", Text),
+    Column("attempts", SmallInteger, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("dtmf", Text, nullable=False, server_default=""),
+    Column("score", SmallInteger),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    CheckConstraint(
+        "state IN ('pending', 'dialling', 'done', 'unreached', 'no_number', 'cancelled')",
+        name="state"),
+    UniqueConstraint("job_id", "line_no", name="uq_dialer_targets_job_id"),
+    Index("ix_dialer_targets_due", "next_attempt_at",
+          postgresql_where=text("state IN ('pending', 'dialling')")),
+)
+
+# Every call the dialer placed, keyed by its ARI channel id: a restart
+# reconciles the ones still ``in_flight``.
+dialer_attempts = Table(
+    "dialer_attempts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("attempt_key", Text, nullable=False, unique=True),
+    Column("target_id", BigInteger, ForeignKey("dialer_targets.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("answered_at", DateTime(timezone=True)),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("result", Text, nullable=False, server_default="in_flight"),  # AttemptResult
+    Column("hangup_cause", SmallInteger),
+    Column("dtmf", Text, nullable=False, server_default=""),
+    Column("duration_seconds", Float),
+    Column("details", JSONB, nullable=False, server_default=_EMPTY_JSON),
+    Index("ix_dialer_attempts_target_id", "target_id"),
+    Index("ix_dialer_attempts_started_at", "started_at"),
+)
+
+# A callback task for every call the hotline failed (missed, abandoned not
+# short) and for a long call continued from another line; ``task_key`` is
+# idempotent (the call's key, plus the reason for a long call).
+callbacks = Table(
+    "callbacks",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("task_key", Text, nullable=False, unique=True),
+    Column("call_key", Text),  # calls.call_key of the call it is for
+    Column("caller", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("state", Text, nullable=False, server_default="open"),
+    Column("result", Text),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("done_at", DateTime(timezone=True)),
+    Column("done_by", Text, nullable=False, server_default=""),
+    Column("score", SmallInteger),
+    Column("dialer_job_id", BigInteger, ForeignKey("dialer_jobs.id", ondelete="SET NULL")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    CheckConstraint("reason IN ('missed', 'abandoned', 'long_call', 'manual')", name="reason"),
+    CheckConstraint("state IN ('open', 'dialling', 'done', 'cancelled')", name="state"),
+    Index("ix_callbacks_call_key", "call_key"),
+    Index("ix_callbacks_caller", "caller"),
+    Index("ix_callbacks_open_due", "due_at",
+          postgresql_where=text("state IN ('open', 'dialling')")),
+)
+
+#: The advisory lock the one running dialer holds ("hotline dialer").
+DIALER_LOCK = 0x486F746C44696C72
 
 LINE_CHANNEL = "hotline_line"
 """NOTIFY channel of the line monitor: a test in flight (every instance's /route
