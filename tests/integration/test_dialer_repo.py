@@ -32,3 +32,19 @@ async def test_the_same_job_key_returns_the_stored_job_and_adds_no_target(db: Da
         count = (await conn.execute(select(dialer_targets.c.id))).all()
     assert first == again
     assert len(count) == 1
+
+
+async def test_a_callback_task_opens_once_per_key(db: Database) -> None:
+    from datetime import UTC, datetime
+
+    from hotline_pbx.domain.callbacks import CallbackReason, task_key_for
+    from hotline_pbx.store.callback_repo import open_task
+
+    due = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
+    key = task_key_for("call-1", CallbackReason.MISSED)
+    async with db.engine.begin() as conn:
+        first = await open_task(conn, task_key=key, call_key="call-1", caller="13800000001",
+                                reason=CallbackReason.MISSED, due_at=due)
+        again = await open_task(conn, task_key=key, call_key="call-1", caller="13800000001",
+                                reason=CallbackReason.MISSED, due_at=due)
+    assert first is not None and again is None

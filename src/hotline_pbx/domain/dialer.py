@@ -65,3 +65,21 @@ class TargetSpec:
     name: str = ""
     account: str = ""
     ref: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedTarget:
+    """A target that reached a final state, as the dialer hands it to its job
+    type's finish handler (in the transaction that stores the final state)."""
+
+    job_id: int
+    job_type: JobType
+    target_id: int
+    ref: str
+    phone: str | None
+    state: TargetState
+    result: str | None  # the last attempt's result (domain.dialer.AttemptResult value)
+    attempts: int
+    dtmf: str
+    score: int | None
+    finished_at: float  # epoch seconds

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -44,3 +44,13 @@ def _target_row(job_id: int, target: TargetSpec) -> dict[str, Any]:
     return {"job_id": job_id, "line_no": target.line_no, "name": target.name,
             "account": target.account, "phone": target.phone or None, "ref": target.ref,
             "state": state.value}
+
+
+#: NOTIFY channel: new or changed dialer work; the running dialer looks at once.
+DIALER_CHANNEL = "hotline_dialer"
+
+
+async def wake_dialer(conn: AsyncConnection) -> None:
+    """Tell the running dialer (on whichever instance) that work changed; sent when
+    the caller's transaction commits."""
+    await conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": DIALER_CHANNEL})
