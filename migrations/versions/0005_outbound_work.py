@@ -114,6 +114,11 @@ def upgrade() -> None:
         sa.Column("dialer_job_id", sa.BigInteger(),
                   sa.ForeignKey("dialer_jobs.id", ondelete="SET NULL")),
         sa.Column("updated_at", _TZ, nullable=False, server_default=sa.func.now()),
+        # callbacks part (issue 12): the caller as tasks are matched (normalised),
+        # when the call that opened the task ended, the dialer's attempts.
+        sa.Column("caller_key", sa.Text(), nullable=False, server_default=""),
+        sa.Column("failed_at", _TZ),
+        sa.Column("attempts", sa.SmallInteger(), nullable=False, server_default="0"),
         sa.CheckConstraint("reason IN ('missed', 'abandoned', 'long_call', 'manual')",
                            name=op.f("ck_callbacks_reason")),
         sa.CheckConstraint("state IN ('open', 'dialling', 'done', 'cancelled')",
@@ -123,6 +128,9 @@ def upgrade() -> None:
     op.create_index("ix_callbacks_caller", "callbacks", ["caller"])
     op.create_index("ix_callbacks_open_due", "callbacks", ["due_at"],
                     postgresql_where=sa.text("state IN ('open', 'dialling')"))
+    op.create_index("ix_callbacks_open_caller_key", "callbacks", ["caller_key"],
+                    postgresql_where=sa.text("state IN ('open', 'dialling')"))
+    op.create_index("ix_callbacks_created_at", "callbacks", ["created_at"])
 
 
 def downgrade() -> None:

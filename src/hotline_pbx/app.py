@@ -41,6 +41,7 @@ from hotline_pbx.api.server import HttpServer
 from hotline_pbx.ari.client import AriClient
 from hotline_pbx.ari.events import AriEvents
 from hotline_pbx.call_tracking import CallTracking
+from hotline_pbx.callbacks import CallbackService
 from hotline_pbx.config import ConfigError, Settings
 from hotline_pbx.domain.call_record import CallRecord
 from hotline_pbx.domain.errors import ValidationError
@@ -54,6 +55,7 @@ from hotline_pbx.open_hours import OpenHoursGauge, is_open_at
 from hotline_pbx.store.batch_writer import BatchWriter, RecordKind
 from hotline_pbx.store.blocked_repo import BLOCKED_ATTEMPTS, BlockedRecord
 from hotline_pbx.store.call_writer import CALL_RECORDS
+from hotline_pbx.store.callback_repo import CALLBACK_RECORDS, CallbackRecord
 from hotline_pbx.store.config_repo import RoutingState
 from hotline_pbx.store.database import Database, DatabaseUnavailable, open_database
 from hotline_pbx.store.line_repo import LINE_FAULTS, LINE_TESTS, FaultRecord, TestRecord
@@ -85,6 +87,7 @@ class Writers:
     blocked: BatchWriter[BlockedRecord]
     faults: BatchWriter[FaultRecord]
     tests: BatchWriter[TestRecord]
+    callbacks: BatchWriter[CallbackRecord]  # callback tasks (issue 12)
 
 
 class StartupError(RuntimeError):
@@ -100,6 +103,7 @@ class Daemon:
         self.readiness = ReadinessBoard(READINESS_COMPONENTS, advisory=ADVISORY_COMPONENTS)
         self._components = Components(self.readiness)
         self._ari: AriClient | None = None
+        self.callbacks: CallbackService | None = None  # callback tasks (issue 12)
 
     async def start(self) -> None:
         initialise_series()
@@ -108,6 +112,7 @@ class Daemon:
             routing = await self._start_routing(db)
             writers = await self._start_writers(db)
             tracking = CallTracking(self.settings, writers.calls)  # fed by AGI and AMI, below
+            await self._start_callbacks(db, routing, writers, tracking)
             monitor = self._line_monitor(db, routing, writers)  # started last
             agi = await self._start_agi(routing, tracking, monitor)
             await self._start_http(db)
@@ -176,7 +181,8 @@ class Daemon:
         return Writers(calls=await self._start_writer(db, CALL_RECORDS),
                        blocked=await self._start_writer(db, BLOCKED_ATTEMPTS),
                        faults=await self._start_writer(db, LINE_FAULTS),
-                       tests=await self._start_writer(db, LINE_TESTS))
+                       tests=await self._start_writer(db, LINE_TESTS),
+                       callbacks=await self._start_writer(db, CALLBACK_RECORDS))
 
     async def _start_writer(self, db: Database, kind: RecordKind[T]) -> BatchWriter[T]:
         s = self.settings
@@ -184,6 +190,19 @@ class Daemon:
                              write_timeout=s.database.command_timeout,
                              stop_timeout=s.daemon.drain_seconds)
         return await self._components.start(writer, reports_as="database")
+
+    # -- callbacks (issue 12) ---------------------------------------------------------
+    async def _start_callbacks(self, db: Database, routing: RoutingState, writers: Writers,
+                               tracking: CallTracking) -> None:
+        """Callback tasks from ended calls, and the overdue gauge. ``self.callbacks``
+        is the service the long-call handling opens its tasks with; the dialer's
+        finish handler for callback jobs is ``callback_repo.record_dialer_result``."""
+        service = CallbackService(self.settings.callbacks, writers.callbacks, engine=db.engine,
+                                  calendar=lambda: routing.snapshot.calendar,
+                                  timeout=self.settings.database.command_timeout)
+        tracking.observe_ended(service.on_call_ended)
+        self.callbacks = service
+        await self._components.start(service, reports_as="database")
 
     async def _start_agi(self, routing: RoutingState, tracking: CallTracking,
                          monitor: LineMonitor | None) -> FastAgiServer:

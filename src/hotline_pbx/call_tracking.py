@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from hotline_pbx.agi.route_handler import RoutedCall
 from hotline_pbx.ami.normalise import Normaliser
@@ -58,6 +59,12 @@ class CallTracking:
         self._reconcile: asyncio.Task[bool] | None = None
         self.name = "call tracking"
         self._sweep = BackgroundTask("call-sweep", self.sweep_forever)
+        self._ended_observers: list[Callable[[CallRecord], None]] = []
+
+    def observe_ended(self, observer: Callable[[CallRecord], None]) -> None:
+        """Call ``observer`` with each ended call's record (synchronous and quick;
+        an observer that raises is logged and never stops the record being written)."""
+        self._ended_observers.append(observer)
 
     # -- inputs -------------------------------------------------------------------
 
@@ -131,3 +138,9 @@ class CallTracking:
                  f", talk {record.talk_seconds:.1f}s" if record.talk_seconds is not None else "",
                  " (line-monitor test call: counted nowhere)" if record.is_test else "")
         self.writer.submit(record)
+        for observer in self._ended_observers:
+            try:
+                observer(record)
+            except Exception:
+                log.exception("an observer of ended calls failed on call %s",
+                              Identifier(record.call_key))

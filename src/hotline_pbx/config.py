@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from hotline_pbx.domain import callbacks as callbacks_domain
 from hotline_pbx.domain import contract, line_health
 from hotline_pbx.domain import routing as domain_routing
 from hotline_pbx.domain.calendar import load_zone
@@ -177,6 +178,17 @@ class LineSettings:
 
 
 @dataclass(frozen=True)
+class CallbackSettings:
+    """Callback tasks (:mod:`hotline_pbx.callbacks`): every call the hotline failed."""
+
+    enabled: bool = True
+    # Seconds of *working time* (business calendar) until a task is due.
+    due_within: float = callbacks_domain.DEFAULT_DUE_WITHIN
+    # Hand each new task to the dialer (agent first, then the customer).
+    auto_dial: bool = True
+
+
+@dataclass(frozen=True)
 class KpiSettings:
     short_abandon_seconds: float = contract.DEFAULT_SHORT_ABANDON_SECONDS
     service_level_seconds: float = contract.DEFAULT_SERVICE_LEVEL_SECONDS
@@ -200,6 +212,7 @@ class Settings:
     routing: RoutingSection = field(default_factory=RoutingSection)
     trunks: TrunkSettings = field(default_factory=TrunkSettings)
     line: LineSettings = field(default_factory=LineSettings)
+    callbacks: CallbackSettings = field(default_factory=CallbackSettings)
     kpi: KpiSettings = field(default_factory=KpiSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     source: str = "defaults"
@@ -387,6 +400,8 @@ def validate(settings: Settings) -> None:
     _check_trunks(settings)
     _check_routing(settings)
     _check_line(settings)
+    _range("callbacks.due_within", settings.callbacks.due_within,
+           *callbacks_domain.DUE_WITHIN_RANGE)
     _range("kpi.short_abandon_seconds", settings.kpi.short_abandon_seconds,
            contract.MIN_SHORT_ABANDON_SECONDS, contract.MAX_SHORT_ABANDON_SECONDS)
     _range("kpi.service_level_seconds", settings.kpi.service_level_seconds,

@@ -147,6 +147,14 @@ CONFIG_RELOADS = Counter(
     registry=REGISTRY,
 )
 
+# -- callbacks (issue 12) ------------------------------------------------------------
+CALLBACKS_OVERDUE = Gauge(
+    "hotline_callbacks_overdue",
+    "Callback tasks still waiting (open or being dialled) and past their due time, "
+    "as PostgreSQL counted them at the last refresh (every few seconds).",
+    registry=REGISTRY,
+)
+
 # Label values (hotline_pbx.domain.contract): the documents of the routing
 # configuration, the periods of offered calls (failsafe: the dialplan's static
 # route took the call) and the outcomes.

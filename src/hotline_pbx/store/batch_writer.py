@@ -47,7 +47,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -87,6 +87,10 @@ class RecordKind(Generic[T]):
     # record kind whose rows change once (a line fault's end). Empty: a key is
     # written once and a replay of it skipped.
     merge: tuple[str, ...] = ()
+    # A kind whose records are not plain rows (callback tasks open a task and its
+    # dialer job, or close a caller's tasks): its own idempotent write of a batch,
+    # in the writer's transaction, instead of the insert. None: the insert.
+    write: Callable[[AsyncConnection, Sequence[T]], Awaitable[None]] | None = None
 
     def insert_statement(self) -> Insert:
         insert = pg_insert(self.table)
@@ -108,7 +112,9 @@ class RecordKind(Generic[T]):
 
 async def insert_batch(conn: AsyncConnection, kind: RecordKind[T], records: Sequence[T]) -> None:
     """Insert the records in ``conn``'s transaction, skipping keys already stored."""
-    if records:
+    if records and kind.write is not None:
+        await kind.write(conn, records)
+    elif records:
         await conn.execute(kind.insert_statement(), kind.rows(records))
 
 
@@ -449,7 +455,7 @@ class BatchWriter(Generic[T]):
         try:
             async with asyncio.timeout(self.write_timeout):
                 async with self._engine.begin() as conn:
-                    await conn.execute(self._statement, self.kind.rows(batch))
+                    await self._write(conn, batch)
         except Exception as exc:
             if _is_unavailable(exc):
                 raise DatabaseDown(_reason(exc)) from exc
@@ -465,7 +471,7 @@ class BatchWriter(Generic[T]):
             try:
                 async with asyncio.timeout(self.write_timeout):
                     async with self._engine.begin() as conn:
-                        await conn.execute(self._statement, self.kind.rows([record]))
+                        await self._write(conn, [record])
             except Exception as exc:
                 if _is_unavailable(exc):
                     raise DatabaseDown(_reason(exc)) from exc
@@ -475,6 +481,12 @@ class BatchWriter(Generic[T]):
                 await asyncio.to_thread(self._spool.reject, record, _reason(exc))
             else:
                 self._committed([record])
+
+    async def _write(self, conn: AsyncConnection, batch: Sequence[T]) -> None:
+        if self.kind.write is not None:
+            await self.kind.write(conn, batch)
+        else:
+            await conn.execute(self._statement, self.kind.rows(batch))
 
     def _committed(self, batch: Sequence[T]) -> None:
         self.written += len(batch)

@@ -351,12 +351,19 @@ callbacks = Table(
     Column("score", SmallInteger),
     Column("dialer_job_id", BigInteger, ForeignKey("dialer_jobs.id", ondelete="SET NULL")),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    # callbacks part (issue 12): see migration 0005
+    Column("caller_key", Text, nullable=False, server_default=""),  # domain.normalise_caller
+    Column("failed_at", DateTime(timezone=True)),  # when the call that opened it ended
+    Column("attempts", SmallInteger, nullable=False, server_default="0"),  # the dialer's
     CheckConstraint("reason IN ('missed', 'abandoned', 'long_call', 'manual')", name="reason"),
     CheckConstraint("state IN ('open', 'dialling', 'done', 'cancelled')", name="state"),
     Index("ix_callbacks_call_key", "call_key"),
     Index("ix_callbacks_caller", "caller"),
     Index("ix_callbacks_open_due", "due_at",
           postgresql_where=text("state IN ('open', 'dialling')")),
+    Index("ix_callbacks_open_caller_key", "caller_key",
+          postgresql_where=text("state IN ('open', 'dialling')")),
+    Index("ix_callbacks_created_at", "created_at"),
 )
 
 #: The advisory lock the one running dialer holds ("hotline dialer").
