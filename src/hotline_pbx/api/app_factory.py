@@ -16,6 +16,7 @@ from aiohttp.typedefs import Middleware
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline_pbx.api import (
+    routes_callbacks,
     routes_calls,
     routes_config,
     routes_line,
@@ -40,6 +41,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *routes_stats.ENDPOINTS,
     *routes_reports.ENDPOINTS,
     *routes_line.ENDPOINTS,
+    *routes_callbacks.ENDPOINTS,  # callback tasks (issue 12)
 )
 
 CONTEXT_KEY = web.AppKey("hotline_api", ApiContext)

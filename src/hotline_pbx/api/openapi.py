@@ -19,6 +19,12 @@ from hotline_pbx import __version__
 from hotline_pbx.api.schemas.exceptions import STORED_DATE
 from hotline_pbx.api.schemas.fault_form import MAX_NOTE as MAX_FAULT_NOTE
 from hotline_pbx.api.schemas.fault_form import MAX_REPORTED_BY
+from hotline_pbx.domain.callbacks import (
+    MANUAL_RESULTS,
+    CallbackReason,
+    CallbackResult,
+    CallbackState,
+)
 from hotline_pbx.domain.contract import (
     COUNTED_PERIODS,
     MAX_ABSENCES,
@@ -168,7 +174,8 @@ SCHEMAS: dict[str, Any] = {
     "CallDetail": obj({**CALL_PROPS,
                        "timeline": {"type": "array", "items": ref("TimelineEntry")},
                        "details": {"type": "object"},
-                       "notes": {"type": "array", "items": ref("Note")}}),
+                       "notes": {"type": "array", "items": ref("Note")},
+                       "callbacks": {"type": "array", "items": ref("CallbackSummary")}}),
     "CallPage": _page("Call"),
     "DayKpis": obj({"day": {"type": "string", "format": "date"}, **KPI_PROPS}),
     "Stats": obj({
@@ -217,6 +224,57 @@ SCHEMAS: dict[str, Any] = {
         "type": "object", "additionalProperties": obj({"ok": {"type": "boolean"},
                                                        "detail": STRING})}}),
 }
+
+
+# -- callbacks (issue 12) ----------------------------------------------------------
+CALLBACK_STATES = [state.value for state in CallbackState]
+CALLBACK_RESULTS = [result.value for result in CallbackResult]
+CALLBACK_REASONS = [reason.value for reason in CallbackReason]
+SCHEMAS.update({
+    "CallbackSummary": obj({"id": {"type": "integer"}, "reason": {"enum": CALLBACK_REASONS},
+                            "state": {"enum": CALLBACK_STATES},
+                            "due_at": TIME, "result": nullable({"enum": CALLBACK_RESULTS}),
+                            "done_at": nullable(TIME)}),
+    "Callback": obj({
+        "id": {"type": "integer"}, "call_id": nullable({"type": "integer"}),
+        "call_key": nullable(STRING),
+        "caller": {"type": "string", "description": "masked for viewers: *******8000"},
+        "reason": {"enum": CALLBACK_REASONS}, "state": {"enum": CALLBACK_STATES},
+        "created_at": TIME, "due_at": TIME,
+        "overdue": {"type": "boolean", "description": "still waiting and past due_at"},
+        "result": nullable({"enum": CALLBACK_RESULTS}), "note": STRING,
+        "done_at": nullable(TIME), "done_by": nullable(STRING),
+        "score": nullable({"type": "integer"}), "attempts": {"type": "integer"},
+        "dialer_job_id": nullable({"type": "integer"})}),
+    "CallbackPage": _page("Callback"),
+    "CallbackDone": obj({"result": {"enum": [r.value for r in MANUAL_RESULTS]},
+                         "note": {"type": "string", "maxLength": MAX_CALL_NOTE_LENGTH}},
+                        ["result"]),
+})
+
+
+def _callback_paths(v1: str) -> dict[str, Any]:
+    flag = {"type": "boolean", "default": False}
+    task_id = {**P_CALL_ID, "description": "the task's id"}
+    return {
+        f"{v1}/callbacks": {"get": _op(
+            "callback tasks, newest first (audited; callers masked for viewers)", "viewer",
+            {"200": _ok("CallbackPage")},
+            params=[_query("state", {"enum": CALLBACK_STATES}, "only tasks in this state"),
+                    _query("due", flag, "still waiting and due by now"),
+                    _query("overdue", flag, "still waiting and past due"),
+                    _query("done", flag, "only done tasks"),
+                    P_FROM, P_TO, P_LIMIT, P_CURSOR], tag="callbacks")},
+        f"{v1}/callbacks/{{id}}": {"get": _op(
+            "one callback task (audited)", "viewer",
+            {"200": _ok("Callback"), "404": _problem("no such task")},
+            params=[task_id], tag="callbacks")},
+        f"{v1}/callbacks/{{id}}/done": {"post": _op(
+            "mark a task done with a result and a note", "supervisor", {
+                "200": _ok("Callback"), "404": _problem("no such task"),
+                "409": _problem("the task is done or cancelled already")},
+            params=[task_id], body="CallbackDone", tag="callbacks")},
+    }
 
 
 # -- parameters --------------------------------------------------------------------
@@ -406,6 +464,7 @@ def _paths() -> dict[str, Any]:
                                       "pattern": r"^[A-Za-z0-9_.:@-]{1,100}$"},
                            "e.g. schedule.update"), P_LIMIT, P_CURSOR],
             tag="reports")},
+        **_callback_paths(v1),
     }
 
 

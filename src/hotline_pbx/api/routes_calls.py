@@ -40,13 +40,14 @@ from hotline_pbx.api.params import (
     time_filter,
 )
 from hotline_pbx.api.problems import STREAMING, not_found
+from hotline_pbx.api.routes_callbacks import task_summary
 from hotline_pbx.domain.contract import (
     COUNTED_PERIODS,
     MAX_CALL_NOTE_LENGTH,
     AccessRole,
     Outcome,
 )
-from hotline_pbx.store import api_repo
+from hotline_pbx.store import api_repo, callback_repo
 
 API = "/api/v1"
 CALLER_PATTERN = r"\+?[0-9*#]{1,32}"
@@ -123,11 +124,13 @@ async def get_call(call: Call) -> web.StreamResponse:
     if row is None:
         raise not_found(f"there is no call {call_id}")
     notes = await api_repo.call_notes(call.conn, call_id)
+    tasks = await callback_repo.tasks_of_call(call.conn, row.call_key)
     await call.audit("call.read", f"call:{call_id}")
     details = row.details if isinstance(row.details, dict) else {}
     return json_response({**call_json(call, row), "timeline": timeline(call, row),
                           "details": call.shown(details),
-                          "notes": [note_json(call, n) for n in notes]})
+                          "notes": [note_json(call, n) for n in notes],
+                          "callbacks": [task_summary(call, t) for t in tasks]})
 
 
 async def post_note(call: Call) -> web.StreamResponse:

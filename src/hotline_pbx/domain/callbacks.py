@@ -55,7 +55,6 @@ MANUAL_RESULTS: tuple[CallbackResult, ...] = (
 DEFAULT_DUE_WITHIN = 7200.0
 #: At least a minute; at most a week of working time (about a month on the calendar).
 DUE_WITHIN_RANGE = (60.0, 7 * 24 * 3600.0)
-MAX_NOTE_LENGTH = 4000
 
 _SEPARATORS = re.compile(r"[\s\-().\u00a0]+")
 _CHINA = ("+86", "0086")
