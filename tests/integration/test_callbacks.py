@@ -20,6 +20,7 @@ from hotline_pbx.store.batch_writer import BatchWriter
 from hotline_pbx.store.callback_repo import CALLBACK_RECORDS, CLOSE, OPEN, CallbackRecord
 from hotline_pbx.store.database import Database
 from tests.integration.api_fixtures import Api, api, call_row
+from tests.integration.test_call_writer import wait_until
 
 __all__ = ["api"]
 
@@ -94,17 +95,13 @@ async def test_an_outage_is_spooled_and_replayed_into_tasks(db: Database, tmp_pa
     writer.submit(opening("spooled1"))
     writer.submit(closing("answered2", began=NOW - 60))
     writer.submit(opening("spooled2", caller="13900139000"))
-    deadline = time.monotonic() + 15
-    while writer.spooled < 3 and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
+    await wait_until(lambda: writer.spooled == 3, 15)
     await writer.stop()
     await down.dispose()
     assert writer.spooled == 3 and await tasks(db) == []
     again = BatchWriter(db.engine, CALLBACK_RECORDS, tmp_path, retry_interval=0.1)
     await again.start()
-    deadline = time.monotonic() + 15
-    while len(await tasks(db)) < 2 and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
+    await wait_until(lambda: again.spooled == 0 and again.written == 3, 15)
     await again.stop()
     # In order: the first task was opened, then closed by the answered call.
     assert {t.task_key: t.state for t in await tasks(db)} == {"spooled1": "done",
@@ -184,7 +181,8 @@ async def test_list_filters_and_paging(api: Api) -> None:
     assert await listed("?from=2000-01-01&to=2000-01-02") == []
     status, page, _ = await api.call("GET", "/api/v1/callbacks?limit=2")
     assert status == 200 and len(page["items"]) == 2 and page["next_cursor"]
-    status, rest, _ = await api.call("GET", f"/api/v1/callbacks?limit=2&cursor={page['next_cursor']}")
+    status, rest, _ = await api.call(
+        "GET", f"/api/v1/callbacks?limit=2&cursor={page['next_cursor']}")
     assert [i["id"] for i in page["items"] + rest["items"]] == everything
     missed = next(i for i in page["items"] + rest["items"] if i["id"] == ids["k-missed"])
     assert missed["overdue"] is True and missed["call_id"] == ids["call"]
