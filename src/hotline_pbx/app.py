@@ -1,7 +1,8 @@
 """Wiring and lifecycle: the one place that knows every part.
 
 Start order: PostgreSQL (fail fast) → schema check → routing snapshot →
-config listener → record writers (and their spools) → FastAGI listener → HTTP
+config listener → record writers (and their spools) → callback tasks (an
+observer of ended calls, the overdue gauge) → FastAGI listener → HTTP
 (API, health, metrics) → AMI (call tracker, outbound guard) → trunk check →
 the line monitor (ARI, its lock; when ``line.enabled``).
 Each component is a service (:mod:`hotline_pbx.lifecycle`) started on one
