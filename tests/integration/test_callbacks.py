@@ -9,12 +9,17 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from hotline_pbx.callbacks import CallbackService
+from hotline_pbx.config import CallbackSettings
+from hotline_pbx.domain.calendar import BusinessCalendar, Schedule, WeeklyPeriod
 from hotline_pbx.domain.callbacks import CallbackReason
 from hotline_pbx.domain.dialer import FinishedTarget, JobType, TargetState
+from hotline_pbx.metrics import CALLBACKS_OVERDUE
 from hotline_pbx.store import callback_repo, models
 from hotline_pbx.store.batch_writer import BatchWriter
 from hotline_pbx.store.callback_repo import CALLBACK_RECORDS, CLOSE, OPEN, CallbackRecord
@@ -25,6 +30,7 @@ from tests.integration.test_call_writer import wait_until
 __all__ = ["api"]
 
 NOW = time.time()
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def opening(key: str, caller: str = "+86 138 0013 8000", *, failed: float = NOW - 3600,
@@ -254,3 +260,47 @@ async def test_a_call_lists_its_tasks(api: Api) -> None:
     assert [(t["id"], t["reason"], t["state"], t["result"]) for t in body["callbacks"]] == [
         (ids["k-missed"], "missed", "open", None)]
     assert body["callbacks"][0]["due_at"].endswith("+08:00")
+
+
+# -- the service's long-call door and its gauge ---------------------------------------------
+
+
+def service(db: Database, tmp_path: Path, engine: Any = None) -> CallbackService:
+    # Working time: Mondays 09:00-10:00 (Shanghai) only.
+    calendar = BusinessCalendar(Schedule(weekly=(WeeklyPeriod.of("mon", "09:00", "10:00"),)))
+    writer = BatchWriter(engine or db.engine, CALLBACK_RECORDS, tmp_path, retry_interval=60)
+    return CallbackService(CallbackSettings(due_within=1800, auto_dial=False), writer,
+                           engine=engine or db.engine, calendar=lambda: calendar, timeout=2)
+
+
+async def test_a_long_call_opens_one_task_due_in_working_time(db: Database,
+                                                              tmp_path: Path) -> None:
+    callbacks = service(db, tmp_path)
+    at = datetime(2026, 3, 2, 9, 50, tzinfo=SHANGHAI).timestamp()  # Monday 09:50
+    task_id = await callbacks.open_for_long_call("L1", "+86 139 0000 0777", at)
+    assert task_id is not None
+    assert await callbacks.open_for_long_call("L1", "+86 139 0000 0777", at) is None
+    [task] = await tasks(db)
+    assert (task.id, task.task_key, task.reason, task.caller_key) == (
+        task_id, "L1:long_call", "long_call", "13900000777")
+    # 10 minutes that Monday, 20 the next Monday.
+    assert task.due_at == datetime(2026, 3, 9, 9, 20, tzinfo=SHANGHAI)
+    assert await callbacks.refresh_overdue() == 1  # 2026-03-09 is in the past
+    assert CALLBACKS_OVERDUE._value.get() == 1
+
+
+async def test_a_long_call_while_postgres_is_down_is_kept_by_the_writer(
+        db: Database, tmp_path: Path) -> None:
+    down = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:9/none",
+                               connect_args={"timeout": 1})
+    callbacks = service(db, tmp_path, engine=down)
+    await callbacks.writer.start()
+    assert await callbacks.open_for_long_call("L2", "13900000778", NOW) is None
+    await wait_until(lambda: callbacks.writer.spooled == 1, 15)
+    await callbacks.writer.stop()
+    await down.dispose()
+    again = BatchWriter(db.engine, CALLBACK_RECORDS, tmp_path, retry_interval=0.1)
+    await again.start()
+    await wait_until(lambda: again.written == 1, 15)
+    await again.stop()
+    assert [(t.task_key, t.reason) for t in await tasks(db)] == [("L2:long_call", "long_call")]
