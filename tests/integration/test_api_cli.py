@@ -80,11 +80,22 @@ def test_purge_deletes_what_is_past_retention_and_says_how_many(
         {"event_key": "b1", "occurred_at": old, "method": "dial", "action": "hung_up"}]))
     query(pg_dsn, insert(models.audit_log).values([
         {"at": old, "actor": "token:x", "action": "calls.list"}]))
+    # Customers' numbers in outbound work: settled tasks and finished jobs go, open
+    # and active ones stay whatever their age.
+    query(pg_dsn, insert(models.callbacks).values([
+        {"task_key": key, "caller": "13800000001", "reason": "missed", "created_at": old,
+         "due_at": old, "state": state} for key, state in (("t1", "done"), ("t2", "open"))]))
+    jobs = query(pg_dsn, insert(models.dialer_jobs).returning(models.dialer_jobs.c.id).values([
+        {"job_key": key, "job_type": "emergency", "dialog": "confirm", "created_at": old,
+         "state": state} for key, state in (("j1", "done"), ("j2", "active"))]))
+    query(pg_dsn, insert(models.dialer_targets).values([
+        {"job_id": jobs[0][0], "line_no": 1, "phone": "13800000002"}]))
     env = daemon_env(pg_dsn, tmp_path)
     dry = cli(env, "purge", "--dry-run")  # retention.days = 730 by default
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.startswith("would delete 2 calls (2 notes), 1 blocked outbound "
-                                 "attempts, 1 ended line faults and 1 audit entries")
+                                 "attempts, 1 ended line faults, 1 settled callback tasks, "
+                                 "1 finished dialer jobs and 1 audit entries")
     assert query(pg_dsn, select(func.count()).select_from(models.calls)) == [(3,)]
     done = cli({**env, "HOTLINE_RETENTION_DAYS": "365"}, "purge")
     assert done.returncode == 0 and done.stdout.startswith("deleted 2 calls (2 notes)")
@@ -92,9 +103,13 @@ def test_purge_deletes_what_is_past_retention_and_says_how_many(
     assert query(pg_dsn, select(models.calls.c.call_key)) == [("new",)]
     assert query(pg_dsn, select(func.count()).select_from(models.call_notes)) == [(1,)]
     assert query(pg_dsn, select(models.line_faults.c.cause)) == [("still_down",)]
+    assert query(pg_dsn, select(models.callbacks.c.task_key)) == [("t2",)]
+    assert query(pg_dsn, select(models.dialer_jobs.c.job_key)) == [("j2",)]
+    assert query(pg_dsn, select(func.count()).select_from(models.dialer_targets)) == [(0,)]
     audit = query(pg_dsn, select(models.audit_log.c.action, models.audit_log.c.after))
     assert audit == [("purge", {"days": 365, "call_notes": 2, "calls": 2,
-                                "blocked_outbound": 1, "line_faults": 1, "audit_log": 1})]
+                                "blocked_outbound": 1, "line_faults": 1, "callbacks": 1,
+                                "dialer_jobs": 1, "audit_log": 1})]
     again = cli(env, "purge", "--older-than", "365")
     assert again.stdout.startswith("deleted 0 calls (0 notes)")
     bad = cli(env, "purge", "--older-than", "0")

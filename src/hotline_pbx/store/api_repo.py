@@ -294,8 +294,13 @@ async def list_blocked(conn: AsyncConnection, window: TimeFilter, *, after: Curs
 # that has not ended is current whatever its start, so it stays.
 def _purged(cutoff: datetime) -> dict[str, tuple[Any, ColumnElement[bool]]]:
     c, b, f, a = models.calls, models.blocked_outbound, models.line_faults, models.audit_log
+    cb, j = models.callbacks, models.dialer_jobs
     return {
         "calls": (c, c.c.started_at < cutoff),
+        # Customers' numbers: settled tasks, and finished or cancelled dialer jobs
+        # (their targets and attempts go with them, ON DELETE CASCADE).
+        "callbacks": (cb, and_(cb.c.state.in_(("done", "cancelled")), cb.c.created_at < cutoff)),
+        "dialer_jobs": (j, and_(j.c.state != "active", j.c.created_at < cutoff)),
         "blocked_outbound": (b, b.c.occurred_at < cutoff),
         "line_faults": (f, and_(f.c.ended_at.is_not(None), f.c.ended_at < cutoff)),
         "audit_log": (a, a.c.at < cutoff),
