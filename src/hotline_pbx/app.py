@@ -23,18 +23,21 @@ it starts (a background task that died makes its component not ready).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import gc
 import logging
 import signal
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from hotline_pbx.agi.route_handler import RouteHandler
 from hotline_pbx.agi.server import FastAgiServer
 from hotline_pbx.ami.dispatch import EventDispatcher
 from hotline_pbx.ami.outbound_guard import OutboundGuard, TrunkCheck
+from hotline_pbx.ami.queue_watch import QueueWatch
 from hotline_pbx.ami.supervisor import AmiSupervisor, AmiUnavailable
 from hotline_pbx.api.context import ApiContext
 from hotline_pbx.api.server import HttpServer
@@ -42,18 +45,22 @@ from hotline_pbx.ari.client import AriClient
 from hotline_pbx.ari.events import AriEvents
 from hotline_pbx.call_tracking import CallTracking
 from hotline_pbx.config import ConfigError, Settings
+from hotline_pbx.domain import contract
 from hotline_pbx.domain.call_record import CallRecord
+from hotline_pbx.domain.callbacks import CallbackReason, task_key_for
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.domain.line_health import TestWindow, check_roster_spares
 from hotline_pbx.fdlimit import ensure_open_file_limit
 from hotline_pbx.lifecycle import Components, Fixed, Readiness, ReadinessBoard
 from hotline_pbx.line_monitor import LineMonitor
 from hotline_pbx.logs import held_until_started, install_accept_error_log
+from hotline_pbx.long_calls import LongCallService, OpenCallback
 from hotline_pbx.metrics import initialise_series
 from hotline_pbx.open_hours import OpenHoursGauge, is_open_at
 from hotline_pbx.store.batch_writer import BatchWriter, RecordKind
 from hotline_pbx.store.blocked_repo import BLOCKED_ATTEMPTS, BlockedRecord
 from hotline_pbx.store.call_writer import CALL_RECORDS
+from hotline_pbx.store.callback_repo import open_task
 from hotline_pbx.store.config_repo import RoutingState
 from hotline_pbx.store.database import Database, DatabaseUnavailable, open_database
 from hotline_pbx.store.line_repo import LINE_FAULTS, LINE_TESTS, FaultRecord, TestRecord
@@ -100,6 +107,11 @@ class Daemon:
         self.readiness = ReadinessBoard(READINESS_COMPONENTS, advisory=ADVISORY_COMPONENTS)
         self._components = Components(self.readiness)
         self._ari: AriClient | None = None
+        # The hotline queues as AMI shows them (issue 12): the long-call service
+        # and the dialer read it; set in _start_ami.
+        self.queue_watch: QueueWatch | None = None
+        self._api: ApiContext | None = None
+        self._ami_link: AmiSupervisor | None = None
 
     async def start(self) -> None:
         initialise_series()
@@ -112,6 +124,7 @@ class Daemon:
             agi = await self._start_agi(routing, tracking, monitor)
             await self._start_http(db)
             trunks = await self._start_ami(tracking, writers.blocked, monitor)
+            await self._start_long_calls(db, tracking)
             # Stopping begins here: AGI stops accepting and drains while AMI still
             # tracks the calls in flight (its own stop, further down, is then a no-op).
             self._components.on_stop(agi.name, agi.stop)
@@ -207,7 +220,8 @@ class Daemon:
 
     async def _start_http(self, db: Database) -> None:
         s = self.settings.http
-        http = HttpServer(ApiContext(db.engine, self.settings), self.readiness, s)
+        self._api = ApiContext(db.engine, self.settings)
+        http = HttpServer(self._api, self.readiness, s)
         try:
             await self._components.start(http)
         except OSError as exc:
@@ -227,6 +241,7 @@ class Daemon:
 
         async def after_login(ami: AmiSupervisor) -> None:
             await self._after_ami_login(ami, tracking, trunks, guard)
+            await queues.reconcile(ami)  # issue 12: a gap loses queue events
             if monitor is not None:
                 await monitor.after_ami_login(ami)
 
@@ -236,6 +251,11 @@ class Daemon:
         guard = OutboundGuard(self.settings.trunks.hotline, ami, blocked)
         dispatcher.subscribe("outbound-guard", guard)
         dispatcher.subscribe("call-tracker", tracking.on_ami_event)
+        # -- issue 12: the queue watch (long calls, the dialer's reserve) --
+        queues = QueueWatch({self.settings.routing.queue, contract.DEFAULT_QUEUE})
+        dispatcher.subscribe("queue-watch", queues)
+        self.queue_watch = queues
+        self._ami_link = ami
         if monitor is not None:
             dispatcher.subscribe("line-monitor", monitor.on_ami_event)
             monitor.use_ami(ami)
@@ -243,6 +263,48 @@ class Daemon:
             await self._components.start(service, reports_as="ami")
         self.readiness.add("ami", trunks)
         return trunks
+
+    # -- long calls (issue 12) ----------------------------------------------------------
+
+    async def _start_long_calls(self, db: Database, tracking: CallTracking) -> None:
+        """The long-call service, over the queue watch (AMI) and its own ARI app."""
+        lc = self.settings.long_call
+        if not lc.enabled or self.queue_watch is None or self._ami_link is None:
+            log.info("long calls not flagged (%s)", "long_call.enabled = false"
+                     if not lc.enabled else "AMI disabled")
+            return
+        ari, events = None, None
+        if self.settings.ari.enabled:
+            ari = await self._components.start(AriClient(self.settings.ari))
+            snoop_settings = dataclasses.replace(self.settings.ari,
+                                                 app=f"{self.settings.ari.app}-snoop")
+            events = lambda: AriEvents(snoop_settings)  # noqa: E731
+        else:
+            log.warning("ari.enabled = false: long calls are flagged, but no whisper "
+                        "reaches the agent")
+        service = LongCallService(
+            lc, watch=self.queue_watch, mark_in_tracker=tracking.tracker.mark_long_call,
+            engine=db.engine, dsn=db.dsn, open_callback=self._callback_opener(db),
+            ami=self._ami_link, ari=ari, ari_events=events,
+            connect_timeout=self.settings.database.connect_timeout)
+        await self._components.start(service)
+        if self._api is not None:
+            self._api.long_calls = service
+
+    def _callback_opener(self, db: Database) -> OpenCallback:
+        due_after = timedelta(hours=self.settings.long_call.callback_due_hours)
+
+        # integrator: CallbackService (helper B's open_for_long_call replaces this)
+        async def open_for_long_call(call_key: str, caller: str, at: float) -> int | None:
+            async with asyncio.timeout(self.settings.database.command_timeout), \
+                    db.engine.begin() as conn:
+                return await open_task(
+                    conn, task_key=task_key_for(call_key, CallbackReason.LONG_CALL),
+                    call_key=call_key, caller=caller, reason=CallbackReason.LONG_CALL,
+                    due_at=datetime.fromtimestamp(at, UTC) + due_after)
+        return open_for_long_call
+
+    # -- end long calls --------------------------------------------------------------------
 
     def _line_monitor(self, db: Database, routing: RoutingState,
                       writers: Writers) -> LineMonitor | None:

@@ -19,6 +19,7 @@ from hotline_pbx.api import (
     routes_calls,
     routes_config,
     routes_line,
+    routes_long_calls,
     routes_reports,
     routes_stats,
 )
@@ -40,6 +41,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *routes_stats.ENDPOINTS,
     *routes_reports.ENDPOINTS,
     *routes_line.ENDPOINTS,
+    *routes_long_calls.ENDPOINTS,  # issue 12: long calls
 )
 
 CONTEXT_KEY = web.AppKey("hotline_api", ApiContext)
