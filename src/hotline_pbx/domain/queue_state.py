@@ -107,6 +107,9 @@ class QueueState:
 
     def caller_joined(self, caller: Waiting) -> None:
         if self.watches(caller.queue) and caller.uniqueid:
+            # Waiting again (put back into the queue, or its AgentComplete was lost):
+            # no longer with an agent.
+            self.agent_completed(caller.uniqueid)
             # A caller who rejoined keeps the time it first joined this time round.
             known = self.waiting.get(caller.uniqueid)
             self.waiting[caller.uniqueid] = caller if known is None else replace(
