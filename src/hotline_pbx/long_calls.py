@@ -304,6 +304,9 @@ class LongCallService:
         snoop_id = f"{SNOOP_PREFIX}{uuid.uuid4().hex}"
         self._started.get(snoop_id)  # ready before Asterisk can answer
         try:
+            # No spy: nobody listens. (A snoop channel hung up ends only once its
+            # audiohook sees a frame on the snooped channel: at once in a call with
+            # media, with the call in the sandbox's silent SIPp calls.)
             await ari.snoop(channel_id, app=self.snoop_app, whisper="out", snoop_id=snoop_id)
             if not await self._started.wait(snoop_id, STASIS_TIMEOUT):
                 log.warning("snoop channel %s never entered our app", snoop_id)

@@ -59,6 +59,7 @@ class AriObserver:
         if self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
+        self._loop.close()
 
     async def _run(self) -> None:
         self._stop = asyncio.Event()
@@ -179,8 +180,8 @@ def test_a_long_call_while_a_caller_waits_is_whispered_flagged_and_continued_els
         finished = wait_until(lambda: playbacks_on(observer, "PlaybackFinished", snoop["id"]),
                               10, "the whisper played to its end")
         assert finished[0]["media_uri"] == "sound:beep"
-        wait_until(lambda: [e for e in observer.of("ChannelDestroyed")
-                            if e["channel"]["id"] == snoop["id"]], 10, "the snoop hung up")
+        assert [e for e in observer.of("ChannelHangupRequest")
+                if e["channel"]["id"] == snoop["id"]], "the daemon hung its snoop up"
         caller_uid = connect["Uniqueid"]
         assert playbacks_on(observer, "PlaybackStarted", caller_uid) == []
         assert playbacks_on(observer, "PlaybackStarted", agent_uid) == []
@@ -204,6 +205,11 @@ def test_a_long_call_while_a_caller_waits_is_whispered_flagged_and_continued_els
         assert playbacks_on(observer, "PlaybackFinished", apology[0]["id"])[0]["media_uri"] \
             == "sound:im-sorry"
         assert second.result(timeout=40).ok  # the agent was free again for the next caller
+        # The snoop channels are gone with the call. (They end once their audiohook
+        # sees a frame on the snooped channel: SIPp sends no RTP here.)
+        for channel in snoops(observer):
+            recorder.wait_for(lambda e, name=channel["name"]: e.get("Event") == "Hangup"
+                              and e.get("Channel") == name, 10)
         assert _request(daemon, "POST", path, supervisor)[0] == 404  # no longer connected
 
     dsn = daemon.env["HOTLINE_DATABASE_DSN"]
