@@ -137,6 +137,11 @@ def _metric(daemon: DaemonProcess) -> float:
     return daemon.metrics().get("hotline_long_calls_total", -1.0)
 
 
+def pause(pbx: AsteriskSandbox, paused: bool) -> None:
+    """By CLI: the AMI user's write classes (manager.conf) do not include agent."""
+    pbx.rx(f"queue {'pause' if paused else 'unpause'} member {AGENT} queue hotline")
+
+
 @pytest.fixture
 def sipp_pool() -> Iterator[ThreadPoolExecutor]:
     with ThreadPoolExecutor(max_workers=3) as pool:
@@ -268,8 +273,7 @@ def test_the_queue_watch_follows_the_queue_and_is_reconciled_after_an_ami_gap(
         admin = _token(daemon, "admin")
         wait_until(lambda: _listing(daemon, admin)["free_agents"] == [AGENT], 15,
                    "agent1 free (from the QueueStatus at login)")
-        pbx.ami_action({"Action": "QueuePause", "Interface": AGENT, "Queue": "hotline",
-                        "Paused": "true"})
+        pause(pbx, True)
         try:
             wait_until(lambda: _listing(daemon, admin)["free_agents"] == [], 10,
                        "agent1 not free while paused")
@@ -284,16 +288,14 @@ def test_the_queue_watch_follows_the_queue_and_is_reconciled_after_an_ami_gap(
                        "the daemon to notice the gap")
             stale = _listing(daemon, admin)
             assert stale["callers_waiting"] == 1  # nothing seen: still waiting
-            pbx.ami_action({"Action": "QueuePause", "Interface": AGENT, "Queue": "hotline",
-                            "Paused": "false"})
+            pause(pbx, False)
             connect = _connect_of(recorder, "13900000104")
             time.sleep(1)
             relay.restore()
             after = wait_until(lambda: (lambda li: li if li["calls"] else None)(
                 _listing(daemon, admin)), 20, "the connected call after the reconcile")
         finally:
-            pbx.ami_action({"Action": "QueuePause", "Interface": AGENT, "Queue": "hotline",
-                            "Paused": "false"})
+            pause(pbx, False)
         assert after["callers_waiting"] == 0 and after["free_agents"] == []
         (entry,) = after["calls"]
         assert (entry["linkedid"], entry["agent"], entry["caller"]) == (
