@@ -30,7 +30,7 @@ import logging
 import signal
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TypeVar
 
 from hotline_pbx.agi.route_handler import RouteHandler
@@ -47,20 +47,18 @@ from hotline_pbx.call_tracking import CallTracking
 from hotline_pbx.config import ConfigError, Settings
 from hotline_pbx.domain import contract
 from hotline_pbx.domain.call_record import CallRecord
-from hotline_pbx.domain.callbacks import CallbackReason, task_key_for
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.domain.line_health import TestWindow, check_roster_spares
 from hotline_pbx.fdlimit import ensure_open_file_limit
 from hotline_pbx.lifecycle import Components, Fixed, Readiness, ReadinessBoard
 from hotline_pbx.line_monitor import LineMonitor
 from hotline_pbx.logs import held_until_started, install_accept_error_log
-from hotline_pbx.long_calls import LongCallService, OpenCallback
+from hotline_pbx.long_calls import LongCallService, callback_opener
 from hotline_pbx.metrics import initialise_series
 from hotline_pbx.open_hours import OpenHoursGauge, is_open_at
 from hotline_pbx.store.batch_writer import BatchWriter, RecordKind
 from hotline_pbx.store.blocked_repo import BLOCKED_ATTEMPTS, BlockedRecord
 from hotline_pbx.store.call_writer import CALL_RECORDS
-from hotline_pbx.store.callback_repo import open_task
 from hotline_pbx.store.config_repo import RoutingState
 from hotline_pbx.store.database import Database, DatabaseUnavailable, open_database
 from hotline_pbx.store.line_repo import LINE_FAULTS, LINE_TESTS, FaultRecord, TestRecord
@@ -284,25 +282,15 @@ class Daemon:
                         "reaches the agent")
         service = LongCallService(
             lc, watch=self.queue_watch, mark_in_tracker=tracking.tracker.mark_long_call,
-            engine=db.engine, dsn=db.dsn, open_callback=self._callback_opener(db),
+            engine=db.engine, dsn=db.dsn, open_callback=callback_opener(
+                # integrator: CallbackService (helper B's open_for_long_call replaces this)
+                db.engine, timedelta(hours=lc.callback_due_hours),
+                self.settings.database.command_timeout),
             ami=self._ami_link, ari=ari, ari_events=events,
             connect_timeout=self.settings.database.connect_timeout)
         await self._components.start(service)
         if self._api is not None:
             self._api.long_calls = service
-
-    def _callback_opener(self, db: Database) -> OpenCallback:
-        due_after = timedelta(hours=self.settings.long_call.callback_due_hours)
-
-        # integrator: CallbackService (helper B's open_for_long_call replaces this)
-        async def open_for_long_call(call_key: str, caller: str, at: float) -> int | None:
-            async with asyncio.timeout(self.settings.database.command_timeout), \
-                    db.engine.begin() as conn:
-                return await open_task(
-                    conn, task_key=task_key_for(call_key, CallbackReason.LONG_CALL),
-                    call_key=call_key, caller=caller, reason=CallbackReason.LONG_CALL,
-                    due_at=datetime.fromtimestamp(at, UTC) + due_after)
-        return open_for_long_call
 
     # -- end long calls --------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -51,10 +52,12 @@ from hotline_pbx.ari.client import AriClient
 from hotline_pbx.ari.errors import AriError
 from hotline_pbx.ari.events import AriEvents
 from hotline_pbx.config import LongCallSettings
+from hotline_pbx.domain.callbacks import CallbackReason, task_key_for
 from hotline_pbx.domain.long_calls import LongCallBook, LongCallRule, duration
 from hotline_pbx.domain.queue_state import ConnectedCall
 from hotline_pbx.lifecycle import BackgroundTask, Readiness, describe
 from hotline_pbx.metrics import LONG_CALLS
+from hotline_pbx.store.callback_repo import open_task
 from hotline_pbx.store.leader_lock import LeaderLock
 from hotline_pbx.store.long_call_repo import mark_long_call
 from hotline_pbx.store.models import LONG_CALL_LOCK
@@ -74,6 +77,20 @@ APOLOGY_TIMEOUT = 15.0
 PENDING_WARN = 1000
 #: Seconds between two tries of a flag whose row is not stored yet.
 RETRY_SECONDS = 2.0
+
+
+def callback_opener(engine: AsyncEngine, due_after: timedelta,
+                    timeout: float) -> OpenCallback:
+    """An ``open_callback`` on :func:`~hotline_pbx.store.callback_repo.open_task`:
+    the task due ``due_after`` from the hang-up (not in working time yet)."""
+
+    async def open_for_long_call(call_key: str, caller: str, at: float) -> int | None:
+        async with asyncio.timeout(timeout), engine.begin() as conn:
+            return await open_task(
+                conn, task_key=task_key_for(call_key, CallbackReason.LONG_CALL),
+                call_key=call_key, caller=caller, reason=CallbackReason.LONG_CALL,
+                due_at=datetime.fromtimestamp(at, UTC) + due_after)
+    return open_for_long_call
 
 
 class NoSuchCall(LookupError):
@@ -323,9 +340,9 @@ class LongCallService:
 
     # -- for the API ------------------------------------------------------------------------
 
-    def listing(self, now: float) -> dict[str, Any]:
+    def listing(self) -> dict[str, Any]:
         """The queues now and every connected call, flagged or not."""
-        watch = self.watch
+        watch, now = self.watch, self._clock()
         return {
             "callers_waiting": watch.callers_waiting(),
             "longest_wait_seconds": round(watch.longest_wait(now), 3),
@@ -377,5 +394,11 @@ class LongCallService:
             "no such channel" in _get(reply, "Message").lower()
 
 
-__all__ = ["Continued", "LongCallService", "NoSuchCall", "NotLong",
-           "OpenCallback"]
+__all__ = [
+    "Continued",
+    "LongCallService",
+    "NoSuchCall",
+    "NotLong",
+    "OpenCallback",
+    "callback_opener",
+]

@@ -15,7 +15,6 @@ a second POST for the same call opens no second task (``task_id`` null).
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,7 +48,7 @@ async def get_long_calls(call: Call) -> web.StreamResponse:
                                 "threshold_seconds": call.api.settings.long_call.threshold,
                                 "calls": []}
     else:
-        body = {"watching": True, **service.listing(time.time())}
+        body = {"watching": True, **service.listing()}
         body["calls"] = [_shown_entry(call, entry) for entry in body["calls"]]
     await call.audit_read("long_calls.read", "long-calls", count=len(body["calls"]))
     return json_response(body)
