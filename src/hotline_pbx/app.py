@@ -77,9 +77,9 @@ T = TypeVar("T")
 
 #: What /readyz reports, in this order; each is the sum of the services reporting as it.
 READINESS_COMPONENTS = ("database", "routing", "ami", "agi", "line")
-#: Reported in /readyz but never what makes it 503: a broken line or ARI must not
-#: take call routing out of service.
-ADVISORY_COMPONENTS = ("line",)
+#: Reported in /readyz but never what makes it 503: a broken line, ARI or long-call
+#: whisper must not take call routing out of service.
+ADVISORY_COMPONENTS = ("line", "long_calls")
 
 
 @dataclass(frozen=True)
@@ -288,7 +288,7 @@ class Daemon:
                 self.settings.database.command_timeout),
             ami=self._ami_link, ari=ari, ari_events=events,
             connect_timeout=self.settings.database.connect_timeout)
-        await self._components.start(service)
+        await self._components.start(service, reports_as="long_calls")  # advisory
         if self._api is not None:
             self._api.long_calls = service
 

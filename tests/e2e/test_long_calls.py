@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -89,6 +90,17 @@ def snoops(observer: AriObserver) -> list[dict[str, Any]]:
 def playbacks_on(observer: AriObserver, kind: str, channel_id: str) -> list[dict[str, Any]]:
     return [e["playback"] for e in observer.of(kind)
             if e["playback"].get("target_uri") == f"channel:{channel_id}"]
+
+
+def ari_time(event: dict[str, Any]) -> float:
+    """An ARI event's ``timestamp`` (``2026-12-02T18:41:21.494+0000``) as epoch seconds."""
+    return datetime.strptime(event["timestamp"], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+
+
+def _event_of(observer: AriObserver, kind: str, channel_id: str) -> dict[str, Any]:
+    return next(e for e in observer.of(kind)
+                if e.get("channel", e.get("playback", {})).get("id") == channel_id
+                or e.get("playback", {}).get("target_uri") == f"channel:{channel_id}")
 
 
 def _request(daemon: DaemonProcess, method: str, path: str, token: str,
@@ -188,6 +200,13 @@ def test_a_long_call_while_a_caller_waits_is_whispered_flagged_and_continued_els
         assert [e for e in observer.of("ChannelHangupRequest")
                 if e["channel"]["id"] == snoop["id"]], "the daemon hung its snoop up"
         caller_uid = connect["Uniqueid"]
+        long_at = float(connect["Timestamp"]) + THRESHOLD
+        created = ari_time(_event_of(observer, "ChannelCreated", snoop["id"]))
+        started = ari_time(_event_of(observer, "PlaybackStarted", snoop["id"]))
+        ended = ari_time(_event_of(observer, "PlaybackFinished", snoop["id"]))
+        print(f"\nlong-call whisper: threshold crossed → snoop channel {created - long_at:.3f}s "
+              f"(check_every 0.5 s), → playback started {started - long_at:.3f}s, "
+              f"playback {ended - started:.3f}s")
         assert playbacks_on(observer, "PlaybackStarted", caller_uid) == []
         assert playbacks_on(observer, "PlaybackStarted", agent_uid) == []
         assert len(snoops(observer)) == 1  # the caller's channel was not snooped
@@ -200,11 +219,18 @@ def test_a_long_call_while_a_caller_waits_is_whispered_flagged_and_continued_els
         # Continue from another line: a task, the apology to the caller, the hang-up.
         path = f"/api/v1/long-calls/{linkedid}/callback"
         assert _request(daemon, "POST", path, viewer)[0] == 403
+        posted = time.time()
         status, done = _request(daemon, "POST", path, supervisor)
+        answered = time.time()
         assert status == 200, done
         assert done["hung_up"] is True and done["apology_played"] is True
         assert isinstance(done["task_id"], int)
         assert first.result(timeout=30).ok  # the caller got a BYE (its scenario's far_bye)
+        hangup = recorder.wait_for(lambda e: e.get("Event") == "Hangup"
+                                   and e.get("Uniqueid") == caller_uid, 5)
+        print(f"continue from another line: POST answered in {answered - posted:.3f}s, "
+              f"caller hung up {float(hangup['Timestamp']) - posted:.3f}s after the POST "
+              "(the apology included)")
         apology = [s for s in snoops(observer) if s["name"].startswith(f"Snoop/{caller_uid}-")]
         assert len(apology) == 1
         assert playbacks_on(observer, "PlaybackFinished", apology[0]["id"])[0]["media_uri"] \
