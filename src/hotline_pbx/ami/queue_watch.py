@@ -33,6 +33,10 @@ from hotline_pbx.domain.queue_state import (
 
 log = logging.getLogger(__name__)
 
+#: Events kept while a reconcile's listings are on their way (replayed on top of
+#: the snapshot); a burst beyond this is logged and the rest left to the next login.
+MAX_JOURNAL = 10_000
+
 __all__ = ["ConnectedCall", "QueueWatch"]
 
 #: Member events that carry the member's whole state (interface, status, pause).
@@ -83,6 +87,10 @@ class QueueWatch:
         self._clock = clock
         self._list_timeout = list_timeout
         self.reconciled = 0  # completed reconciles (tests and logs)
+        # Events dispatched while the listings are on their way: the snapshot may
+        # predate them, so they are applied again on top of it (a caller who left
+        # meanwhile must not come back as a ghost that waits for ever).
+        self._journal: list[AmiEvent] | None = None
 
     # -- the public reading API ------------------------------------------------------------
 
@@ -106,6 +114,17 @@ class QueueWatch:
         name = event.get("Event", "")
         if name not in EVENTS:
             return
+        journal = self._journal
+        if journal is not None:
+            if len(journal) < MAX_JOURNAL:
+                journal.append(event)
+            elif len(journal) == MAX_JOURNAL:
+                journal.append(event)  # once: the marker of an overflow
+                log.warning("queue watch: more than %d queue events during a reconcile; "
+                            "the state may be stale until the next AMI login", MAX_JOURNAL)
+        self._apply(event, name)
+
+    def _apply(self, event: AmiEvent, name: str) -> None:
         state = self.state
         if name == "QueueCallerJoin":
             state.caller_joined(Waiting(_get(event, "Queue"), _get(event, "Uniqueid"),
@@ -133,22 +152,36 @@ class QueueWatch:
     async def reconcile(self, ami: AmiActions) -> bool:
         """Replace the state with Asterisk's listing; False (state kept) when AMI
         does not answer both listings."""
+        self.begin_reconcile()
         try:
             status = await ami.action({"Action": "QueueStatus"}, as_list=True,
                                       timeout=self._list_timeout)
             channels = await ami.action({"Action": "CoreShowChannels"}, as_list=True,
                                         timeout=self._list_timeout)
         except (AmiUnavailable, TimeoutError) as exc:
+            self._journal = None
             log.warning("queue watch: cannot list the queues after the AMI login: %s",
                         exc or "timeout")
             return False
-        snapshot = self._snapshot(_lines(status), _lines(channels))
-        self.state.reconcile(snapshot)
+        self.apply_listing(_lines(status), _lines(channels))
+        return True
+
+    def begin_reconcile(self) -> None:
+        """From now on, keep the events to apply again on top of the listing."""
+        self._journal = []
+
+    def apply_listing(self, status: list[Mapping[str, Any]],
+                      channels: list[Mapping[str, Any]]) -> None:
+        """The snapshot of ``QueueStatus`` and ``CoreShowChannels`` replaces the state;
+        the events seen since :meth:`begin_reconcile` are applied again on top."""
+        journal, self._journal = self._journal or [], None
+        self.state.reconcile(self._snapshot(status, channels))
+        for event in journal[:MAX_JOURNAL]:
+            self._apply(event, event.get("Event", ""))
         self.reconciled += 1
         log.info("queue watch reconciled: %d waiting, %d members (%d free), %d connected",
                  self.callers_waiting(), len(self.state.members), len(self.free_agents()),
                  len(self.state.connected))
-        return True
 
     def _snapshot(self, status: list[Mapping[str, Any]],
                   channels: list[Mapping[str, Any]]) -> Snapshot:

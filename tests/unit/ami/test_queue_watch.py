@@ -80,3 +80,53 @@ def test_manager_conf_lets_every_queue_watch_event_through() -> None:
     assert included >= EVENTS, sorted(EVENTS - included)
     # and what the reconcile's listings answer with
     assert {"QueueMember", "QueueEntry", "QueueStatusComplete", "CoreShowChannel"} <= included
+
+
+# -- the reconcile's listing, and the events that overtake it ------------------------------
+
+STATUS = [
+    {"Event": "QueueParams", "Queue": "hotline", "Calls": "2"},
+    {"Event": "QueueMember", "Queue": "hotline", "Name": "Agent One", "Location": AGENT,
+     "StateInterface": AGENT, "Status": "2", "Paused": "0", "InCall": "1"},
+    {"Event": "QueueEntry", "Queue": "hotline", "Position": "1", "Channel": "PJSIP/carrier-2",
+     "Uniqueid": "2.1", "CallerIDNum": "13900000002", "Wait": "12"},
+    {"Event": "QueueStatusComplete"},
+]
+CHANNELS = [
+    {"Event": "CoreShowChannel", "Channel": "PJSIP/carrier-1", "Uniqueid": "1.1",
+     "Linkedid": "1.1", "BridgeId": "b-1", "CallerIDNum": "13900000001",
+     "Duration": "00:10:05"},
+    {"Event": "CoreShowChannel", "Channel": f"{AGENT}-00000001;1", "Uniqueid": "1.2",
+     "Linkedid": "1.1", "BridgeId": "b-1", "CallerIDNum": "4008001234",
+     "Duration": "00:10:00"},
+    {"Event": "CoreShowChannel", "Channel": "PJSIP/carrier-2", "Uniqueid": "2.1",
+     "Linkedid": "2.1", "BridgeId": "", "CallerIDNum": "13900000002", "Duration": "00:00:12"},
+    {"Event": "CoreShowChannelsComplete"},
+]
+
+
+def test_a_listing_replaces_the_state() -> None:
+    watch = QueueWatch({"hotline"}, clock=lambda: 1000.0)
+    watch({"Event": "QueueCallerJoin", **CALLER, "Uniqueid": "9.9"})  # a ghost from a gap
+    watch.begin_reconcile()
+    watch.apply_listing(STATUS, CHANNELS)
+    assert watch.callers_waiting() == 1 and watch.longest_wait(1000.0) == 12.0
+    assert watch.free_agents() == ()
+    (call,) = watch.connected_calls()
+    assert (call.linkedid, call.caller_number, call.agent_uniqueid, call.connected_at) == (
+        "1.1", "13900000001", "1.2", 400.0)
+    assert watch.reconciled == 1
+
+
+def test_events_during_the_listing_are_applied_on_top_of_it() -> None:
+    watch = QueueWatch({"hotline"}, clock=lambda: 1000.0)
+    watch.begin_reconcile()
+    # While the listings travel: the waiting caller hangs up, the call ends.
+    watch({"Event": "QueueCallerAbandon", **CALLER, "Uniqueid": "2.1"})
+    watch({"Event": "AgentComplete", **CALLER, "Uniqueid": "1.1", "Interface": AGENT})
+    watch(member_status("1"))
+    watch.apply_listing(STATUS, CHANNELS)  # listed before those events
+    assert watch.callers_waiting() == 0
+    assert watch.connected_calls() == () and watch.free_agents() == (AGENT,)
+    watch({"Event": "QueueCallerJoin", **CALLER, "Uniqueid": "3.1"})  # and on as usual
+    assert watch.callers_waiting() == 1
