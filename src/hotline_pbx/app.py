@@ -53,7 +53,7 @@ from hotline_pbx.fdlimit import ensure_open_file_limit
 from hotline_pbx.lifecycle import Components, Fixed, Readiness, ReadinessBoard
 from hotline_pbx.line_monitor import LineMonitor
 from hotline_pbx.logs import held_until_started, install_accept_error_log
-from hotline_pbx.long_calls import LongCallService, callback_opener
+from hotline_pbx.long_calls import LongCallFeature, LongCallService, callback_opener
 from hotline_pbx.metrics import initialise_series
 from hotline_pbx.open_hours import OpenHoursGauge, is_open_at
 from hotline_pbx.store.batch_writer import BatchWriter, RecordKind
@@ -203,8 +203,10 @@ class Daemon:
         route.observe(tracking.on_route)  # names and roles of the targets
         if monitor is not None:
             route.observe(monitor.on_routed)  # test calls arriving, real calls
+        # issue 12: the agent's *9 (features.conf); the service starts after FastAGI.
+        long_call = LongCallFeature(lambda: self._api.long_calls if self._api else None)
         agi = FastAgiServer(
-            {"route": route},
+            {"route": route, "long_call": long_call},
             host=s.host, port=s.port, max_sessions=s.max_sessions,
             read_timeout=s.read_timeout, idle_timeout=s.idle_timeout,
             drain_seconds=self.settings.daemon.drain_seconds,

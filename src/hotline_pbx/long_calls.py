@@ -45,6 +45,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hotline_pbx.agi.session import AgiChannel, AgiSession
 from hotline_pbx.ami.outbound_guard import AmiActions, _get
 from hotline_pbx.ami.queue_watch import QueueWatch
 from hotline_pbx.ami.supervisor import AmiUnavailable
@@ -363,6 +364,10 @@ class LongCallService:
     def find(self, linkedid: str) -> ConnectedCall | None:
         return next((c for c in self.watch.connected_calls() if c.linkedid == linkedid), None)
 
+    def find_by_agent(self, agent_uniqueid: str) -> ConnectedCall | None:
+        return next((c for c in self.watch.connected_calls()
+                     if agent_uniqueid and c.agent_uniqueid == agent_uniqueid), None)
+
     async def continue_elsewhere(self, linkedid: str, *, force: bool = False) -> Continued:
         """Open the callback task, apologise to the caller, hang the caller up.
 
@@ -394,8 +399,32 @@ class LongCallService:
             "no such channel" in _get(reply, "Message").lower()
 
 
+class LongCallFeature:
+    """FastAGI script ``long_call``: the agent pressed ``*9`` (features.conf's
+    ``hotline-long-callback``, run on the agent's channel). The agent decides: the
+    call is continued from another line whether or not it is flagged long yet."""
+
+    def __init__(self, service: Callable[[], LongCallService | None]) -> None:
+        self._service = service  # started after FastAGI: looked up per session
+
+    async def handle(self, session: AgiSession, channel: AgiChannel) -> None:
+        service = self._service()
+        if service is None:
+            log.warning("feature code long_call from %s: long calls are not watched here",
+                        session.channel)
+            return
+        call = service.find_by_agent(session.uniqueid) or (
+            service.find(session.linkedid) if session.linkedid else None)
+        if call is None:
+            log.warning("feature code long_call from %s: no connected queue call of that "
+                        "agent", session.channel)
+            return
+        await service.continue_elsewhere(call.linkedid, force=True)
+
+
 __all__ = [
     "Continued",
+    "LongCallFeature",
     "LongCallService",
     "NoSuchCall",
     "NotLong",

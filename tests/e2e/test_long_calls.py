@@ -331,3 +331,35 @@ def test_the_queue_watch_follows_the_queue_and_is_reconciled_after_an_ami_gap(
         assert call.result(timeout=40).ok  # the agent hangs up after its talk time
         wait_until(lambda: (lambda li: li["calls"] == [] and li["free_agents"] == [AGENT])(
             _listing(daemon, admin)), 15, "agent1 free again after the call")
+
+
+def test_the_agents_feature_code_continues_the_call_from_another_line(
+        pbx_clean: AsteriskSandbox, daemon_factory: Callable[..., DaemonProcess],
+        config: ConfigWriter, sipp_pool: ThreadPoolExecutor) -> None:
+    """*9 pressed by the agent (features.conf's hotline-long-callback, DTMF sent by
+    the stand-in agent's own half of its Local channel): the same as the API."""
+    pbx = pbx_clean
+    config.schedule(ALWAYS_OPEN)
+    pbx.set_global("SANDBOX_AGENT_RING", "1")
+    pbx.set_global("SANDBOX_AGENT_TALK", "40")
+    with AmiRecorder(pbx.ports.ami, pbx.ami_user, pbx.ami_secret) as recorder:
+        daemon = daemon_factory(_daemon_env(pbx))
+        call = _call(sipp_pool, pbx, "13900000105", hold=40)
+        connect = _connect_of(recorder, "13900000105")
+        time.sleep(1)
+        agent_side = connect["DestChannel"].replace(";1", ";2")  # the agent's own half
+        for digit in "*9":
+            reply = pbx.ami_action({"Action": "PlayDTMF", "Channel": agent_side,
+                                    "Digit": digit, "Duration": "120"})
+            assert "Success" in reply, reply
+            time.sleep(0.3)
+        pressed = time.time()
+        assert call.result(timeout=20).ok  # hung up by the daemon, well before 40 s
+        hangup = recorder.wait_for(lambda e: e.get("Event") == "Hangup"
+                                   and e.get("Uniqueid") == connect["Uniqueid"], 5)
+        print(f"\n*9 pressed → caller hung up {float(hangup['Timestamp']) - pressed:.3f}s later "
+              "(the apology included)")
+    dsn = daemon.env["HOTLINE_DATABASE_DSN"]
+    assert db_rows(dsn, "SELECT reason, caller, call_key FROM callbacks") == [
+        ("long_call", "13900000105", connect["Linkedid"])]
+    assert _metric(daemon) == 0.0  # continued before it was long: not counted as long
