@@ -289,7 +289,8 @@ class Daemon:
                 db.engine, timedelta(hours=lc.callback_due_hours),
                 self.settings.database.command_timeout),
             ami=self._ami_link, ari=ari, ari_events=events,
-            connect_timeout=self.settings.database.connect_timeout)
+            connect_timeout=self.settings.database.connect_timeout,
+            ami_connected=self._ami_link.connected.is_set)
         await self._components.start(service, reports_as="long_calls")  # advisory
         if self._api is not None:
             self._api.long_calls = service

@@ -147,7 +147,8 @@ class LongCallService:
                  mark_in_tracker: Callable[[str], bool], engine: AsyncEngine, dsn: str,
                  open_callback: OpenCallback, ami: AmiActions,
                  ari: AriClient | None, ari_events: Callable[[], AriEvents] | None,
-                 connect_timeout: float = 5.0, clock: Callable[[], float] = time.time) -> None:
+                 connect_timeout: float = 5.0, clock: Callable[[], float] = time.time,
+                 ami_connected: Callable[[], bool] = lambda: True) -> None:
         self.name = "long calls"
         self.settings = settings
         self.watch = watch
@@ -161,6 +162,7 @@ class LongCallService:
         self._make_events = ari_events
         self._events: AriEvents | None = None
         self._clock = clock
+        self._ami_connected = ami_connected
         self.lock = LeaderLock(dsn, LONG_CALL_LOCK, what="long-call service",
                                retry_seconds=5.0, connect_timeout=connect_timeout)
         self._task = BackgroundTask("long-calls", self._run)
@@ -222,7 +224,10 @@ class LongCallService:
 
     def check(self) -> list[ConnectedCall]:
         """Flag the calls that have just become long (synchronous: the book and the
-        tracker; the whisper runs in a task of its own)."""
+        tracker; the whisper runs in a task of its own). Not while AMI is away:
+        the queue state is stale until the reconcile after the next login."""
+        if not self._ami_connected():
+            return []
         calls = self.watch.connected_calls()
         found = self.book.newly_long(calls, self._clock(), self.watch.callers_waiting())
         holder = self.lock.is_held
