@@ -24,6 +24,7 @@ it starts (a background task that died makes its component not ready).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import gc
 import logging
@@ -36,6 +37,7 @@ from hotline_pbx.agi.route_handler import RouteHandler
 from hotline_pbx.agi.server import FastAgiServer
 from hotline_pbx.ami.dispatch import EventDispatcher
 from hotline_pbx.ami.outbound_guard import OutboundGuard, TrunkCheck
+from hotline_pbx.ami.queue_watch import QueueWatch
 from hotline_pbx.ami.supervisor import AmiSupervisor, AmiUnavailable
 from hotline_pbx.api.context import ApiContext
 from hotline_pbx.api.server import HttpServer
@@ -44,6 +46,7 @@ from hotline_pbx.ari.events import AriEvents
 from hotline_pbx.call_tracking import CallTracking
 from hotline_pbx.callbacks import CallbackService
 from hotline_pbx.config import ConfigError, Settings
+from hotline_pbx.domain import contract
 from hotline_pbx.domain.call_record import CallRecord
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.domain.line_health import TestWindow, check_roster_spares
@@ -51,6 +54,7 @@ from hotline_pbx.fdlimit import ensure_open_file_limit
 from hotline_pbx.lifecycle import Components, Fixed, Readiness, ReadinessBoard
 from hotline_pbx.line_monitor import LineMonitor
 from hotline_pbx.logs import held_until_started, install_accept_error_log
+from hotline_pbx.long_calls import LongCallFeature, LongCallService
 from hotline_pbx.metrics import initialise_series
 from hotline_pbx.open_hours import OpenHoursGauge, is_open_at
 from hotline_pbx.store.batch_writer import BatchWriter, RecordKind
@@ -75,9 +79,9 @@ T = TypeVar("T")
 
 #: What /readyz reports, in this order; each is the sum of the services reporting as it.
 READINESS_COMPONENTS = ("database", "routing", "ami", "agi", "line")
-#: Reported in /readyz but never what makes it 503: a broken line or ARI must not
-#: take call routing out of service.
-ADVISORY_COMPONENTS = ("line",)
+#: Reported in /readyz but never what makes it 503: a broken line, ARI or long-call
+#: whisper must not take call routing out of service.
+ADVISORY_COMPONENTS = ("line", "long_calls")
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,11 @@ class Daemon:
         self._components = Components(self.readiness)
         self._ari: AriClient | None = None
         self.callbacks: CallbackService | None = None  # callback tasks (issue 12)
+        # The hotline queues as AMI shows them (issue 12): the long-call service
+        # and the dialer read it; set in _start_ami.
+        self.queue_watch: QueueWatch | None = None
+        self._api: ApiContext | None = None
+        self._ami_link: AmiSupervisor | None = None
 
     async def start(self) -> None:
         initialise_series()
@@ -113,11 +122,12 @@ class Daemon:
             routing = await self._start_routing(db)
             writers = await self._start_writers(db)
             tracking = CallTracking(self.settings, writers.calls)  # fed by AGI and AMI, below
-            await self._start_callbacks(db, routing, writers, tracking)
+            callbacks = await self._start_callbacks(db, routing, writers, tracking)
             monitor = self._line_monitor(db, routing, writers)  # started last
             agi = await self._start_agi(routing, tracking, monitor)
             await self._start_http(db)
             trunks = await self._start_ami(tracking, writers.blocked, monitor)
+            await self._start_long_calls(db, tracking, callbacks)
             # Stopping begins here: AGI stops accepting and drains while AMI still
             # tracks the calls in flight (its own stop, further down, is then a no-op).
             self._components.on_stop(agi.name, agi.stop)
@@ -194,7 +204,7 @@ class Daemon:
 
     # -- callbacks (issue 12) ---------------------------------------------------------
     async def _start_callbacks(self, db: Database, routing: RoutingState, writers: Writers,
-                               tracking: CallTracking) -> None:
+                               tracking: CallTracking) -> CallbackService:
         """Callback tasks from ended calls, and the overdue gauge. ``self.callbacks``
         is the service the long-call handling opens its tasks with; the dialer's
         finish handler for callback jobs is ``callback_repo.record_dialer_result``."""
@@ -203,7 +213,7 @@ class Daemon:
                                   timeout=self.settings.database.command_timeout)
         tracking.observe_ended(service.on_call_ended)
         self.callbacks = service
-        await self._components.start(service, reports_as="database")
+        return await self._components.start(service, reports_as="database")
 
     async def _start_agi(self, routing: RoutingState, tracking: CallTracking,
                          monitor: LineMonitor | None) -> FastAgiServer:
@@ -212,8 +222,10 @@ class Daemon:
         route.observe(tracking.on_route)  # names and roles of the targets
         if monitor is not None:
             route.observe(monitor.on_routed)  # test calls arriving, real calls
+        # issue 12: the agent's *9 (features.conf); the service starts after FastAGI.
+        long_call = LongCallFeature(lambda: self._api.long_calls if self._api else None)
         agi = FastAgiServer(
-            {"route": route},
+            {"route": route, "long_call": long_call},
             host=s.host, port=s.port, max_sessions=s.max_sessions,
             read_timeout=s.read_timeout, idle_timeout=s.idle_timeout,
             drain_seconds=self.settings.daemon.drain_seconds,
@@ -227,7 +239,8 @@ class Daemon:
 
     async def _start_http(self, db: Database) -> None:
         s = self.settings.http
-        http = HttpServer(ApiContext(db.engine, self.settings), self.readiness, s)
+        self._api = ApiContext(db.engine, self.settings)
+        http = HttpServer(self._api, self.readiness, s)
         try:
             await self._components.start(http)
         except OSError as exc:
@@ -247,6 +260,7 @@ class Daemon:
 
         async def after_login(ami: AmiSupervisor) -> None:
             await self._after_ami_login(ami, tracking, trunks, guard)
+            await queues.reconcile(ami)  # issue 12: a gap loses queue events
             if monitor is not None:
                 await monitor.after_ami_login(ami)
 
@@ -256,6 +270,11 @@ class Daemon:
         guard = OutboundGuard(self.settings.trunks.hotline, ami, blocked)
         dispatcher.subscribe("outbound-guard", guard)
         dispatcher.subscribe("call-tracker", tracking.on_ami_event)
+        # -- issue 12: the queue watch (long calls, the dialer's reserve) --
+        queues = QueueWatch({self.settings.routing.queue, contract.DEFAULT_QUEUE})
+        dispatcher.subscribe("queue-watch", queues)
+        self.queue_watch = queues
+        self._ami_link = ami
         if monitor is not None:
             dispatcher.subscribe("line-monitor", monitor.on_ami_event)
             monitor.use_ami(ami)
@@ -263,6 +282,37 @@ class Daemon:
             await self._components.start(service, reports_as="ami")
         self.readiness.add("ami", trunks)
         return trunks
+
+    # -- long calls (issue 12) ----------------------------------------------------------
+
+    async def _start_long_calls(self, db: Database, tracking: CallTracking,
+                                callbacks: CallbackService) -> None:
+        """The long-call service, over the queue watch (AMI) and its own ARI app."""
+        lc = self.settings.long_call
+        if not lc.enabled or self.queue_watch is None or self._ami_link is None:
+            log.info("long calls not flagged (%s)", "long_call.enabled = false"
+                     if not lc.enabled else "AMI disabled")
+            return
+        ari, events = None, None
+        if self.settings.ari.enabled:
+            ari = await self._components.start(AriClient(self.settings.ari))
+            snoop_settings = dataclasses.replace(self.settings.ari,
+                                                 app=f"{self.settings.ari.app}-snoop")
+            events = lambda: AriEvents(snoop_settings)  # noqa: E731
+        else:
+            log.warning("ari.enabled = false: long calls are flagged, but no whisper "
+                        "reaches the agent")
+        service = LongCallService(
+            lc, watch=self.queue_watch, mark_in_tracker=tracking.tracker.mark_long_call,
+            engine=db.engine, dsn=db.dsn, open_callback=callbacks.open_for_long_call,
+            ami=self._ami_link, ari=ari, ari_events=events,
+            connect_timeout=self.settings.database.connect_timeout,
+            ami_connected=self._ami_link.connected.is_set)
+        await self._components.start(service, reports_as="long_calls")  # advisory
+        if self._api is not None:
+            self._api.long_calls = service
+
+    # -- end long calls --------------------------------------------------------------------
 
     def _line_monitor(self, db: Database, routing: RoutingState,
                       writers: Writers) -> LineMonitor | None:

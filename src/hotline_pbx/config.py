@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hotline_pbx.domain import callbacks as callbacks_domain
-from hotline_pbx.domain import contract, line_health
+from hotline_pbx.domain import contract, line_health, long_calls
 from hotline_pbx.domain import routing as domain_routing
 from hotline_pbx.domain.calendar import load_zone
 from hotline_pbx.domain.errors import ValidationError
@@ -194,6 +194,25 @@ class KpiSettings:
     service_level_seconds: float = contract.DEFAULT_SERVICE_LEVEL_SECONDS
 
 
+# -- long calls (issue 12) ---------------------------------------------------------
+@dataclass(frozen=True)
+class LongCallSettings:
+    """``[long_call]``: a call connected longer than ``threshold`` seconds while at
+    least ``min_waiting`` callers wait (or always, ``only_while_waiting = false``)
+    is flagged and the agent hears ``whisper_media``; ``apology_media`` is played
+    to the caller before a "continue from another line" hang-up."""
+
+    enabled: bool = True
+    threshold: float = 600.0
+    min_waiting: int = 1
+    only_while_waiting: bool = True
+    whisper_media: str = "sound:beep"
+    whisper_seconds: float = 3.0  # the most the whisper may take before its channel ends
+    apology_media: str = "sound:im-sorry"
+    check_every: float = 1.0  # seconds between two looks at the connected calls
+# -- end long calls ------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class RetentionSettings:
     # Call records, notes, blocked-outbound attempts, closed line faults and
@@ -214,6 +233,7 @@ class Settings:
     line: LineSettings = field(default_factory=LineSettings)
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
     kpi: KpiSettings = field(default_factory=KpiSettings)
+    long_call: LongCallSettings = field(default_factory=LongCallSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     source: str = "defaults"
 
@@ -406,6 +426,7 @@ def validate(settings: Settings) -> None:
            contract.MIN_SHORT_ABANDON_SECONDS, contract.MAX_SHORT_ABANDON_SECONDS)
     _range("kpi.service_level_seconds", settings.kpi.service_level_seconds,
            contract.MIN_SERVICE_LEVEL_SECONDS, contract.MAX_SERVICE_LEVEL_SECONDS)
+    _check_long_call(settings)
     _range("retention.days", settings.retention.days, 1, 36500)
 
 
@@ -479,6 +500,20 @@ def _check_line(settings: Settings) -> None:
     if line_health.same_number(line.test_number, line.test_caller):
         raise ConfigError("line.test_caller", "must differ from line.test_number: it is the "
                           "number test calls come from, not the one they dial")
+
+
+def _check_long_call(settings: Settings) -> None:
+    """``[long_call]`` (issue 12): the limits are :mod:`hotline_pbx.domain.long_calls`'."""
+    lc = settings.long_call
+    _range("long_call.threshold", lc.threshold, *long_calls.THRESHOLD_RANGE)
+    _range("long_call.min_waiting", lc.min_waiting, *long_calls.MIN_WAITING_RANGE)
+    _range("long_call.whisper_seconds", lc.whisper_seconds, *long_calls.WHISPER_SECONDS_RANGE)
+    _range("long_call.check_every", lc.check_every, 0.2, 60.0)
+    for key, media in (("long_call.whisper_media", lc.whisper_media),
+                       ("long_call.apology_media", lc.apology_media)):
+        problem = long_calls.check_media(media)
+        if problem is not None:
+            raise ConfigError(key, problem)
 
 
 def _type_name(value: object) -> str:

@@ -154,6 +154,14 @@ CALLBACKS_OVERDUE = Gauge(
     "as PostgreSQL counted them at the last refresh (every few seconds).",
     registry=REGISTRY,
 )
+# -- long calls (issue 12) ----------------------------------------------------------
+LONG_CALLS = Counter(
+    "hotline_long_calls",
+    "Calls flagged long: connected to an agent longer than long_call.threshold while "
+    "callers waited (counted once per call, by the instance holding the long-call lock).",
+    registry=REGISTRY,
+)
+# -- end long calls -------------------------------------------------------------------
 
 # Label values (hotline_pbx.domain.contract): the documents of the routing
 # configuration, the periods of offered calls (failsafe: the dialplan's static

@@ -20,6 +20,7 @@ from hotline_pbx.api import (
     routes_calls,
     routes_config,
     routes_line,
+    routes_long_calls,
     routes_reports,
     routes_stats,
 )
@@ -42,6 +43,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *routes_reports.ENDPOINTS,
     *routes_line.ENDPOINTS,
     *routes_callbacks.ENDPOINTS,  # callback tasks (issue 12)
+    *routes_long_calls.ENDPOINTS,  # issue 12: long calls
 )
 
 CONTEXT_KEY = web.AppKey("hotline_api", ApiContext)

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -35,6 +35,9 @@ from hotline_pbx.config import Settings
 from hotline_pbx.domain.contract import AccessRole
 from hotline_pbx.domain.masking import mask_json, mask_number
 from hotline_pbx.store.api_repo import record_audit
+
+if TYPE_CHECKING:
+    from hotline_pbx.long_calls import LongCallService
 
 
 class ExportGate:
@@ -72,6 +75,8 @@ class ApiContext:
 
     engine: AsyncEngine
     settings: Settings
+    # Live state the API reads besides the database (set by app.py once started):
+    long_calls: LongCallService | None = None  # issue 12: the queues and long calls
     zone: ZoneInfo = field(init=False)
     exports: ExportGate = field(init=False)
 

@@ -275,6 +275,43 @@ def _callback_paths(v1: str) -> dict[str, Any]:
                 "409": _problem("the task is done or cancelled already")},
             params=[task_id], body="CallbackDone", tag="callbacks")},
     }
+# -- long calls (issue 12) -------------------------------------------------------------
+SCHEMAS.update({
+    "LongCall": obj({
+        "linkedid": STRING, "queue": STRING, "agent": STRING, "agent_channel": STRING,
+        "caller_channel": STRING, "caller": STRING, "connected_at": TIME,
+        "duration_seconds": {"type": "number"}, "long": {"type": "boolean"}}),
+    "LongCalls": obj({
+        "watching": {"type": "boolean"}, "callers_waiting": {"type": "integer"},
+        "longest_wait_seconds": {"type": "number"},
+        "free_agents": {"type": "array", "items": STRING},
+        "threshold_seconds": {"type": "number"},
+        "calls": {"type": "array", "items": ref("LongCall")}}),
+    "LongCallContinued": obj({
+        "linkedid": STRING, "task_id": nullable({"type": "integer"}),
+        "apology_played": {"type": "boolean"}, "hung_up": {"type": "boolean"}}),
+})
+
+
+def _long_call_paths() -> dict[str, Any]:
+    v1 = "/api/v1"
+    linkedid = {"name": "linkedid", "in": "path", "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
+    force = _query("force", {"type": "boolean", "default": False},
+                   "end the call with a callback task even if it is not flagged long")
+    return {
+        f"{v1}/long-calls": {"get": _op(
+            "the queues now: callers waiting, free agents, connected calls and which are "
+            "long", "viewer", {"200": _ok("LongCalls")}, tag="calls")},
+        f"{v1}/long-calls/{{linkedid}}/callback": {"post": _op(
+            "continue a long call from another line: a callback task, an apology, the "
+            "caller hung up", "supervisor", {
+                "200": _ok("LongCallContinued"),
+                "404": _problem("no such call is connected to an agent now"),
+                "409": _problem("the call is not flagged long (use force=true)")},
+            params=[linkedid, force], tag="calls")},
+    }
+# -- end long calls ----------------------------------------------------------------------
 
 
 # -- parameters --------------------------------------------------------------------
@@ -478,7 +515,7 @@ def openapi_document() -> dict[str, Any]:
                                 "application/problem+json. See docs/api.md."},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "paths": _paths(),
+        "paths": {**_paths(), **_long_call_paths()},
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {"bearer": {

@@ -134,6 +134,21 @@ class AriClient:
         return _object(await self._call("POST", ("channels", channel_id, "play"),
                                         {"media": media}), "play")
 
+    # -- snoop (long calls, issue 12: a whisper to the agent alone) -------------------
+
+    async def snoop(self, channel_id: str, *, app: str, whisper: str = "none",
+                    spy: str = "none", snoop_id: str | None = None) -> dict[str, Any]:
+        """A snoop channel on ``channel_id`` (any channel, ours or not), put into
+        Stasis app ``app``. ``whisper="out"``: what is played on the snoop channel
+        is mixed into the audio Asterisk sends *to* ``channel_id`` only (that
+        channel's party hears it, its peer does not); ``"in"`` would send it to
+        the peer, as if spoken by the snooped party. Returns the snoop channel."""
+        params: dict[str, str | int] = {"app": app, "whisper": whisper, "spy": spy}
+        if snoop_id is not None:
+            params["snoopId"] = snoop_id
+        return _object(await self._call("POST", ("channels", channel_id, "snoop"), params),
+                       "snoop")
+
     # -- bridges ----------------------------------------------------------------
 
     async def create_bridge(self, kind: str = "mixing") -> dict[str, Any]:

@@ -94,6 +94,7 @@ class CallRecord:
     is_test: bool = False
     needs_callback: bool = False
     details: Mapping[str, Any] = field(default_factory=dict)
+    long_call: bool = False  # issue 12; last, so spool lines written before it still load
 
     @property
     def offered(self) -> bool:
@@ -187,6 +188,7 @@ def record_of(call: Call, settings: RecordSettings) -> CallRecord:
         needs_callback=(outcome in (Outcome.ABANDONED, Outcome.MISSED)
                         and bool(call.caller) and not call.is_test),
         details=_details(call),
+        long_call=call.long_call,
     )
 
 

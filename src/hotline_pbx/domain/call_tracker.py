@@ -184,6 +184,7 @@ class Call:
     left_queue_unanswered: bool = False  # QueueCallerAbandon (a hang-up or a queue timeout)
     dialled_after_answer: list[str] = field(default_factory=list)  # Dial strings, in order
     transfer_answered: bool = False  # a transfer's target answered
+    long_call: bool = False  # flagged by the long-call service (issue 12)
 
 
 class TrackerObserver(Protocol):
@@ -244,6 +245,15 @@ class CallTracker:
         return len(self.calls)
 
     # -- input ---------------------------------------------------------------------
+
+    def mark_long_call(self, linkedid: str) -> bool:
+        """Flag the call in progress as long (its record will carry it); False when
+        no such call is in progress (ended already, or never seen)."""
+        call = self.calls.get(linkedid)
+        if call is None:
+            return False
+        call.long_call = True
+        return True
 
     def feed(self, event: CallEvent) -> None:
         self._handlers[type(event)](event)

@@ -31,6 +31,7 @@ def record_row(record: CallRecord) -> dict[str, Any]:
         "hangup_side": None if record.hangup_side is None else record.hangup_side.value,
         "hangup_cause": record.hangup_cause, "is_test": record.is_test,
         "needs_callback": record.needs_callback, "details": dict(record.details),
+        "long_call": record.long_call,
     }
 
 

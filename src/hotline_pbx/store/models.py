@@ -368,6 +368,8 @@ callbacks = Table(
 
 #: The advisory lock the one running dialer holds ("hotline dialer").
 DIALER_LOCK = 0x486F746C44696C72
+#: The advisory lock of the one long-call service that whispers and counts ("hotline long").
+LONG_CALL_LOCK = 0x486F746C6C6F6E67
 
 LINE_CHANNEL = "hotline_line"
 """NOTIFY channel of the line monitor: a test in flight (every instance's /route
