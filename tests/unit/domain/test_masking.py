@@ -303,7 +303,11 @@ def dates_and_times(draw: st.DrawFn) -> str:
     return moment.replace(tzinfo=UTC).isoformat(sep, spec).replace("+00:00", "Z")
 
 
-_WORDS = st.text(st.characters(categories=("L", "Zs")), max_size=20)
+# Words around a date: letters and spaces, but not the letters the masker reads
+# as digits (九, Ⅸ): "2000-01-01九" is a date glued to a numeral, as ambiguous to
+# the masker as "2000-01-019" (found by hypothesis; both are masked, by design).
+_WORDS = st.text(st.characters(categories=("L", "Zs")).filter(lambda c: not _is_digit(c)),
+                 max_size=20)
 
 
 @given(_WORDS, st.lists(dates_and_times(), min_size=1, max_size=3),
