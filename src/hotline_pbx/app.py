@@ -42,6 +42,8 @@ from hotline_pbx.ari.client import AriClient
 from hotline_pbx.ari.events import AriEvents
 from hotline_pbx.call_tracking import CallTracking
 from hotline_pbx.config import ConfigError, Settings
+from hotline_pbx.dialer.members import QueueMembers
+from hotline_pbx.dialer.service import Dialer, dialer_ari_settings
 from hotline_pbx.domain.call_record import CallRecord
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.domain.line_health import TestWindow, check_roster_spares
@@ -71,10 +73,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: What /readyz reports, in this order; each is the sum of the services reporting as it.
-READINESS_COMPONENTS = ("database", "routing", "ami", "agi", "line")
+READINESS_COMPONENTS = ("database", "routing", "ami", "agi", "line", "dialer")
 #: Reported in /readyz but never what makes it 503: a broken line or ARI must not
 #: take call routing out of service.
-ADVISORY_COMPONENTS = ("line",)
+ADVISORY_COMPONENTS = ("line", "dialer")
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class Daemon:
         self.readiness = ReadinessBoard(READINESS_COMPONENTS, advisory=ADVISORY_COMPONENTS)
         self._components = Components(self.readiness)
         self._ari: AriClient | None = None
+        self.dialer: Dialer | None = None
 
     async def start(self) -> None:
         initialise_series()
@@ -111,13 +114,15 @@ class Daemon:
             monitor = self._line_monitor(db, routing, writers)  # started last
             agi = await self._start_agi(routing, tracking, monitor)
             await self._start_http(db)
-            trunks = await self._start_ami(tracking, writers.blocked, monitor)
+            members = QueueMembers(self.settings.routing.queue)  # integrator: QueueWatch
+            trunks = await self._start_ami(tracking, writers.blocked, monitor, members)
             # Stopping begins here: AGI stops accepting and drains while AMI still
             # tracks the calls in flight (its own stop, further down, is then a no-op).
             self._components.on_stop(agi.name, agi.stop)
             if trunks is not None:
                 await self._check_trunks_at_start(trunks)
             await self._start_line(monitor)
+            await self._start_dialer(db, routing, members)
         except BaseException:
             await self.stop()
             raise
@@ -215,7 +220,8 @@ class Daemon:
         log.info("HTTP (API, /healthz, /metrics) on http://%s:%s", s.host, http.port)
 
     async def _start_ami(self, tracking: CallTracking, blocked: BatchWriter[BlockedRecord],
-                         monitor: LineMonitor | None) -> TrunkCheck | None:
+                         monitor: LineMonitor | None,
+                         members: QueueMembers) -> TrunkCheck | None:
         """AMI: the supervisor, the dispatcher of its events, and what they feed (the
         call tracker's sweep, the outbound guard). All stop before the writers'
         final flush."""
@@ -229,6 +235,7 @@ class Daemon:
             await self._after_ami_login(ami, tracking, trunks, guard)
             if monitor is not None:
                 await monitor.after_ami_login(ami)
+            await members.refresh(ami)  # the dialer's free agents (integrator: QueueWatch)
 
         ami = AmiSupervisor(self.settings.ami, on_connected=after_login)
         dispatcher = EventDispatcher(ami.events)
@@ -266,6 +273,31 @@ class Daemon:
             return
         for service in (self._ari, monitor):
             await self._components.start(service, reports_as="line")
+
+    # -- the dialer (issue 12) ----------------------------------------------------------
+
+    async def _start_dialer(self, db: Database, routing: RoutingState,
+                            members: QueueMembers) -> None:
+        """The dialer, after the line monitor, with its own Stasis app; advisory in
+        /readyz (a broken dialer must never stop routing)."""
+        s = self.settings
+        if not s.dialer.enabled or not s.ari.enabled:
+            why = "dialer.enabled = false" if not s.dialer.enabled else \
+                "ari.enabled = false: no outbound calls are placed, jobs wait"
+            self.readiness.add("dialer", Fixed(Readiness(True, f"disabled ({why})")))
+            return
+        ari = self._ari
+        if ari is None:
+            ari = AriClient(s.ari)
+            self._ari = ari
+            await self._components.start(ari, reports_as="dialer")
+        dialer = Dialer(s, engine=db.engine, dsn=db.dsn, ari=ari,
+                        ari_events=lambda: AriEvents(dialer_ari_settings(s)),
+                        in_working_time=lambda epoch: is_open_at(routing, epoch),
+                        callers_waiting=lambda: 0,  # integrator: QueueWatch
+                        free_agents=members.free)  # integrator: QueueWatch
+        self.dialer = dialer
+        await self._components.start(dialer, reports_as="dialer")
 
     async def _after_ami_login(self, ami: AmiSupervisor, tracking: CallTracking,
                                trunks: TrunkCheck, guard: OutboundGuard) -> None:
