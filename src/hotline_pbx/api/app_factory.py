@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline_pbx.api import (
     routes_calls,
+    routes_campaigns,
     routes_config,
     routes_line,
     routes_reports,
@@ -40,6 +41,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *routes_stats.ENDPOINTS,
     *routes_reports.ENDPOINTS,
     *routes_line.ENDPOINTS,
+    *routes_campaigns.ENDPOINTS,  # issue 12: emergency campaigns
 )
 
 CONTEXT_KEY = web.AppKey("hotline_api", ApiContext)

@@ -1,0 +1,245 @@
+"""The dialer through the PBX (issue 12, "E2E"): the real daemon places calls over
+ARI on the general trunk to stand-in customers of the sandbox's public network
+(``sandbox/network/extensions.conf``: 186 D… answers and presses D, 187… never
+answers, 184 N… is busy N times then confirms), under ``max_channels = 4``.
+
+The campaign is posted through the API; the three result lists, the attempts
+per target (``dialer_attempts``) and the network's own log of calls per number
+are compared; a sampler watches the PBX's channels all along (never more than
+4 on the general trunk, none on the 400 trunk). The daemon is restarted in the
+middle: it resumes, and nobody who confirmed is called again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from hotline_pbx.config import DatabaseSettings, Secret
+from hotline_pbx.sandbox.daemon import DaemonProcess
+from hotline_pbx.sandbox.network import NetworkFault, PublicNetwork
+from hotline_pbx.sandbox.pbx import AsteriskSandbox
+from hotline_pbx.sandbox.unprivileged import daemon_account
+from hotline_pbx.store import models
+from hotline_pbx.store.database import open_database
+from tests.conftest import truncate_all
+from tests.e2e.waiting import wait_until
+
+MAX_CHANNELS = 4
+DIALER = {"MAX_CHANNELS": str(MAX_CHANNELS), "MAX_CPS": "4", "RING_TIMEOUT": "5",
+          "MAX_ATTEMPTS": "3", "RETRY_NO_ANSWER": "1", "RETRY_BUSY": "1",
+          "RETRY_CONGESTION": "1", "RETRY_SHORT_ANSWER": "1", "RETRY_AGENT": "1",
+          "DTMF_TIMEOUT": "4", "CALLER_ID": "01088886666"}
+
+
+def _rows(dsn: str, tmp: Path, query: Any) -> list[Any]:
+    async def go() -> list[Any]:
+        db = await open_database(DatabaseSettings(dsn=Secret(dsn)), tmp)
+        try:
+            async with db.engine.connect() as conn:
+                return list((await conn.execute(query)).all())
+        finally:
+            await db.close()
+    return asyncio.run(go())
+
+
+class ChannelSampler:
+    """The PBX's channels every 0.2 s, from ``core show channels concise``: the
+    most on the general trunk at once, and any on the 400 trunk."""
+
+    def __init__(self, pbx: AsteriskSandbox) -> None:
+        self.pbx = pbx
+        self.max_general = 0
+        self.hotline_seen: set[str] = set()
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ChannelSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                lines = self.pbx.rx("core show channels concise").splitlines()
+            except Exception:  # a busy CLI: the next sample
+                continue
+            names = [line.split("!", 1)[0] for line in lines if "!" in line]
+            self.max_general = max(self.max_general,
+                                   sum(n.startswith("PJSIP/general-trunk-") for n in names))
+            self.hotline_seen.update(n for n in names if n.startswith("PJSIP/carrier-"))
+            self.samples += 1
+            self._stop.wait(0.2)
+
+
+class Harness:
+    def __init__(self, pbx: AsteriskSandbox, network: PublicNetwork, dsn: str,
+                 tmp: Path) -> None:
+        self.pbx, self.network, self.dsn, self.tmp = pbx, network, dsn, tmp
+        self.daemons: list[DaemonProcess] = []
+        # Messages are written where the chrooted Asterisk can read them.
+        relative = f"run/hotline-pbx/{pbx.name}/dialer-sounds"
+        self.sounds = pbx.root / relative
+        self.sounds.mkdir(parents=True, exist_ok=True)
+        account = daemon_account()
+        os.chown(self.sounds, account.pw_uid, account.pw_gid)
+        self.media_dir = f"/{relative}"
+
+    def start(self, **extra: str) -> DaemonProcess:
+        p = self.pbx
+        env = {"HOTLINE_ARI_ENABLED": "true",
+               "HOTLINE_ARI_URL": f"http://127.0.0.1:{p.ports.http}",
+               "HOTLINE_ARI_USERNAME": p.ari_user, "HOTLINE_ARI_PASSWORD": p.ari_password,
+               "HOTLINE_DIALER_SOUNDS_DIR": str(self.sounds),
+               "HOTLINE_DIALER_SOUNDS_MEDIA_DIR": self.media_dir,
+               **{f"HOTLINE_DIALER_{k}": v for k, v in {**DIALER, **extra}.items()}}
+        work = self.tmp / f"daemon-{len(self.daemons)}"
+        work.mkdir()
+        daemon = DaemonProcess.for_sandbox(p, self.dsn, work, env)
+        daemon.start()
+        self.daemons.append(daemon)
+        return daemon
+
+    def targets(self, job_id: int) -> list[Any]:
+        t = models.dialer_targets
+        return _rows(self.dsn, self.tmp, select(t).where(t.c.job_id == job_id)
+                     .order_by(t.c.line_no))
+
+    def attempts(self) -> list[Any]:
+        a, t = models.dialer_attempts, models.dialer_targets
+        return _rows(self.dsn, self.tmp, select(a, t.c.phone).join(t, t.c.id == a.c.target_id)
+                     .order_by(a.c.id))
+
+    def blocked(self) -> list[Any]:
+        return _rows(self.dsn, self.tmp, select(models.blocked_outbound))
+
+    def network_calls(self) -> dict[str, int]:
+        text = self.network.log_path.read_text(errors="replace")
+        counts: dict[str, int] = {}
+        for number in re.findall(r"network: stand-in (\d+) called", text):
+            counts[number] = counts.get(number, 0) + 1
+        return counts
+
+
+@pytest.fixture
+def harness(looped_pbx: AsteriskSandbox, network: PublicNetwork, pg_dsn: str,
+            tmp_path: Path) -> Iterator[Harness]:
+    truncate_all(pg_dsn)
+    network.set_fault(NetworkFault.NORMAL)
+    looped_pbx.wait_idle(30)
+    h = Harness(looped_pbx, network, pg_dsn, tmp_path)
+    try:
+        yield h
+    finally:
+        for daemon in h.daemons:
+            daemon.stop()
+        looped_pbx.wait_idle(60)
+
+
+def _token(daemon: DaemonProcess, role: str = "admin") -> str:
+    made = daemon.cli("token", "create", "--name", f"e2e-{role}-{time.monotonic_ns()}",
+                      "--role", role)
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip()
+
+
+def _request(daemon: DaemonProcess, method: str, path: str, token: str,
+             body: Any = None, timeout: float = 60) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(daemon.url + path, data=data, method=method)
+    request.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def _campaign_rows(run: int) -> tuple[list[dict[str, str]], dict[str, list[str]]]:
+    """20 who confirm, 5 who never answer, 3 busy once then confirm, 2 without a number."""
+    confirm = [f"1861{run:03d}{i:04d}" for i in range(20)]
+    never = [f"187{run:03d}{i:05d}" for i in range(5)]
+    busy_then = [f"1841{run:03d}{i:04d}" for i in range(3)]
+    rows = [{"name": f"C{i}", "account": f"A-{i}", "phone": phone}
+            for i, phone in enumerate(confirm + never + busy_then)]
+    rows += [{"name": "No Phone 1", "account": "A-NP1", "phone": ""},
+             {"name": "No Phone 2", "account": "A-NP2", "phone": " "}]
+    return rows, {"confirm": confirm, "never": never, "busy_then": busy_then}
+
+
+def test_a_campaign_of_30_reaches_the_exact_lists_within_4_channels_across_a_restart(
+        harness: Harness) -> None:
+    rows, groups = _campaign_rows(int(time.time()) % 1000)
+    daemon = harness.start()
+    token = _token(daemon)
+    with ChannelSampler(harness.pbx) as sampler:
+        status, created = _request(daemon, "POST", "/api/v1/campaigns", token, {
+            "name": "gas leak, block 7", "rows": rows, "partial": False,
+            "message_text": "Gas supply is interrupted in your building until six pm."})
+        assert status == 201, created
+        job_id = created["id"]
+        # Mid-campaign: some confirmed, some not yet called.
+        wait_until(lambda: sum(t.state == "done" for t in harness.targets(job_id)) >= 6, 120,
+                   "six confirmations before the restart")
+        assert harness.daemons[0].stop() == 0
+        daemon = harness.start()
+        wait_until(lambda: all(t.state not in ("pending", "dialling")
+                               for t in harness.targets(job_id)), 300,
+                   "every target of the campaign final")
+    targets = harness.targets(job_id)
+    by_state: dict[str, set[str]] = {}
+    for target in targets:
+        by_state.setdefault(target.state, set()).add(target.phone or target.name)
+    assert by_state.get("done") == set(groups["confirm"]) | set(groups["busy_then"])
+    assert by_state.get("unreached") == set(groups["never"])
+    assert by_state.get("no_number") == {"No Phone 1", "No Phone 2"}
+    # The API's three lists say the same.
+    status, progress = _request(daemon, "GET", f"/api/v1/campaigns/{job_id}", token)
+    assert status == 200, progress
+    assert {r["phone"] for r in progress["notified"]} == by_state["done"]
+    assert {r["phone"] for r in progress["not_reached"]} == by_state["unreached"]
+    assert {r["name"] for r in progress["no_number"]} == by_state["no_number"]
+    assert all(r["attempts"] == 3 for r in progress["not_reached"]), progress["not_reached"]
+    # Nobody dialled after confirming; every attempt on record reached the network.
+    attempts = harness.attempts()
+    per_phone: dict[str, list[Any]] = {}
+    for attempt in attempts:
+        per_phone.setdefault(attempt.phone, []).append(attempt)
+    for phone in by_state["done"]:
+        results = [a.result for a in per_phone[phone]]
+        assert results.count("confirmed") == 1 and results[-1] == "confirmed", (phone, results)
+    for phone in groups["busy_then"]:
+        assert [a.result for a in per_phone[phone] if a.result != "lost"][:1] == ["busy"]
+    calls = harness.network_calls()
+    for phone, made in per_phone.items():
+        assert calls.get(phone, 0) == len(made), (phone, calls.get(phone), made)
+    assert not any(a.result == "in_flight" for a in attempts)
+    # The cap, the 400 trunk.
+    print(f"\ncampaign: {len(attempts)} attempts, max {sampler.max_general} general-trunk "
+          f"channels at once over {sampler.samples} samples")
+    assert sampler.samples > 50
+    assert 1 <= sampler.max_general <= MAX_CHANNELS
+    assert not sampler.hotline_seen and not harness.blocked()
+    metrics = daemon.metrics()
+    assert metrics.get('hotline_dialer_attempts_total{job_type="emergency",result="confirmed"}',
+                       0) >= 1
+    assert metrics.get("hotline_dialer_active") == 0
