@@ -53,7 +53,9 @@ def build_app(api: ApiContext, readiness: ReadinessBoard,
     `problem_middleware`, so their errors are problems."""
     quiet_malformed_requests()
     app = web.Application(client_max_size=api.settings.http.max_body_bytes,
-                          middlewares=[problem_middleware, *middlewares])
+                          middlewares=[problem_middleware,
+                                       routes_campaigns.upload_limit(api.settings),
+                                       *middlewares])
     app[CONTEXT_KEY] = api
     add_health_routes(app, readiness)
     add_api_routes(app, api, ENDPOINTS)

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 from sqlalchemy.engine import Row
 
 from hotline_pbx.api.context import Call, Endpoint, json_response
@@ -45,6 +46,7 @@ from hotline_pbx.api.problems import (
 )
 from hotline_pbx.api.routes_calls import csv_safe
 from hotline_pbx.api.schemas.campaigns import CampaignForm, TooManyRows, from_csv, from_json
+from hotline_pbx.config import Settings
 from hotline_pbx.domain.campaign_import import MAX_ROWS, check_rows
 from hotline_pbx.domain.contract import AccessRole
 from hotline_pbx.domain.dialer import DialogType, JobType
@@ -62,23 +64,31 @@ POST_DEADLINE = 180.0
 # -- POST ------------------------------------------------------------------------------
 
 
-async def _read_limited(call: Call) -> bytes:
-    """The body, up to ``dialer.max_import_bytes`` (the app-wide
-    ``http.max_body_bytes`` is for small documents; a list is larger)."""
-    limit = call.api.settings.dialer.max_import_bytes
-    if call.request.content_length is not None and call.request.content_length > limit:
-        raise _too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in call.request.content.iter_chunked(256 * 1024):
-            size += len(chunk)
-            if size > limit:
+def upload_limit(settings: Settings) -> Middleware:
+    """A campaign upload may be up to ``dialer.max_import_bytes`` (the app-wide
+    ``http.max_body_bytes`` is for small documents): its request is handed on
+    with that limit, before the connection guard reads the body."""
+    limit = settings.dialer.max_import_bytes
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method == "POST" and request.path == f"{API}/campaigns":
+            if request.content_length is not None and request.content_length > limit:
                 raise _too_large(limit)
-            chunks.append(chunk)
+            request = request.clone(client_max_size=limit)
+        return await handler(request)
+
+    return middleware
+
+
+async def _read_limited(call: Call) -> bytes:
+    """The body (read within ``http.body_timeout`` by the connection guard)."""
+    try:
+        return await call.request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise _too_large(call.api.settings.dialer.max_import_bytes) from None
     except ConnectionError as exc:
         raise ClientGone(str(exc)) from None
-    return b"".join(chunks)
 
 
 def _too_large(limit: int) -> Problem:
