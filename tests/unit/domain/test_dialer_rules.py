@@ -3,6 +3,8 @@ attempt, the retry policy, pacing, the window, the numbers it refuses."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -128,7 +130,7 @@ def test_a_loop_that_obeys_pace_never_exceeds_max_cps_or_max_channels(
         assert up <= channels
         if up == channels:
             up = 0  # every call ends at once
-    for earlier, later in zip(starts, starts[1:], strict=False):
+    for earlier, later in itertools.pairwise(starts):
         assert later - earlier >= 1 / cps - 1e-9
 
 
