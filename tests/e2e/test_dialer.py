@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,12 @@ import pytest
 from sqlalchemy import select
 
 from hotline_pbx.config import DatabaseSettings, Secret
+from hotline_pbx.domain.dialer import DialogType, JobType, TargetSpec
 from hotline_pbx.sandbox.daemon import DaemonProcess
 from hotline_pbx.sandbox.network import NetworkFault, PublicNetwork
 from hotline_pbx.sandbox.pbx import AsteriskSandbox
 from hotline_pbx.sandbox.unprivileged import daemon_account
-from hotline_pbx.store import models
+from hotline_pbx.store import config_repo, dialer_repo, models
 from hotline_pbx.store.database import open_database
 from tests.conftest import truncate_all
 from tests.e2e.waiting import wait_until
@@ -243,3 +245,103 @@ def test_a_campaign_of_30_reaches_the_exact_lists_within_4_channels_across_a_res
     assert metrics.get('hotline_dialer_attempts_total{job_type="emergency",result="confirmed"}',
                        0) >= 1
     assert metrics.get("hotline_dialer_active") == 0
+
+
+def _store_job(harness: Harness, **job: Any) -> int:
+    async def go() -> int:
+        db = await open_database(DatabaseSettings(dsn=Secret(harness.dsn)), harness.tmp)
+        try:
+            async with db.engine.begin() as conn:
+                job_id = await dialer_repo.create_job(conn, **job)
+                await dialer_repo.wake_dialer(conn)
+                return job_id
+        finally:
+            await db.close()
+    return asyncio.run(go())
+
+
+def _open_hours(harness: Harness) -> None:
+    """Working time whatever the clock says (callbacks and visits wait for it)."""
+    until = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+
+    async def go() -> None:
+        db = await open_database(DatabaseSettings(dsn=Secret(harness.dsn)), harness.tmp)
+        try:
+            async with db.engine.begin() as conn:
+                await config_repo.save_override(conn, {"mode": "open", "until": until,
+                                                       "note": "e2e"}, "e2e")
+        finally:
+            await db.close()
+    asyncio.run(go())
+
+
+def _bridges_of_two(pbx: AsteriskSandbox) -> int:
+    """Bridges with two channels in them now (``bridge show all``)."""
+    count = 0
+    for line in pbx.rx("bridge show all").splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[1] == "2" and fields[2] == "stasis":
+            count += 1
+    return count
+
+
+def test_an_agent_first_callback_rings_the_agent_then_bridges_the_customer(
+        harness: Harness) -> None:
+    _open_hours(harness)
+    harness.pbx.set_global("SANDBOX_AGENT_TALK", "6")  # long enough to see the bridge
+    try:
+        harness.start()
+        phone = f"1861{int(time.time()) % 1000:03d}9999"
+        job_id = _store_job(harness, job_key="callback-e2e", job_type=JobType.CALLBACK,
+                            dialog=DialogType.AGENT_BRIDGE, name="callback",
+                            targets=[TargetSpec(1, phone, ref="task-1")])
+        wait_until(lambda: _bridges_of_two(harness.pbx) >= 1, 30,
+                   "the agent and the customer in one bridge")
+        wait_until(lambda: harness.targets(job_id)[0].state == "done", 30,
+                   "the callback's target done")
+    finally:
+        harness.pbx.set_global("SANDBOX_AGENT_TALK", "3")
+    [attempt] = harness.attempts()
+    assert attempt.result == "answered" and attempt.answered_at is not None
+    assert attempt.details["agent"] == "Local/agent1@hotline-agents"
+    assert attempt.details["bridge"] and attempt.duration_seconds > 1
+    assert harness.network_calls().get(phone) == 1
+
+
+def test_a_satisfaction_visit_stores_the_score_and_a_wrong_key_is_no_input(
+        harness: Harness) -> None:
+    _open_hours(harness)
+    harness.start()
+    run = int(time.time()) % 1000
+    scores, wrong = f"1864{run:03d}0001", f"1869{run:03d}0002"
+    job_id = _store_job(harness, job_key="visit-e2e", job_type=JobType.VISIT,
+                        dialog=DialogType.SATISFACTION, name="visit",
+                        targets=[TargetSpec(1, scores), TargetSpec(2, wrong)],
+                        options={"max_attempts": 1})
+    wait_until(lambda: all(t.state not in ("pending", "dialling")
+                           for t in harness.targets(job_id)), 60, "both visits final")
+    first, second = harness.targets(job_id)
+    assert (first.state, first.score, first.result) == ("done", 4, "scored")
+    assert (second.state, second.score, second.result) == ("unreached", None, "no_input")
+    assert second.dtmf == "9"
+
+
+def test_cancelling_a_campaign_stops_new_attempts_at_once(harness: Harness) -> None:
+    daemon = harness.start(MAX_CHANNELS="2", RING_TIMEOUT="20")
+    token = _token(daemon)
+    run = int(time.time()) % 1000
+    rows = [{"name": f"N{i}", "account": "", "phone": f"187{run:03d}{i:05d}"} for i in range(10)]
+    status, created = _request(daemon, "POST", "/api/v1/campaigns", token, {
+        "name": "to cancel", "rows": rows, "message_text": "test"})
+    assert status == 201, created
+    job_id = created["id"]
+    wait_until(lambda: sum(t.state == "dialling" for t in harness.targets(job_id)) == 2, 30,
+               "two calls ringing")
+    status, cancelled = _request(daemon, "DELETE", f"/api/v1/campaigns/{job_id}", token)
+    assert status == 200 and cancelled["targets_cancelled"] == 8, cancelled
+    wait_until(lambda: all(t.state not in ("pending", "dialling")
+                           for t in harness.targets(job_id)), 40, "the calls in flight ended")
+    states = [t.state for t in harness.targets(job_id)]
+    assert states.count("cancelled") == 10, states  # the two rung out end cancelled too
+    assert len(harness.attempts()) == 2
+    assert sum(harness.network_calls().get(r["phone"], 0) for r in rows) == 2
