@@ -13,7 +13,7 @@ from typing import Any
 
 from hotline_pbx.ari.errors import AriError
 from hotline_pbx.dialer.calls import CallContext, ask, first_of, hang_up, place
-from hotline_pbx.dialer.legs import Leg
+from hotline_pbx.dialer.legs import Leg, agent_channel_id
 from hotline_pbx.domain.dialer import (
     AttemptResult,
     DialogType,
@@ -61,7 +61,7 @@ async def agent_bridge(ctx: CallContext, key: str, endpoint: str, agent: str,
     until either hangs up. An agent who does not answer (or leaves before the
     customer answers) makes the attempt ``agent_unavailable``: tried later, not
     counted against the customer."""
-    agent_leg = ctx.legs.open(f"{key}-agent")
+    agent_leg = ctx.legs.open(agent_channel_id(key))
     leg = ctx.legs.open(key)
     details: dict[str, Any] = {"agent": agent}
     bridge_id: str | None = None

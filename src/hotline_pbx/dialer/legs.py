@@ -22,6 +22,13 @@ MAX_DTMF = 32
 CHANNEL_PREFIX = "hotline-dialer-"
 
 
+def agent_channel_id(attempt_key: str) -> str:
+    """The agent leg's channel id of an agent-first attempt. Never the customer's
+    id with a suffix: Asterisk refuses a new channel id that another channel's
+    id starts with ("Channel with given unique ID already exists")."""
+    return attempt_key.replace(CHANNEL_PREFIX, f"{CHANNEL_PREFIX}agent-", 1)
+
+
 class Leg:
     """One channel the dialer originated."""
 

@@ -43,7 +43,7 @@ from hotline_pbx.ari.events import AriEvents
 from hotline_pbx.config import Settings
 from hotline_pbx.dialer.calls import CallContext
 from hotline_pbx.dialer.dialogs import agent_bridge, keyed_dialog
-from hotline_pbx.dialer.legs import CHANNEL_PREFIX, LegBook
+from hotline_pbx.dialer.legs import CHANNEL_PREFIX, LegBook, agent_channel_id
 from hotline_pbx.dialer.sound import SoundError, SoundStore
 from hotline_pbx.domain.dialer import (
     AttemptResult,
@@ -422,7 +422,7 @@ class Dialer:
             return
         for attempt in left:
             still_up = False
-            for channel_id in (attempt.attempt_key, f"{attempt.attempt_key}-agent"):
+            for channel_id in (attempt.attempt_key, agent_channel_id(attempt.attempt_key)):
                 still_up = await self._hang_up_left(channel_id) or still_up
             kind = attempt.details.get("job_type")
             job_type = JobType(kind) if kind in {k.value for k in JobType} else JobType.EMERGENCY

@@ -126,13 +126,7 @@ async def begin_attempt(conn: AsyncConnection, *, target_id: int, attempt_key: s
     """Record an attempt before it is placed and set its target ``dialling``, in
     one transaction; False (nothing written) when the target is no longer pending
     (cancelled, done meanwhile): it must not be dialled."""
-    claimed = await conn.execute(
-        update(dialer_targets)
-        .where(dialer_targets.c.id == target_id,
-               dialer_targets.c.state == TargetState.PENDING.value)
-        .values(state=TargetState.DIALLING.value, updated_at=func.now())
-        .returning(dialer_targets.c.id))
-    if claimed.scalar_one_or_none() is None:
+    if not await _move_pending(conn, dialer_targets.c.id == target_id, TargetState.DIALLING):
         return False
     await conn.execute(insert(dialer_attempts).values(
         attempt_key=attempt_key, target_id=target_id, started_at=_utc(started_at),
@@ -253,10 +247,15 @@ async def cancel_job(conn: AsyncConnection, job_id: int, *, by: str) -> int | No
         .returning(dialer_jobs.c.id))).scalar_one_or_none()
     if job is None:
         return None
-    done = await conn.execute(
+    return len(await _move_pending(conn, dialer_targets.c.job_id == job_id,
+                                   TargetState.CANCELLED))
+
+
+async def _move_pending(conn: AsyncConnection, where: Any, state: TargetState) -> list[int]:
+    """Targets matching ``where`` that are still pending, moved to ``state``; their ids."""
+    moved = await conn.execute(
         update(dialer_targets)
-        .where(dialer_targets.c.job_id == job_id,
-               dialer_targets.c.state == TargetState.PENDING.value)
-        .values(state=TargetState.CANCELLED.value, updated_at=func.now())
+        .where(where, dialer_targets.c.state == TargetState.PENDING.value)
+        .values(state=state.value, updated_at=func.now())
         .returning(dialer_targets.c.id))
-    return len(done.all())
+    return [int(i) for i in moved.scalars()]
