@@ -322,12 +322,13 @@ class Dialer:
                 else ("12" if _scale(target.options) == 2 else "12345")
             end = await keyed_dialog(self._ctx, target.dialog, key, endpoint, media, valid)
         DIALER_ACTIVE.set(self._legs.up)
-        # Stored even when the dialer stops now: a confirmation must never be lost
-        # (it would be dialled again); _drop_attempts waits for these.
+        # Stored apart from the attempt: its channels are free now (pacing may go
+        # on) while PostgreSQL is retried; its target stays `dialling` until then,
+        # so it is not dialled again. A confirmation must never be lost: stopping
+        # waits for these (_drop_attempts).
         store = asyncio.ensure_future(self._store_end(target.job_type, end))
         self._storing.add(store)
         store.add_done_callback(self._storing.discard)
-        await asyncio.shield(store)
 
     async def _hang_up_left(self, channel_id: str) -> bool:
         """Hang up a channel an earlier dialer left; True when it still existed."""
