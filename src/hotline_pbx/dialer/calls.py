@@ -31,6 +31,26 @@ PLAY_LIMIT = 150.0
 _playbacks = itertools.count(1)
 
 
+class OriginateGate:
+    """Originates at least ``1 / max_cps`` seconds apart, whatever each attempt
+    did before (a message synthesised, a slow database write): the dialer's
+    loop paces the starts, this paces the originates themselves."""
+
+    def __init__(self, max_cps: float, clock: Callable[[], float]) -> None:
+        self._interval = 1.0 / max_cps
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._last: float | None = None
+
+    async def turn(self) -> None:
+        async with self._lock:
+            if self._last is not None:
+                wait = self._last + self._interval - self._clock()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            self._last = self._clock()
+
+
 @dataclass(frozen=True)
 class CallContext:
     """What every dialog needs: ARI, the legs' events, the dialer's app and timings."""
@@ -43,6 +63,7 @@ class CallContext:
     short_answer_seconds: float
     caller_id: str | None
     clock: Callable[[], float]
+    gate: OriginateGate
 
 
 async def first_of(*events: asyncio.Event, timeout: float) -> bool:
@@ -62,6 +83,7 @@ async def first_of(*events: asyncio.Event, timeout: float) -> bool:
 async def place(ctx: CallContext, leg: Leg, endpoint: str, *, caller_id: str | None) -> bool:
     """Originate ``leg`` (its id is the channel id) and wait for it to answer;
     False when it ended first or never answered (its cause is on the leg)."""
+    await ctx.gate.turn()
     try:
         await ctx.ari.originate(endpoint, channel_id=leg.channel_id, caller_id=caller_id,
                                 timeout=ctx.ring_timeout, app=ctx.app)

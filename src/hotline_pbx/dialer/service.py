@@ -41,7 +41,7 @@ from hotline_pbx.ari.client import AriClient
 from hotline_pbx.ari.errors import AriError, AriNotFound
 from hotline_pbx.ari.events import AriEvents
 from hotline_pbx.config import Settings
-from hotline_pbx.dialer.calls import CallContext
+from hotline_pbx.dialer.calls import CallContext, OriginateGate
 from hotline_pbx.dialer.dialogs import agent_bridge, keyed_dialog
 from hotline_pbx.dialer.legs import CHANNEL_PREFIX, LegBook, agent_channel_id
 from hotline_pbx.dialer.sound import SoundError, SoundStore
@@ -116,7 +116,8 @@ class Dialer:
         self._sounds = SoundStore(Path(d.sounds_dir).expanduser(), d.sounds_media_dir)
         self._legs = LegBook(clock)
         self._ctx = CallContext(ari, self._legs, self.app, d.ring_timeout, d.dtmf_timeout,
-                                d.short_answer_seconds, d.caller_id or None, clock)
+                                d.short_answer_seconds, d.caller_id or None, clock,
+                                OriginateGate(d.max_cps, clock))
         self.lock = LeaderLock(dsn, DIALER_LOCK, what="dialer", retry_seconds=5.0,
                                connect_timeout=settings.database.connect_timeout)
         self._listener = ConfigListener(dsn, self._woken, channel=DIALER_CHANNEL,
