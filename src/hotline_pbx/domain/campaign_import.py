@@ -39,7 +39,7 @@ def check_row(line_no: int, row: Mapping[str, object], *, own_numbers: tuple[str
     numbers of earlier valid rows (number → line), updated here."""
     unknown = sorted(str(k) for k in row if k not in COLUMNS)
     if unknown:
-        return _row_error(line_no, unknown[0], "unknown column; the columns are "
+        return _row_error(line_no, unknown[0] or '""', "unknown column; the columns are "
                           + ", ".join(COLUMNS), "name,account,phone")
     values: dict[str, str] = {}
     for column in COLUMNS:

@@ -85,7 +85,8 @@ def from_json(body: Any) -> CampaignForm:
     errors = ErrorCollector()
     for key in body:
         if key not in FIELDS:
-            errors.add(key, "unknown field; the fields are " + ", ".join(FIELDS), "")
+            errors.add(key or '""', "unknown field; the fields are " + ", ".join(FIELDS),
+                       "")
     wav = _check_head(errors, body.get("name"), body.get("message_text"),
                       body.get("message_wav"), body.get("partial", False),
                       body.get("max_attempts"))
