@@ -292,7 +292,8 @@ class Daemon:
             self._ari = ari
             await self._components.start(ari, reports_as="dialer")
         dialer = Dialer(s, engine=db.engine, dsn=db.dsn, ari=ari,
-                        ari_events=lambda: AriEvents(dialer_ari_settings(s)),
+                        ari_events=lambda: AriEvents(dialer_ari_settings(s),
+                                                     exports_connected=False),
                         in_working_time=lambda epoch: is_open_at(routing, epoch),
                         callers_waiting=lambda: 0,  # integrator: QueueWatch
                         free_agents=members.free)  # integrator: QueueWatch

@@ -62,3 +62,15 @@ async def test_events_reach_their_leg_only() -> None:
     finished = book.playback("p1")
     book._on_playback_finished({"playback": {"id": "p1"}})
     assert finished.is_set()
+
+
+def test_the_dialers_events_leave_hotline_ari_connected_to_the_main_app() -> None:
+    from hotline_pbx.ari.events import AriEvents
+    from hotline_pbx.config import AriSettings
+    from hotline_pbx.metrics import ARI_CONNECTED
+
+    ARI_CONNECTED.set(1)
+    AriEvents(AriSettings(app="hotline-dialer"), exports_connected=False)
+    assert ARI_CONNECTED._value.get() == 1
+    AriEvents(AriSettings())
+    assert ARI_CONNECTED._value.get() == 0
