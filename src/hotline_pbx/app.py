@@ -298,6 +298,9 @@ class Daemon:
                         callers_waiting=lambda: 0,  # integrator: QueueWatch
                         free_agents=members.free)  # integrator: QueueWatch
         self.dialer = dialer
+        # integrator: the callback tasks' finish handler (part B) goes here:
+        # dialer.on_target_finished(JobType.CALLBACK, <handler>) (before start, so
+        # no end is stored without it)
         await self._components.start(dialer, reports_as="dialer")
 
     async def _after_ami_login(self, ami: AmiSupervisor, tracking: CallTracking,
