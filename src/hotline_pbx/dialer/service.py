@@ -142,7 +142,8 @@ class Dialer:
         self._handlers.setdefault(job_type, []).append(handler)
 
     async def start(self) -> None:
-        DIALER_ACTIVE.set(0)
+        # Read at each scrape: the channels of ours that have not ended, exactly.
+        DIALER_ACTIVE.set_function(lambda: self._legs.up)
         await self._listener.start()
         await self.lock.start()
         self._task.start()
@@ -275,7 +276,6 @@ class Dialer:
             self._reserved.pop(target.target_id, None)
             if agent is not None:
                 self._agents_busy.discard(agent)
-            DIALER_ACTIVE.set(self._legs.up)
             self._wakeup.set()
             if not finished.cancelled() and finished.exception() is not None:
                 log.error("dialer: attempt for target %d failed", target.target_id,
@@ -296,7 +296,6 @@ class Dialer:
             for store in pending:
                 store.cancel()
         self._legs.legs.clear()
-        DIALER_ACTIVE.set(0)
 
     # -- one attempt ------------------------------------------------------------------
 
@@ -315,14 +314,12 @@ class Dialer:
         if not await self._begin(target, key, started, details):
             return
         self.attempts_started += 1
-        DIALER_ACTIVE.set(self._legs.up + 1)
         if target.dialog is DialogType.AGENT_BRIDGE and agent is not None:
             end = await agent_bridge(self._ctx, key, endpoint, agent, target.phone)
         else:
             valid = "1" if target.dialog is DialogType.CONFIRM \
                 else ("12" if _scale(target.options) == 2 else "12345")
             end = await keyed_dialog(self._ctx, target.dialog, key, endpoint, media, valid)
-        DIALER_ACTIVE.set(self._legs.up)
         # Stored apart from the attempt: its channels are free now (pacing may go
         # on) while PostgreSQL is retried; its target stays `dialling` until then,
         # so it is not dialled again. A confirmation must never be lost: stopping
