@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from hotline_pbx.domain.dialer import (
     AttemptResult,
@@ -132,3 +132,20 @@ async def test_callbacks_wait_for_working_time_emergencies_do_not(db: Database) 
     assert {d.job_type for d in await _due(db, now)} == {JobType.EMERGENCY, JobType.CALLBACK}
     async with db.engine.connect() as conn:
         assert await dialer_repo.next_due_at(conn) is not None
+
+
+async def test_jobs_take_turns_and_each_keeps_its_list_order(db: Database) -> None:
+    await _job(db, *(f"1380013{i:04d}" for i in range(5)), key="big")
+    await _job(db, "13900139000", "13900139001", job_type=JobType.CALLBACK, key="cb")
+    due = await _due(db, time.time())
+    assert [d.phone for d in due] == ["13800130000", "13900139000", "13800130001",
+                                      "13900139001", "13800130002", "13800130003",
+                                      "13800130004"]
+    async with db.engine.connect() as conn:
+        few = await dialer_repo.due_targets(conn, now=time.time(), job_types=tuple(JobType),
+                                            limit=3)
+        index = (await conn.execute(text(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_dialer_targets_job_pending'"
+        ))).scalar_one()
+    assert [d.phone for d in few] == ["13800130000", "13900139000", "13800130001"]
+    assert "next_attempt_at NULLS FIRST, line_no" in index and "WHERE" in index

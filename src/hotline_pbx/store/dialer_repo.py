@@ -6,12 +6,13 @@ A job and its targets are written in one transaction by :func:`create_job`
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import case, cast, func, or_, select, text, update
+from sqlalchemy import case, cast, func, or_, select, text, true, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -91,23 +92,35 @@ def _utc(epoch: float) -> datetime:
 
 async def due_targets(conn: AsyncConnection, *, now: float, job_types: Sequence[JobType],
                       limit: int) -> list[DueTarget]:
-    """Pending targets of active jobs of ``job_types`` whose next attempt is due,
-    oldest job first, in list order."""
+    """Pending targets of active jobs of ``job_types`` whose next attempt is due:
+    each job's in its list order, the jobs taking turns (a 100,000-target
+    campaign does not hold a callback back until it ends)."""
     if not job_types:
         return []
     t, j = dialer_targets, dialer_jobs
+    jobs = (select(j.c.id, j.c.job_type, j.c.dialog, j.c.options)
+            .where(j.c.state == JobState.ACTIVE.value,
+                   j.c.job_type.in_([jt.value for jt in job_types]))
+            .order_by(j.c.id).subquery("jobs"))
+    targets = (select(t.c.id, t.c.phone, t.c.ref, t.c.attempts, t.c.next_attempt_at,
+                      t.c.line_no)
+               .where(t.c.job_id == jobs.c.id, t.c.state == TargetState.PENDING.value,
+                      t.c.phone.is_not(None),
+                      or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= _utc(now)))
+               .order_by(t.c.next_attempt_at.nulls_first(), t.c.line_no)
+               .limit(limit).lateral("targets"))
     rows = await conn.execute(
-        select(t.c.id, t.c.job_id, j.c.job_type, j.c.dialog, j.c.options, t.c.phone, t.c.ref,
-               t.c.attempts)
-        .join(j, j.c.id == t.c.job_id)
-        .where(j.c.state == JobState.ACTIVE.value,
-               j.c.job_type.in_([jt.value for jt in job_types]),
-               t.c.state == TargetState.PENDING.value, t.c.phone.is_not(None),
-               or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= _utc(now)))
-        .order_by(t.c.job_id, t.c.next_attempt_at.nulls_first(), t.c.line_no)
-        .limit(limit))
-    return [DueTarget(r.id, r.job_id, JobType(r.job_type), DialogType(r.dialog),
-                      dict(r.options or {}), r.phone, r.ref, r.attempts) for r in rows]
+        select(jobs.c.id.label("job_id"), jobs.c.job_type, jobs.c.dialog, jobs.c.options,
+               targets.c.id, targets.c.phone, targets.c.ref, targets.c.attempts)
+        .select_from(jobs.join(targets, true()))
+        .order_by(jobs.c.id, targets.c.next_attempt_at.nulls_first(), targets.c.line_no))
+    per_job: dict[int, list[DueTarget]] = {}
+    for r in rows:
+        per_job.setdefault(r.job_id, []).append(DueTarget(
+            r.id, r.job_id, JobType(r.job_type), DialogType(r.dialog), dict(r.options or {}),
+            r.phone, r.ref, r.attempts))
+    turns = itertools.chain.from_iterable(itertools.zip_longest(*per_job.values()))
+    return [target for target in turns if target is not None][:limit]
 
 
 async def next_due_at(conn: AsyncConnection) -> float | None:
