@@ -28,6 +28,7 @@ missing=()
 command -v sipp >/dev/null || missing+=(sip-tester)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v promtool >/dev/null || missing+=(prometheus)
+command -v espeak-ng >/dev/null || missing+=(espeak-ng)  # the dialer synthesises campaign messages
 /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3 python3-venv)
 if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive

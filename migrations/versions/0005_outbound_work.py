@@ -79,6 +79,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_dialer_targets_due", "dialer_targets", ["next_attempt_at"],
                     postgresql_where=sa.text("state IN ('pending', 'dialling')"))
+    # The dialer's read of a job's next targets (dialer_repo.due_targets): in
+    # order, without sorting a 100,000-target campaign at every look.
+    op.create_index("ix_dialer_targets_job_pending", "dialer_targets",
+                    ["job_id", sa.text("next_attempt_at NULLS FIRST"), "line_no"],
+                    postgresql_where=sa.text("state = 'pending' AND phone IS NOT NULL"))
     op.create_table(
         "dialer_attempts",
         sa.Column("id", sa.BigInteger(), primary_key=True, autoincrement=True),

@@ -46,8 +46,10 @@ from hotline_pbx.ari.events import AriEvents
 from hotline_pbx.call_tracking import CallTracking
 from hotline_pbx.callbacks import CallbackService
 from hotline_pbx.config import ConfigError, Settings
+from hotline_pbx.dialer.service import Dialer, dialer_ari_settings
 from hotline_pbx.domain import contract
 from hotline_pbx.domain.call_record import CallRecord
+from hotline_pbx.domain.dialer import JobType
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.domain.line_health import TestWindow, check_roster_spares
 from hotline_pbx.fdlimit import ensure_open_file_limit
@@ -57,6 +59,7 @@ from hotline_pbx.logs import held_until_started, install_accept_error_log
 from hotline_pbx.long_calls import LongCallFeature, LongCallService
 from hotline_pbx.metrics import initialise_series
 from hotline_pbx.open_hours import OpenHoursGauge, is_open_at
+from hotline_pbx.store import callback_repo
 from hotline_pbx.store.batch_writer import BatchWriter, RecordKind
 from hotline_pbx.store.blocked_repo import BLOCKED_ATTEMPTS, BlockedRecord
 from hotline_pbx.store.call_writer import CALL_RECORDS
@@ -78,10 +81,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: What /readyz reports, in this order; each is the sum of the services reporting as it.
-READINESS_COMPONENTS = ("database", "routing", "ami", "agi", "line")
-#: Reported in /readyz but never what makes it 503: a broken line, ARI or long-call
-#: whisper must not take call routing out of service.
-ADVISORY_COMPONENTS = ("line", "long_calls")
+READINESS_COMPONENTS = ("database", "routing", "ami", "agi", "line", "dialer")
+#: Reported in /readyz but never what makes it 503: a broken line, ARI, dialer or
+#: long-call whisper must not take call routing out of service.
+ADVISORY_COMPONENTS = ("line", "long_calls", "dialer")
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ class Daemon:
         self.queue_watch: QueueWatch | None = None
         self._api: ApiContext | None = None
         self._ami_link: AmiSupervisor | None = None
+        self.dialer: Dialer | None = None
 
     async def start(self) -> None:
         initialise_series()
@@ -134,6 +138,7 @@ class Daemon:
             if trunks is not None:
                 await self._check_trunks_at_start(trunks)
             await self._start_line(monitor)
+            await self._start_dialer(db, routing)
         except BaseException:
             await self.stop()
             raise
@@ -336,6 +341,37 @@ class Daemon:
             return
         for service in (self._ari, monitor):
             await self._components.start(service, reports_as="line")
+
+    # -- the dialer (issue 12) ----------------------------------------------------------
+
+    async def _start_dialer(self, db: Database, routing: RoutingState) -> None:
+        """The dialer, after the line monitor, with its own Stasis app; advisory in
+        /readyz (a broken dialer must never stop routing). It pauses while callers
+        wait and rings free agents as the queue watch sees them; callbacks and
+        visits are placed while the hotline is open (the override included: a day
+        forced open is staffed, one forced closed is not)."""
+        s = self.settings
+        if not s.dialer.enabled or not s.ari.enabled:
+            why = "dialer.enabled = false" if not s.dialer.enabled else \
+                "ari.enabled = false: no outbound calls are placed, jobs wait"
+            self.readiness.add("dialer", Fixed(Readiness(True, f"disabled ({why})")))
+            return
+        ari = self._ari
+        if ari is None:
+            ari = AriClient(s.ari)
+            self._ari = ari
+            await self._components.start(ari, reports_as="dialer")
+        queues = self.queue_watch  # None without AMI: nobody known waiting, no agent free
+        dialer = Dialer(s, engine=db.engine, dsn=db.dsn, ari=ari,
+                        ari_events=lambda: AriEvents(dialer_ari_settings(s),
+                                                     exports_connected=False),
+                        in_working_time=lambda epoch: is_open_at(routing, epoch),
+                        callers_waiting=queues.callers_waiting if queues else lambda: 0,
+                        free_agents=queues.free_agents if queues else tuple)
+        self.dialer = dialer
+        # Before start: no callback's end is stored without its task being told.
+        dialer.on_target_finished(JobType.CALLBACK, callback_repo.record_dialer_result)
+        await self._components.start(dialer, reports_as="dialer")
 
     async def _after_ami_login(self, ami: AmiSupervisor, tracking: CallTracking,
                                trunks: TrunkCheck, guard: OutboundGuard) -> None:

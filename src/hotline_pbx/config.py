@@ -128,6 +128,33 @@ class AriSettings:
     app: str = "hotline"
 
 
+# -- [dialer] (issue 12: outbound calls on the general trunk) ---------------------------
+@dataclass(frozen=True)
+class DialerSettings:
+    """The dialer (:mod:`hotline_pbx.dialer`): callbacks, visits, campaigns over ARI.
+    Idle without jobs; needs ``ari.enabled`` to dial (else jobs wait)."""
+
+    enabled: bool = True
+    max_channels: int = 4  # dialer channels at once, an agent-first call's agent leg included
+    max_cps: float = 2.0  # originates a second, at most
+    reserve_when_waiting: bool = True  # no new attempt while callers wait in the queue
+    ring_timeout: int = 30  # seconds a customer's phone rings
+    max_attempts: int = 3  # customer attempts per target (a job may ask for fewer or more)
+    retry_no_answer: float = 900.0  # seconds before the next attempt, by the last result
+    retry_busy: float = 300.0
+    retry_congestion: float = 120.0
+    retry_short_answer: float = 1800.0
+    retry_agent: float = 60.0  # no free agent, or the agent did not answer
+    short_answer_seconds: float = 4.0  # answered, gone this fast with no key: voicemail-like
+    dtmf_timeout: float = 8.0  # seconds to wait for a key after a prompt (asked twice)
+    caller_id: str = ""  # digits shown on outbound calls (empty: the trunk's default)
+    sounds_dir: str = "~/.local/share/hotline-pbx/sounds"  # where the dialer writes messages
+    # The same directory as Asterisk sees it (a chroot, another host's mount);
+    # empty: sounds_dir.
+    sounds_media_dir: str = ""
+    max_import_bytes: int = 32_000_000  # a campaign upload's body, at most (413 beyond)
+
+
 @dataclass(frozen=True)
 class HttpSettings:
     host: str = "127.0.0.1"
@@ -227,6 +254,7 @@ class Settings:
     agi: AgiSettings = field(default_factory=AgiSettings)
     ami: AmiSettings = field(default_factory=AmiSettings)
     ari: AriSettings = field(default_factory=AriSettings)
+    dialer: DialerSettings = field(default_factory=DialerSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     routing: RoutingSection = field(default_factory=RoutingSection)
     trunks: TrunkSettings = field(default_factory=TrunkSettings)
@@ -409,6 +437,7 @@ def validate(settings: Settings) -> None:
     if settings.ari.enabled and not settings.ari.password:
         raise ConfigError("ari.password", "the ARI password is missing; set "
                           "HOTLINE_ARI_PASSWORD or HOTLINE_ARI_PASSWORD_FILE")
+    _check_dialer(settings)
     _address("http.host", settings.http.host)
     _port("http.port", settings.http.port)
     _range("http.max_body_bytes", settings.http.max_body_bytes, 1024, 10_000_000)
@@ -514,6 +543,31 @@ def _check_long_call(settings: Settings) -> None:
         problem = long_calls.check_media(media)
         if problem is not None:
             raise ConfigError(key, problem)
+
+
+# -- [dialer] checks (issue 12) ----------------------------------------------------------
+_DIALER_RANGES: dict[str, tuple[float, float]] = {
+    "max_channels": (1, 500), "max_cps": (0.05, 50), "ring_timeout": (5, 300),
+    "max_attempts": (1, 20), "retry_no_answer": (1, 7 * 86400), "retry_busy": (1, 7 * 86400),
+    "retry_congestion": (1, 7 * 86400), "retry_short_answer": (1, 7 * 86400),
+    "retry_agent": (1, 86400), "short_answer_seconds": (0, 60), "dtmf_timeout": (1, 60),
+    "max_import_bytes": (65536, 500_000_000),
+}
+
+
+def _check_dialer(settings: Settings) -> None:
+    """Zero, negative or absurd pacing is refused here, naming the key."""
+    dialer = settings.dialer
+    for name, (low, high) in _DIALER_RANGES.items():
+        _range(f"dialer.{name}", getattr(dialer, name), low, high)
+    if dialer.caller_id:
+        problem = line_health.check_number(dialer.caller_id)
+        if problem is not None:
+            raise ConfigError("dialer.caller_id", f"{problem} (e.g. 01088886666)")
+    for key, value in (("dialer.sounds_dir", dialer.sounds_dir),
+                       ("dialer.sounds_media_dir", dialer.sounds_media_dir)):
+        if any(c in value for c in "\x00\n\r"):
+            raise ConfigError(key, "must be a directory path without control characters")
 
 
 def _type_name(value: object) -> str:

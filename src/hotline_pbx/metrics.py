@@ -13,6 +13,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from hotline_pbx.domain.contract import COUNTED_PERIODS, ConfigDocument, Outcome
+from hotline_pbx.domain.dialer import FINISHED_RESULTS, JobType
 from hotline_pbx.domain.line_health import FaultCause
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -162,6 +163,21 @@ LONG_CALLS = Counter(
     registry=REGISTRY,
 )
 # -- end long calls -------------------------------------------------------------------
+# -- the dialer (issue 12: hotline_pbx.dialer) ------------------------------------------
+DIALER_ATTEMPTS = Counter(
+    "hotline_dialer_attempts",
+    "Outbound attempts the dialer finished, by job type and result.",
+    ["job_type", "result"],
+    registry=REGISTRY,
+)
+DIALER_ACTIVE = Gauge(
+    "hotline_dialer_active",
+    "Dialer channels up now (customer legs and the agent legs of agent-first callbacks).",
+    registry=REGISTRY,
+)
+DIALER_JOB_TYPES = tuple(job_type.value for job_type in JobType)
+DIALER_RESULTS = tuple(result.value for result in FINISHED_RESULTS)
+# -- end of the dialer's block ---------------------------------------------------------
 
 # Label values (hotline_pbx.domain.contract): the documents of the routing
 # configuration, the periods of offered calls (failsafe: the dialplan's static
@@ -182,6 +198,9 @@ def initialise_series() -> None:
         CONFIG_INVALID.labels(document)
     for cause in FAULT_CAUSES:
         LINE_FAULTS.labels(cause)
+    for job_type in DIALER_JOB_TYPES:  # the dialer's series (issue 12)
+        for result in DIALER_RESULTS:
+            DIALER_ATTEMPTS.labels(job_type, result)
     for period in PERIODS:
         CALLS_OFFERED.labels(period)
         CALL_TALK.labels(period)

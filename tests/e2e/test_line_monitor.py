@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +30,8 @@ from hotline_pbx.sandbox.sipp import CallScript, place_call
 from hotline_pbx.store import config_repo, models
 from hotline_pbx.store.database import open_database
 from tests.conftest import truncate_all
+from tests.e2e.api_client import admin_token as _token
+from tests.e2e.api_client import request as _request
 from tests.e2e.conftest import LOOP_QUALIFY
 from tests.e2e.waiting import wait_until
 
@@ -120,27 +119,6 @@ def line(looped_pbx: AsteriskSandbox, network: PublicNetwork, pg_dsn: str,
         for daemon in harness.daemons:
             daemon.stop()
         network.set_fault(NetworkFault.NORMAL)
-
-
-def _token(daemon: DaemonProcess, role: str = "admin") -> str:
-    made = daemon.cli("token", "create", "--name", f"e2e-{role}-{time.monotonic_ns()}",
-                      "--role", role)
-    assert made.returncode == 0, made.stderr
-    return made.stdout.strip()
-
-
-def _request(daemon: DaemonProcess, method: str, path: str, token: str,
-             body: Any = None, timeout: float = 60) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(daemon.url + path, data=data, method=method)
-    request.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 def _open_fault(line: Line, cause: str | None = None) -> Callable[[], Any]:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hotline_pbx.api import (
     routes_callbacks,
     routes_calls,
+    routes_campaigns,
     routes_config,
     routes_line,
     routes_long_calls,
@@ -44,6 +45,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *routes_line.ENDPOINTS,
     *routes_callbacks.ENDPOINTS,  # callback tasks (issue 12)
     *routes_long_calls.ENDPOINTS,  # issue 12: long calls
+    *routes_campaigns.ENDPOINTS,  # issue 12: emergency campaigns
 )
 
 CONTEXT_KEY = web.AppKey("hotline_api", ApiContext)
@@ -55,7 +57,9 @@ def build_app(api: ApiContext, readiness: ReadinessBoard,
     `problem_middleware`, so their errors are problems."""
     quiet_malformed_requests()
     app = web.Application(client_max_size=api.settings.http.max_body_bytes,
-                          middlewares=[problem_middleware, *middlewares])
+                          middlewares=[problem_middleware,
+                                       routes_campaigns.upload_limit(api.settings),
+                                       *middlewares])
     app[CONTEXT_KEY] = api
     add_health_routes(app, readiness)
     add_api_routes(app, api, ENDPOINTS)

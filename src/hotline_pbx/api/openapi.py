@@ -502,6 +502,94 @@ def _paths() -> dict[str, Any]:
                            "e.g. schedule.update"), P_LIMIT, P_CURSOR],
             tag="reports")},
         **_callback_paths(v1),
+        **_campaign_paths(v1),  # issue 12
+    }
+
+
+# -- emergency campaigns (issue 12) ----------------------------------------------------
+
+_CAMPAIGN_ROW = obj({"name": STRING, "account": STRING,
+                     "phone": {"type": "string", "description": "empty: no contact number"}},
+                    [], closed=False)
+_TARGET = obj({"line": {"type": "integer"}, "name": STRING, "account": STRING,
+               "phone": nullable(STRING), "attempts": {"type": "integer"},
+               "result": nullable(STRING), "last_attempt_at": nullable(TIME)}, closed=False)
+_CAMPAIGN_PROPS: dict[str, Any] = {
+    "id": {"type": "integer"}, "name": STRING,
+    "state": {"enum": ["active", "cancelled", "done"]}, "created_at": TIME,
+    "created_by": STRING, "cancelled_at": nullable(TIME), "finished_at": nullable(TIME),
+    "max_attempts": nullable({"type": "integer"}),
+    "counts": {"type": "object", "additionalProperties": {"type": "integer"},
+               "description": "targets by state: pending, dialling, done, unreached, "
+                              "no_number, cancelled"},
+    "total": {"type": "integer"}, "final": {"type": "integer"}}
+SCHEMAS.update({
+    "CampaignForm": obj({
+        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "message_text": {"type": "string", "maxLength": 2000,
+                         "description": "spoken with espeak-ng (or give message_wav)"},
+        "message_wav": {"type": "string", "description": "a PCM WAV file, base64"},
+        "rows": {"type": "array", "minItems": 1, "maxItems": 100000, "items": _CAMPAIGN_ROW},
+        "partial": {"type": "boolean", "default": False,
+                    "description": "keep the valid rows when some are refused"},
+        "max_attempts": {"type": "integer", "minimum": 1, "maximum": 20}},
+        ["name", "rows"]),
+    "Campaign": obj(_CAMPAIGN_PROPS, closed=False),
+    "CampaignList": obj({"campaigns": {"type": "array", "items": ref("Campaign")}}),
+    "CampaignDetail": obj({**_CAMPAIGN_PROPS,
+                           "notified": {"type": "array", "items": _TARGET},
+                           "not_reached": {"type": "array", "items": _TARGET},
+                           "no_number": {"type": "array", "items": _TARGET}}, closed=False),
+    "CampaignCreated": obj({"id": {"type": "integer"}, "name": STRING,
+                            "targets": {"type": "integer"}, "no_number": {"type": "integer"},
+                            "refused_count": {"type": "integer"},
+                            "max_attempts": nullable({"type": "integer"}),
+                            "refused": {"type": "array", "items": obj(
+                                {"field": STRING, "reason": STRING, "example": STRING})}},
+                           closed=False),
+})
+P_CAMPAIGN_ID = {"name": "id", "in": "path", "required": True,
+                 "schema": {"type": "integer", "minimum": 1, "format": "int64"}}
+
+
+def _campaign_paths(v1: str) -> dict[str, Any]:
+    create = _op("start an emergency campaign: a customer list (JSON, or text/csv with "
+                 "the query parameters name, message_text, partial, max_attempts)", "admin",
+                 {"201": _ok("CampaignCreated", "stored; the dialer starts calling"),
+                  "413": _problem("over dialer.max_import_bytes or 100,000 rows")},
+                 body="CampaignForm", tag="campaigns")
+    create["requestBody"]["content"]["text/csv"] = {
+        "schema": {"type": "string", "description": "UTF-8, header name,account,phone"}}
+    create["responses"]["413"] = _problem("over dialer.max_import_bytes or 100,000 rows")
+    create["responses"]["415"] = _problem("the body is not application/json or text/csv")
+    create["parameters"] = [
+        _query("name", STRING, "text/csv only: the campaign's name"),
+        _query("message_text", STRING, "text/csv only: the message"),
+        _query("partial", {"type": "boolean"}, "text/csv only: keep the valid rows"),
+        _query("max_attempts", {"type": "integer", "minimum": 1, "maximum": 20},
+               "text/csv only")]
+    return {
+        f"{v1}/campaigns": {
+            "get": _op("the campaigns, newest first, with counts by state", "viewer",
+                       {"200": _ok("CampaignList")}, tag="campaigns"),
+            "post": create},
+        f"{v1}/campaigns/{{id}}": {
+            "get": _op("live progress and the lists notified, not_reached, no_number "
+                       "(phones masked for viewers; audited)", "viewer",
+                       {"200": _ok("CampaignDetail"), "404": _problem("no such campaign")},
+                       params=[P_CAMPAIGN_ID], tag="campaigns"),
+            "delete": _op("cancel: no new attempt from now, pending targets cancelled",
+                          "admin", {"200": _ok("Campaign"),
+                                    "404": _problem("no such campaign")},
+                          params=[P_CAMPAIGN_ID], tag="campaigns")},
+        f"{v1}/campaigns/{{id}}/export": {"get": _op(
+            "one result list as CSV (audited)", "viewer",
+            {"200": {"description": "text/csv", "content": {"text/csv": {
+                "schema": {"type": "string"}}}}, "404": _problem("no such campaign")},
+            params=[P_CAMPAIGN_ID, _query("list", {"enum": ["notified", "not_reached",
+                                                           "no_number"]},
+                                          "which list", required=True)],
+            tag="campaigns")},
     }
 
 

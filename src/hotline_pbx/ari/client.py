@@ -83,13 +83,14 @@ class AriClient:
     async def originate(self, endpoint: str, *, channel_id: str | None = None,
                         caller_id: str | None = None, timeout: int = 30,
                         variables: Mapping[str, str] | None = None,
-                        app_args: str = "") -> dict[str, Any]:
+                        app_args: str = "", app: str | None = None) -> dict[str, Any]:
         """Dial ``endpoint`` (``PJSIP/1234@general-trunk``, ``Local/x@ctx``); once it
         answers, the channel enters our Stasis app (``StasisStart``). Returns the
         new channel at once (state ``Down``); a failure to reach the far end shows
         later, as ``ChannelDestroyed`` with its ``cause``. ``timeout``: seconds of
-        ringing before Asterisk gives up (-1: never)."""
-        params: dict[str, str | int] = {"endpoint": endpoint, "app": self.settings.app,
+        ringing before Asterisk gives up (-1: never). ``app``: another Stasis app
+        of ours (the dialer's ``<ari.app>-dialer``), default ``ari.app``."""
+        params: dict[str, str | int] = {"endpoint": endpoint, "app": app or self.settings.app,
                                         "timeout": timeout}
         if app_args:
             params["appArgs"] = app_args
@@ -128,11 +129,15 @@ class AriClient:
     async def answer(self, channel_id: str) -> None:
         await self._call("POST", ("channels", channel_id, "answer"))
 
-    async def play(self, channel_id: str, media: str) -> dict[str, Any]:
-        """Start playing ``media`` (``sound:hello-world``, ``tone:ring``…); returns
-        the playback (its ``id``; ``PlaybackFinished`` follows as an event)."""
-        return _object(await self._call("POST", ("channels", channel_id, "play"),
-                                        {"media": media}), "play")
+    async def play(self, channel_id: str, media: str, *,
+                   playback_id: str | None = None) -> dict[str, Any]:
+        """Start playing ``media`` (``sound:hello-world``, ``tone:ring``…, several
+        comma-separated); returns the playback (its ``id``; ``PlaybackFinished``
+        follows as an event). ``playback_id``: the id to give it, so a caller can
+        wait for its end before the reply is in."""
+        path = ("channels", channel_id, "play") if playback_id is None \
+            else ("channels", channel_id, "play", playback_id)
+        return _object(await self._call("POST", path, {"media": media}), "play")
 
     # -- snoop (long calls, issue 12: a whisper to the agent alone) -------------------
 

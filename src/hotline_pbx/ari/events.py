@@ -98,7 +98,8 @@ class _Repeats:
 class AriEvents:
     def __init__(self, settings: AriSettings, *, queue_size: int = 1000,
                  heartbeat: float = 10.0, connect_timeout: float = 5.0,
-                 backoff_first: float = 0.5, backoff_max: float = 15.0) -> None:
+                 backoff_first: float = 0.5, backoff_max: float = 15.0,
+                 exports_connected: bool = True) -> None:
         for key, value in (("queue_size", queue_size), ("heartbeat", heartbeat),
                            ("connect_timeout", connect_timeout),
                            ("backoff_first", backoff_first), ("backoff_max", backoff_max)):
@@ -124,7 +125,14 @@ class AriEvents:
         self._state_log = _Repeats()
         self._handler_log = _Repeats()
         self._frame_log = _Repeats()
-        ARI_CONNECTED.set(0)
+        # hotline_ari_connected is the main app's (the line monitor's): another
+        # app of ours (the dialer's) reports in /readyz only.
+        self._exports_connected = exports_connected
+        self._set_gauge(0)
+
+    def _set_gauge(self, value: int) -> None:
+        if self._exports_connected:
+            ARI_CONNECTED.set(value)
 
     # -- subscribers ------------------------------------------------------------
 
@@ -192,7 +200,7 @@ class AriEvents:
         if self.connected.is_set():
             log.info("ARI events disconnected (stopping)")
         self.connected.clear()
-        ARI_CONNECTED.set(0)
+        self._set_gauge(0)
 
     def readiness(self) -> Readiness:
         for task in (self._reader, self._dispatcher):
@@ -311,14 +319,14 @@ class AriEvents:
         self.last_error = None
         self._state_log = _Repeats()
         self.connected.set()
-        ARI_CONNECTED.set(1)
+        self._set_gauge(1)
         log.info("ARI events connected to %s (app %s)%s", self.endpoint.shown,
                  self.settings.app, _after(failed))
 
     def _now_disconnected(self, error: AriError) -> None:
         was_connected = self.connected.is_set()
         self.connected.clear()
-        ARI_CONNECTED.set(0)
+        self._set_gauge(0)
         self.last_error = error
         self._failed_attempts += 1
         reason = str(error)

@@ -307,6 +307,9 @@ dialer_targets = Table(
     UniqueConstraint("job_id", "line_no", name="uq_dialer_targets_job_id"),
     Index("ix_dialer_targets_due", "next_attempt_at",
           postgresql_where=text("state IN ('pending', 'dialling')")),
+    # the dialer's read of a job's next targets, in order (dialer_repo.due_targets)
+    Index("ix_dialer_targets_job_pending", "job_id", text("next_attempt_at NULLS FIRST"),
+          "line_no", postgresql_where=text("state = 'pending' AND phone IS NOT NULL")),
 )
 
 # Every call the dialer placed, keyed by its ARI channel id: a restart
