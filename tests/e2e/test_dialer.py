@@ -30,6 +30,7 @@ from hotline_pbx.domain.dialer import DialogType, JobType, TargetSpec
 from hotline_pbx.sandbox.daemon import DaemonProcess
 from hotline_pbx.sandbox.network import NetworkFault, PublicNetwork
 from hotline_pbx.sandbox.pbx import AsteriskSandbox
+from hotline_pbx.sandbox.sipp import CallScript, place_call
 from hotline_pbx.sandbox.unprivileged import daemon_account
 from hotline_pbx.store import config_repo, dialer_repo, models
 from hotline_pbx.store.database import open_database
@@ -328,3 +329,71 @@ def test_cancelling_a_campaign_stops_new_attempts_at_once(harness: Harness) -> N
     assert states.count("cancelled") == 10, states  # the two rung out end cancelled too
     assert len(harness.attempts()) == 2
     assert sum(harness.network_calls().get(r["phone"], 0) for r in rows) == 2
+
+
+def _routing(harness: Harness, mode: str) -> None:
+    """Both on-duty mobiles busy (every target of a closed-hours call fails: missed),
+    and the day/night switch forced ``mode`` for two hours."""
+    until = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+
+    async def go() -> None:
+        db = await open_database(DatabaseSettings(dsn=Secret(harness.dsn)), harness.tmp)
+        try:
+            async with db.engine.begin() as conn:
+                await config_repo.save_roster(conn, {
+                    "supervisor": {"id": "li.na", "name": "Li Na", "mobile": "13710300000"},
+                    "deputies": [{"id": "wang.wei", "name": "Wang Wei",
+                                  "mobile": "13710300001"}]}, "e2e")
+                await config_repo.save_override(conn, {"mode": mode, "until": until,
+                                                       "note": "e2e"}, "e2e")
+        finally:
+            await db.close()
+    asyncio.run(go())
+
+
+def test_a_missed_call_is_called_back_agent_first_and_its_task_done(
+        harness: Harness) -> None:
+    """The whole path of issue 12's callbacks: a call missed while the hotline is
+    forced closed → a callback task (the dialer waits: not working time) → the
+    hotline open again → the dialer rings the free stand-in agent, then the caller
+    (a stand-in customer behind the public network), bridges them → the task is
+    done, ``reached``, and ``GET /calls/{id}`` shows it."""
+    _routing(harness, "closed")
+    harness.pbx.set_global("SANDBOX_AGENT_TALK", "4")
+    try:
+        daemon = harness.start(**{"RING_TIMEOUT": "10"})
+        token = _token(daemon)
+        caller = f"1861{int(time.time()) % 1000:03d}7777"
+        # Nobody answers (the outcome is the PBX's, whatever SIPp makes of it).
+        place_call(CallScript(caller=caller, answer_timeout=40), harness.pbx.ports.sip,
+                   timeout=60)
+        c = models.callbacks
+
+        def tasks() -> list[Any]:
+            return _rows(harness.dsn, harness.tmp, select(c).where(c.c.caller == caller))
+
+        wait_until(tasks, 30, "the missed call's callback task")
+        [task] = tasks()
+        assert (task.reason, task.state) in (("missed", "dialling"), ("missed", "open"))
+        time.sleep(3)  # forced closed: not working time, nothing is dialled
+        assert harness.network_calls().get(caller) is None
+        _routing(harness, "open")
+        wait_until(lambda: tasks()[0].state == "done", 60, "the callback task done")
+    finally:
+        harness.pbx.set_global("SANDBOX_AGENT_TALK", "3")
+    [task] = tasks()
+    assert (task.result, task.attempts) == ("reached", 1), task
+    [attempt] = [a for a in harness.attempts() if a.phone == caller]
+    assert attempt.result == "answered"
+    assert attempt.details["agent"] == "Local/agent1@hotline-agents"
+    assert harness.network_calls().get(caller) == 1
+    # The call's record links to its task, with the result.
+    k = models.calls
+    [(call_id, outcome)] = _rows(harness.dsn, harness.tmp,
+                                 select(k.c.id, k.c.outcome).where(k.c.caller == caller))
+    assert outcome == "missed"
+    status, call = _request(daemon, "GET", f"/api/v1/calls/{call_id}", token)
+    assert status == 200, call
+    assert [(t["id"], t["reason"], t["state"], t["result"]) for t in call["callbacks"]] == \
+        [(task.id, "missed", "done", "reached")]
+    assert not harness.blocked()
