@@ -122,15 +122,28 @@ def _var_set(raw: Mapping[str, str], ts: float) -> CallEvent | None:
     return VarSet(*_channel_fields(raw, ts), name, _opt(raw, "Value"))
 
 
-def _dial_begin(raw: Mapping[str, str], ts: float) -> CallEvent:
+def _originated(raw: Mapping[str, str]) -> bool:
+    """A dial with no calling channel: an originate (the dialer's, the line
+    monitor's), which Asterisk reports with the destination's fields only. Not a
+    hotline call's dial, and not malformed either."""
+    return not raw.get("Uniqueid") and bool(raw.get("DestUniqueid"))
+
+
+def _dial_begin(raw: Mapping[str, str], ts: float) -> CallEvent | None:
+    if _originated(raw):
+        return None
     return DialBegin(*_dial_fields(raw, ts), _opt(raw, "DialString"))
 
 
-def _dial_state(raw: Mapping[str, str], ts: float) -> CallEvent:
+def _dial_state(raw: Mapping[str, str], ts: float) -> CallEvent | None:
+    if _originated(raw):
+        return None
     return DialState(*_dial_fields(raw, ts), _opt(raw, "DialStatus"))
 
 
-def _dial_end(raw: Mapping[str, str], ts: float) -> CallEvent:
+def _dial_end(raw: Mapping[str, str], ts: float) -> CallEvent | None:
+    if _originated(raw):
+        return None
     return DialEnd(*_dial_fields(raw, ts), _text(raw, "DialStatus"))
 
 

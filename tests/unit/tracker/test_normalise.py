@@ -168,3 +168,21 @@ def test_garbage_and_a_truncated_event_cost_no_other_call_its_record(
         if key == damaged:
             continue  # the call whose own event was cut may lose or change its record
         assert records.get(key) == clean, f"call {key} changed by garbage around it"
+
+
+@pytest.mark.parametrize("name", ["DialBegin", "DialState", "DialEnd"])
+def test_an_originated_dial_is_ignored_not_malformed(name: str,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """An originate (the dialer's calls, the line monitor's tests) has no calling
+    channel: Asterisk reports its dial with the destination's fields only. One
+    warning per outbound call would bury the real ones."""
+    normalise = Normaliser()
+    with caplog.at_level(logging.WARNING):
+        assert normalise({"Event": name, "Timestamp": "1.5", "DestUniqueid": "9.1",
+                          "DestChannel": "PJSIP/general-trunk-00000001",
+                          "DialStatus": "ANSWER"}) is None
+    assert (normalise.ignored, normalise.malformed) == (1, 0)
+    assert caplog.text == ""
+    # With neither id it is still malformed.
+    assert normalise({"Event": name, "Timestamp": "1.5"}) is None
+    assert normalise.malformed == 1
