@@ -303,7 +303,7 @@ class Daemon:
             ari = await self._components.start(AriClient(self.settings.ari))
             snoop_settings = dataclasses.replace(self.settings.ari,
                                                  app=f"{self.settings.ari.app}-snoop")
-            events = lambda: AriEvents(snoop_settings)  # noqa: E731
+            events = lambda: AriEvents(snoop_settings, exports_connected=False)  # noqa: E731
         else:
             log.warning("ari.enabled = false: long calls are flagged, but no whisper "
                         "reaches the agent")
