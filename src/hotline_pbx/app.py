@@ -33,6 +33,8 @@ import time
 from dataclasses import dataclass
 from typing import TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from hotline_pbx.agi.route_handler import RouteHandler
 from hotline_pbx.agi.server import FastAgiServer
 from hotline_pbx.ami.dispatch import EventDispatcher
@@ -49,7 +51,7 @@ from hotline_pbx.config import ConfigError, Settings
 from hotline_pbx.dialer.service import Dialer, dialer_ari_settings
 from hotline_pbx.domain import contract
 from hotline_pbx.domain.call_record import CallRecord
-from hotline_pbx.domain.dialer import JobType
+from hotline_pbx.domain.dialer import FinishedTarget, JobType
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.domain.line_health import TestWindow, check_roster_spares
 from hotline_pbx.fdlimit import ensure_open_file_limit
@@ -370,7 +372,14 @@ class Daemon:
                         free_agents=queues.free_agents if queues else tuple)
         self.dialer = dialer
         # Before start: no callback's end is stored without its task being told.
-        dialer.on_target_finished(JobType.CALLBACK, callback_repo.record_dialer_result)
+        cb = s.callbacks
+        scale = cb.satisfaction_scale if cb.satisfaction_visit else None
+
+        async def callback_finished(conn: AsyncConnection, target: FinishedTarget) -> None:
+            await callback_repo.record_dialer_result(conn, target, visit_scale=scale)
+
+        dialer.on_target_finished(JobType.CALLBACK, callback_finished)
+        dialer.on_target_finished(JobType.VISIT, callback_repo.record_visit_result)
         await self._components.start(dialer, reports_as="dialer")
 
     async def _after_ami_login(self, ami: AmiSupervisor, tracking: CallTracking,

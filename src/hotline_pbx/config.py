@@ -213,6 +213,10 @@ class CallbackSettings:
     due_within: float = callbacks_domain.DEFAULT_DUE_WITHIN
     # Hand each new task to the dialer (agent first, then the customer).
     auto_dial: bool = True
+    # After a callback reached the customer, a satisfaction visit by the dialer
+    # (DTMF score on the scale, 5: 1-5, 2: 1 satisfied / 2 not), stored on the task.
+    satisfaction_visit: bool = False
+    satisfaction_scale: int = 5
 
 
 @dataclass(frozen=True)
@@ -451,6 +455,9 @@ def validate(settings: Settings) -> None:
     _check_line(settings)
     _range("callbacks.due_within", settings.callbacks.due_within,
            *callbacks_domain.DUE_WITHIN_RANGE)
+    if settings.callbacks.satisfaction_scale not in (2, 5):
+        raise ConfigError("callbacks.satisfaction_scale",
+                          "must be 5 (a score 1-5) or 2 (1 satisfied, 2 not)")
     _range("kpi.short_abandon_seconds", settings.kpi.short_abandon_seconds,
            contract.MIN_SHORT_ABANDON_SECONDS, contract.MAX_SHORT_ABANDON_SECONDS)
     _range("kpi.service_level_seconds", settings.kpi.service_level_seconds,

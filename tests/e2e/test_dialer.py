@@ -104,9 +104,11 @@ class Harness:
         os.chown(self.sounds, account.pw_uid, account.pw_gid)
         self.media_dir = f"/{relative}"
 
-    def start(self, **extra: str) -> DaemonProcess:
+    def start(self, more_env: dict[str, str] | None = None, **extra: str) -> DaemonProcess:
+        """The daemon; ``extra``: dialer settings (``MAX_CHANNELS="2"``), ``more_env``:
+        any other HOTLINE_* variable."""
         p = self.pbx
-        env = {"HOTLINE_ARI_ENABLED": "true",
+        env = {**(more_env or {}), "HOTLINE_ARI_ENABLED": "true",
                "HOTLINE_ARI_URL": f"http://127.0.0.1:{p.ports.http}",
                "HOTLINE_ARI_USERNAME": p.ari_user, "HOTLINE_ARI_PASSWORD": p.ari_password,
                "HOTLINE_DIALER_SOUNDS_DIR": str(self.sounds),
@@ -357,11 +359,14 @@ def test_a_missed_call_is_called_back_agent_first_and_its_task_done(
     forced closed → a callback task (the dialer waits: not working time) → the
     hotline open again → the dialer rings the free stand-in agent, then the caller
     (a stand-in customer behind the public network), bridges them → the task is
-    done, ``reached``, and ``GET /calls/{id}`` shows it."""
+    done, ``reached``, and ``GET /calls/{id}`` shows it; then the satisfaction
+    visit (``callbacks.satisfaction_visit``): the customer presses 1, the task's
+    score is 1."""
     _routing(harness, "closed")
     harness.pbx.set_global("SANDBOX_AGENT_TALK", "4")
     try:
-        daemon = harness.start(**{"RING_TIMEOUT": "10"})
+        daemon = harness.start({"HOTLINE_CALLBACKS_SATISFACTION_VISIT": "true"},
+                               RING_TIMEOUT="10")
         token = _token(daemon)
         caller = f"1861{int(time.time()) % 1000:03d}7777"
         # Nobody answers (the outcome is the PBX's, whatever SIPp makes of it).
@@ -383,10 +388,16 @@ def test_a_missed_call_is_called_back_agent_first_and_its_task_done(
         harness.pbx.set_global("SANDBOX_AGENT_TALK", "3")
     [task] = tasks()
     assert (task.result, task.attempts) == ("reached", 1), task
-    [attempt] = [a for a in harness.attempts() if a.phone == caller]
+    attempts = [a for a in harness.attempts() if a.phone == caller]
+    [attempt] = [a for a in attempts if a.details["job_type"] == "callback"]
     assert attempt.result == "answered"
     assert attempt.details["agent"] == "Local/agent1@hotline-agents"
-    assert harness.network_calls().get(caller) == 1
+    # The visit: the stand-in (186 1…) presses 1, the lowest score of 1-5.
+    wait_until(lambda: tasks()[0].score is not None, 60, "the visit's score on the task")
+    assert tasks()[0].score == 1
+    visits = [a for a in harness.attempts() if a.phone == caller and a.result == "scored"]
+    assert len(visits) == 1 and visits[0].dtmf == "1"
+    assert harness.network_calls().get(caller) == 2  # the callback and the visit
     # The call's record links to its task, with the result.
     k = models.calls
     [(call_id, outcome)] = _rows(harness.dsn, harness.tmp,

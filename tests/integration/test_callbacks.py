@@ -145,6 +145,37 @@ async def test_the_dialers_result_is_recorded_on_the_task(db: Database) -> None:
     assert (third.state, third.result) == ("done", "no_need")  # settled before: kept
 
 
+async def test_a_reached_callback_gets_one_satisfaction_visit_and_its_score(
+        db: Database) -> None:
+    """callbacks.satisfaction_visit: a reached task queues one visit (scale 2 here);
+    the visit's score lands on the task; an unreached task gets none."""
+    await write(db, opening("v1", auto_dial=True), opening("v2", auto_dial=True))
+    reached, missed = await tasks(db)
+    async with db.engine.begin() as conn:
+        await callback_repo.record_dialer_result(conn, finished(reached.id, TargetState.DONE),
+                                                 visit_scale=2)
+        await callback_repo.record_dialer_result(  # told twice: still one visit
+            conn, finished(reached.id, TargetState.DONE), visit_scale=2)
+        await callback_repo.record_dialer_result(
+            conn, finished(missed.id, TargetState.UNREACHED, result="busy"), visit_scale=2)
+        j, t = models.dialer_jobs, models.dialer_targets
+        visits = (await conn.execute(
+            select(j.c.job_key, j.c.dialog, j.c.options, t.c.phone, t.c.ref)
+            .join(t, t.c.job_id == j.c.id).where(j.c.job_type == "visit"))).all()
+    assert [tuple(v) for v in visits] == [(f"visit:callback:{reached.id}", "satisfaction",
+                                           {"scale": 2}, "13800138000",
+                                           f"callback:{reached.id}")]
+    async with db.engine.begin() as conn:
+        await callback_repo.record_visit_result(conn, finished(
+            0, TargetState.DONE, job_type=JobType.VISIT, ref=f"callback:{reached.id}",
+            score=1, result="scored"))
+        await callback_repo.record_visit_result(conn, finished(  # a complaint's visit
+            0, TargetState.DONE, job_type=JobType.VISIT, ref="complaint:7", score=2))
+    reached, missed = await tasks(db)
+    assert (reached.state, reached.result, reached.score) == ("done", "reached", 1)
+    assert (missed.score, missed.result) == (None, "not_reached")
+
+
 async def test_overdue_counts_waiting_tasks_past_due(db: Database) -> None:
     await write(db, opening("o1", due=NOW - 10), opening("o2", due=NOW - 10, auto_dial=True),
                 opening("o3", due=NOW + 600), opening("o4", due=NOW - 10, caller="139001390"))

@@ -110,14 +110,16 @@ def _appended(note: ColumnElement[str], line: str) -> ColumnElement[str]:
     return case((note == "", literal(line)), else_=note + literal("\n" + line))
 
 
-async def record_dialer_result(conn: AsyncConnection, target: FinishedTarget) -> None:
+async def record_dialer_result(conn: AsyncConnection, target: FinishedTarget, *,
+                               visit_scale: int | None = None) -> None:
     """The dialer's finish handler for ``JobType.CALLBACK`` (in its transaction).
 
-    DONE: the task is done, ``reached``, with the attempts and the score (a
-    satisfaction dialog after the bridge). Anything else (every attempt failed,
-    the job cancelled): the task is ``open`` again with result ``not_reached``,
-    so people call. A task settled meanwhile (the caller called in, a person
-    marked it) is left as it is; the note is never touched.
+    DONE: the task is done, ``reached``, with the attempts; with ``visit_scale``
+    (``callbacks.satisfaction_visit``) a satisfaction visit of the customer is
+    queued (:func:`start_visit`). Anything else (every attempt failed, the job
+    cancelled): the task is ``open`` again with result ``not_reached``, so people
+    call. A task settled meanwhile (the caller called in, a person marked it) is
+    left as it is; the note is never touched.
     """
     try:
         task_id = int(target.ref)
@@ -132,10 +134,42 @@ async def record_dialer_result(conn: AsyncConnection, target: FinishedTarget) ->
     else:
         values.update(state=CallbackState.OPEN.value,
                       result=CallbackResult.NOT_REACHED.value)
-    await conn.execute(update(callbacks)
-                       .where(callbacks.c.id == task_id,
-                              callbacks.c.state.in_(PENDING_STATES))
-                       .values(**values))
+    settled = await conn.execute(update(callbacks)
+                                 .where(callbacks.c.id == task_id,
+                                        callbacks.c.state.in_(PENDING_STATES))
+                                 .values(**values).returning(callbacks.c.id))
+    if reached and visit_scale is not None and target.phone and settled.first() is not None:
+        await start_visit(conn, task_id, target.phone, scale=visit_scale)
+
+
+#: ``dialer_targets.ref`` of a satisfaction visit after a callback.
+VISIT_REF_PREFIX = "callback:"
+
+
+async def start_visit(conn: AsyncConnection, task_id: int, phone: str, *, scale: int) -> int:
+    """Queue the satisfaction visit of a reached callback (idempotent on
+    ``visit:callback:<id>``); the dialer places it in working time."""
+    job_id = await create_job(
+        conn, job_key=f"visit:callback:{task_id}", job_type=JobType.VISIT,
+        dialog=DialogType.SATISFACTION, name=f"satisfaction visit, callback task {task_id}",
+        targets=[TargetSpec(1, phone, ref=f"{VISIT_REF_PREFIX}{task_id}")],
+        options={"scale": scale})
+    await wake_dialer(conn)
+    return job_id
+
+
+async def record_visit_result(conn: AsyncConnection, target: FinishedTarget) -> None:
+    """The dialer's finish handler for ``JobType.VISIT``: the score of a callback's
+    satisfaction visit onto its task (None when the customer gave none). Visits of
+    other things (complaints) are not ours."""
+    if not target.ref.startswith(VISIT_REF_PREFIX):
+        return
+    try:
+        task_id = int(target.ref.removeprefix(VISIT_REF_PREFIX))
+    except ValueError:
+        return
+    await conn.execute(update(callbacks).where(callbacks.c.id == task_id)
+                       .values(score=target.score, updated_at=func.now()))
 
 
 # -- the record kind: tasks opened and closed through the batch writer ---------------------

@@ -118,3 +118,19 @@ def test_absurd_due_times_are_refused_at_load(value: str) -> None:
 def test_callback_settings_defaults() -> None:
     loaded = load_settings(None, {"HOTLINE_AMI_SECRET": "x"}).callbacks
     assert (loaded.enabled, loaded.due_within, loaded.auto_dial) == (True, 7200.0, True)
+
+
+@pytest.mark.parametrize("value", ["0", "3", "10", "-5", "five"])
+def test_a_satisfaction_scale_other_than_5_or_2_is_refused_at_load(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"callbacks\.satisfaction_scale"):
+        load_settings(None, {"HOTLINE_AMI_SECRET": "x",
+                             "HOTLINE_CALLBACKS_SATISFACTION_SCALE": value})
+
+
+def test_the_satisfaction_visit_is_off_by_default_and_can_be_asked_for() -> None:
+    default = load_settings(None, {"HOTLINE_AMI_SECRET": "x"}).callbacks
+    assert (default.satisfaction_visit, default.satisfaction_scale) == (False, 5)
+    asked = load_settings(None, {"HOTLINE_AMI_SECRET": "x",
+                                 "HOTLINE_CALLBACKS_SATISFACTION_VISIT": "true",
+                                 "HOTLINE_CALLBACKS_SATISFACTION_SCALE": "2"}).callbacks
+    assert (asked.satisfaction_visit, asked.satisfaction_scale) == (True, 2)
