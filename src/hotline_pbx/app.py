@@ -83,7 +83,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: What /readyz reports, in this order; each is the sum of the services reporting as it.
-READINESS_COMPONENTS = ("database", "routing", "ami", "agi", "line", "dialer")
+READINESS_COMPONENTS = ("database", "routing", "ami", "agi", "line", "long_calls", "dialer")
 #: Reported in /readyz but never what makes it 503: a broken line, ARI, dialer or
 #: long-call whisper must not take call routing out of service.
 ADVISORY_COMPONENTS = ("line", "long_calls", "dialer")
@@ -297,8 +297,9 @@ class Daemon:
         """The long-call service, over the queue watch (AMI) and its own ARI app."""
         lc = self.settings.long_call
         if not lc.enabled or self.queue_watch is None or self._ami_link is None:
-            log.info("long calls not flagged (%s)", "long_call.enabled = false"
-                     if not lc.enabled else "AMI disabled")
+            why = "long_call.enabled = false" if not lc.enabled else "AMI disabled"
+            log.info("long calls not flagged (%s)", why)
+            self.readiness.add("long_calls", Fixed(Readiness(True, f"disabled ({why})")))
             return
         ari, events = None, None
         if self.settings.ari.enabled:

@@ -34,7 +34,8 @@ def test_sip_call_goes_through_route_and_ami_reaches_daemon(
 def test_readyz_reports_each_component(daemon: DaemonProcess) -> None:
     status, body = daemon.get("/readyz")
     assert status == 200
-    assert set(body["components"]) == {"database", "routing", "ami", "agi", "line", "dialer"}
+    assert set(body["components"]) == {"database", "routing", "ami", "agi", "line",
+                                       "long_calls", "dialer"}
     assert all(component["ok"] for component in body["components"].values())
     status, body = daemon.get("/healthz")
     assert (status, body) == (200, {"status": "ok"})

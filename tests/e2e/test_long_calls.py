@@ -127,7 +127,10 @@ def _daemon_env(pbx: AsteriskSandbox, **extra: str) -> dict[str, str]:
             "HOTLINE_ARI_URL": f"http://127.0.0.1:{pbx.ports.http}",
             "HOTLINE_ARI_USERNAME": pbx.ari_user, "HOTLINE_ARI_PASSWORD": pbx.ari_password,
             "HOTLINE_LONG_CALL_THRESHOLD": str(THRESHOLD),
-            "HOTLINE_LONG_CALL_CHECK_EVERY": "0.5", **extra}
+            "HOTLINE_LONG_CALL_CHECK_EVERY": "0.5",
+            # The task of a call continued elsewhere stays for people here: the
+            # dialer would ring the only agent first (tests/e2e/test_dialer.py).
+            "HOTLINE_CALLBACKS_AUTO_DIAL": "false", **extra}
 
 
 def _listing(daemon: DaemonProcess, token: str) -> dict[str, Any]:

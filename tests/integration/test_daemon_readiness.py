@@ -61,7 +61,8 @@ async def test_readyz_reports_the_components_and_a_task_that_died(
         daemon: Daemon, caplog: pytest.LogCaptureFixture) -> None:
     status, body = await readyz(daemon)
     assert status == 200 and body["ready"] is True
-    assert list(body["components"]) == ["database", "routing", "ami", "agi", "line", "dialer"]
+    assert list(body["components"]) == ["database", "routing", "ami", "agi", "line",
+                                        "long_calls", "dialer"]
     assert body["components"]["ami"] == {"ok": True, "detail": "disabled"}
     assert body["components"]["database"]["detail"].startswith("PostgreSQL at ")
     assert running_daemon_tasks() == DAEMON_TASKS
