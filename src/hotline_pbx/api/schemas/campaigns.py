@@ -14,6 +14,7 @@ import base64
 import binascii
 import csv
 import io
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -127,8 +128,8 @@ def from_csv(data: bytes, query: Mapping[str, str]) -> CampaignForm:
     partial: Any = {"true": True, "false": False}.get(partial_text, partial_text)
     attempts_text = query.get("max_attempts")
     attempts: Any = None if attempts_text is None else (
-        int(attempts_text) if attempts_text.isdigit() and len(attempts_text) < 4
-        else attempts_text)
+        # ASCII only: str.isdigit() is true of "²", which int() refuses (a 500).
+        int(attempts_text) if re.fullmatch(r"[0-9]{1,3}", attempts_text) else attempts_text)
     _check_head(errors, query.get("name"), query.get("message_text"), None, partial, attempts)
     refused: list[ValidationError] = []
     rows = list(_csv_rows(text, errors, refused))
