@@ -56,3 +56,52 @@ async def test_full_width_digits_are_read_as_digits(api: Api) -> None:
     status, body, _ = await api.call("POST", PATH, json=_body(rows[:1]))
     assert status == 201, body
     assert await _phones(api) == ["13800138000"]
+
+
+async def test_a_viewer_never_reads_a_number_in_a_campaign_name(api: Api) -> None:
+    rows = [{"name": "a", "account": "", "phone": "13800138000"}]
+    status, body, _ = await api.call("POST", PATH, json=_body(
+        rows, name="call back 13912345678 first"))
+    assert status == 201, body
+    job = body["id"]
+    for path in (PATH, f"{PATH}/{job}"):
+        status, answer, _ = await api.call("GET", path, role="viewer")
+        assert status == 200, answer
+        assert "13912345678" not in str(answer), path
+    status, answer, _ = await api.call("GET", f"{PATH}/{job}", role="admin")
+    assert answer["name"] == "call back 13912345678 first"
+
+
+async def test_the_export_is_spreadsheet_safe_and_masked_for_a_viewer(api: Api) -> None:
+    rows = [{"name": "=cmd|' /C calc'!A0", "account": "+SUM(1,2)", "phone": "13800138000"},
+            {"name": "@x", "account": "-2+3", "phone": ""}]
+    status, body, _ = await api.call("POST", PATH, json=_body(rows))
+    assert status == 201, body
+    for role in ("admin", "viewer"):
+        for which in ("not_reached", "no_number"):
+            status, text, _ = await api.call(
+                "GET", f"{PATH}/{body['id']}/export?list={which}", role=role)
+            assert status == 200, text
+            for cell in [c for line in text.splitlines()[1:] for c in line.split(",")]:
+                assert not cell.startswith(("=", "+", "-", "@")) or cell.startswith("+86"), \
+                    (role, which, cell)
+            if role == "viewer":
+                assert "13800138000" not in text
+
+
+async def test_odd_campaign_ids_are_404_and_a_cancel_twice_or_at_once_is_harmless(
+        api: Api) -> None:
+    for raw in ("0", "-1", str(2**63), "1e3", "abc", "%20"):
+        for method, path in (("GET", f"{PATH}/{raw}"), ("DELETE", f"{PATH}/{raw}"),
+                             ("GET", f"{PATH}/{raw}/export?list=notified")):
+            status, answer, _ = await api.call(method, path)
+            assert status == 404, (method, path, status, answer)
+    rows = [{"name": "a", "account": "", "phone": "13800138000"}]
+    status, body, _ = await api.call("POST", PATH, json=_body(rows))
+    job = body["id"]
+    import asyncio
+    answers = await asyncio.gather(*(api.call("DELETE", f"{PATH}/{job}") for _ in range(5)))
+    assert [a[0] for a in answers] == [200] * 5, answers
+    assert sum(a[1]["targets_cancelled"] for a in answers) == 1
+    status, again, _ = await api.call("DELETE", f"{PATH}/{job}")
+    assert status == 200 and again["targets_cancelled"] == 0 and again["state"] == "cancelled"

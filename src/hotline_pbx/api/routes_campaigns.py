@@ -173,7 +173,7 @@ def _line_of(error: ValidationError) -> int:
 
 def _campaign_json(call: Call, row: Row[Any], counts: dict[str, int]) -> dict[str, Any]:
     done = sum(counts.get(s, 0) for s in ("done", "unreached", "no_number", "cancelled"))
-    return {"id": row.id, "name": row.name, "state": row.state,
+    return {"id": row.id, "name": call.shown(row.name), "state": row.state,
             "created_at": call.local(row.created_at), "created_by": row.created_by,
             "cancelled_at": call.local(row.cancelled_at),
             "finished_at": call.local(row.finished_at), "max_attempts": row.max,
