@@ -105,3 +105,78 @@ async def test_odd_campaign_ids_are_404_and_a_cancel_twice_or_at_once_is_harmles
     assert sum(a[1]["targets_cancelled"] for a in answers) == 1
     status, again, _ = await api.call("DELETE", f"{PATH}/{job}")
     assert status == 200 and again["targets_cancelled"] == 0 and again["state"] == "cancelled"
+
+
+async def test_odd_callback_queries_and_bodies_are_answered_never_a_500(api: Api) -> None:
+    import base64
+    import json as jsonlib
+    queries = ["from=2026-10-02&to=2026-10-01", "from=2026-10-01&to=2026-10-01",
+               "from=9999-01-01", "to=2100-12-31", "to=2100-12-31T23:59:59-14:00",
+               "from=2000-01-01T00:00:00%2B14:00", "from=2026-10-01T00:00:00+14:00",
+               "from=2026-13-01", "from=2026-02-30", "due=1", "done=True", "overdue=",
+               "limit=-1", "limit=99999999999", "state=", "from=" + "9" * 5000,
+               "cursor=" + base64.urlsafe_b64encode(b'["2026-01-01T00:00:00+00:00",-1]')
+               .decode(),
+               "cursor=" + base64.urlsafe_b64encode(b'["9999-12-31T23:59:59-14:00",1]')
+               .decode(),
+               "cursor=" + base64.urlsafe_b64encode(jsonlib.dumps(
+                   ["2026-01-01T00:00:00+00:00", 2**70]).encode()).decode(),
+               "cursor=" + base64.urlsafe_b64encode(b'{"a":1}').decode(),
+               "cursor=%00", "cursor=" + "A" * 10000]
+    for query in queries:
+        status, body, _ = await api.call("GET", f"/api/v1/callbacks?{query}")
+        assert status in (200, 400), (query, status, body)
+    for raw in ("0", "-1", str(2**63), "x"):
+        status, body, _ = await api.call("GET", f"/api/v1/callbacks/{raw}")
+        assert status == 404, (raw, body)
+    bodies: list[Any] = [[], "x", 1, None, {"result": ["reached"]}, {"result": {"a": 1}},
+                         {"result": "reached", "note": 5}, {"result": "reached", "note": None},
+                         {"result": "reached", "note": "x" * 100_000},
+                         {"result": "reached", "note": "\u0000"}, {"result": True}]
+    for body in bodies:
+        status, answer, _ = await api.call("POST", "/api/v1/callbacks/1/done", json=body)
+        assert status in (400, 404, 413, 415, 422), (body, status, answer)
+
+
+async def test_odd_long_call_linkedids_are_404_never_a_500(api: Api) -> None:
+    for linkedid in ("x" * 5000, "%E4%B8%AD%E6%96%87", "a%2Fb", "..", "%2E%2E", "%00",
+                     "1700000000.1"):
+        status, body, _ = await api.call("POST", f"/api/v1/long-calls/{linkedid}/callback",
+                                         role="supervisor")
+        assert status in (404,), (linkedid, status, body)
+
+
+async def _csv(api: Api, data: bytes, query: str = "") -> tuple[int, Any]:
+    status, body, _ = await api.call(
+        "POST", f"{PATH}?name=x&message_text=hello{query}", data=data,
+        headers={"Content-Type": "text/csv"})
+    return status, body
+
+
+async def test_csv_files_as_spreadsheets_write_them(api: Api) -> None:
+    # A BOM and CRLF: stored, lines numbered from the header's 1.
+    status, body = await _csv(api, "\ufeffphone,name,account\r\n13800138000,a,1\r\n"
+                              "\r\n139 0013 9000,b,2\r\n".encode())
+    assert status == 201 and body["targets"] == 2, body
+    # GB18030 bytes: refused with their line, nothing guessed.
+    status, body = await _csv(api, "name,account,phone\n张三,1,13700137000\n".encode("gb18030"))
+    assert status == 422 and body["errors"][0]["field"] == "line 2", body
+    # Extra and missing columns: each refused with its line; partial keeps the rest.
+    data = b"name,account,phone\na,1,13600136000,extra\nb,2\nc,3,13500135000\n"
+    status, body = await _csv(api, data)
+    assert status == 422 and [e["field"] for e in body["errors"]] == ["line 2", "line 3"]
+    status, body = await _csv(api, data, "&partial=true")
+    assert status == 201 and body["targets"] == 1 and body["refused_count"] == 2, body
+    # A huge field: refused, not a crash.
+    status, body = await _csv(api, b"name,account,phone\n" + b"x" * 200_000 + b",1,1\n")
+    assert status == 422, body
+
+
+async def test_a_quoted_newline_keeps_the_spreadsheets_row_numbers(api: Api) -> None:
+    # Row 2 holds a newline in its name (refused); the rows after it are rows 3
+    # and 4 as a spreadsheet shows the file, not the physical lines 4 and 5.
+    data = (b'name,account,phone\n"two\nlines",1,13800138000\nb,2,12\n'
+            b'c,3,13900139000\n')
+    status, body = await _csv(api, data)
+    assert status == 422, body
+    assert [e["field"] for e in body["errors"]] == ["line 2.name", "line 3.phone"], body

@@ -152,11 +152,15 @@ def _csv_rows(text: str, errors: ErrorCollector, refused: list[ValidationError]
                    "name,account,phone")
         return
     count = 0
+    # The spreadsheet's row, not reader.line_num (the physical line): a quoted
+    # newline inside a cell is one row, and every row after it keeps its number.
+    row_no = 1
     while True:
+        row_no += 1
         try:
             values = next(reader, None)
         except csv.Error as exc:  # the rest of the file cannot be read
-            refused.append(ValidationError(f"line {reader.line_num}", f"is not CSV ({exc})",
+            refused.append(ValidationError(f"line {row_no}", f"is not CSV ({exc})",
                                            "Zhang San,A-1,13800138000"))
             return
         if values is None:
@@ -167,8 +171,8 @@ def _csv_rows(text: str, errors: ErrorCollector, refused: list[ValidationError]
         if count > MAX_ROWS:
             raise TooManyRows(f"more than {MAX_ROWS} rows; a campaign holds at most {MAX_ROWS}")
         if len(values) != len(columns):
-            refused.append(ValidationError(f"line {reader.line_num}", f"has {len(values)} "
+            refused.append(ValidationError(f"line {row_no}", f"has {len(values)} "
                                            f"fields, the header {len(columns)}",
                                            "Zhang San,A-1,13800138000"))
             continue
-        yield reader.line_num, dict(zip(columns, values, strict=True))
+        yield row_no, dict(zip(columns, values, strict=True))
