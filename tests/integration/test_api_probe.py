@@ -180,3 +180,50 @@ async def test_a_quoted_newline_keeps_the_spreadsheets_row_numbers(api: Api) -> 
     status, body = await _csv(api, data)
     assert status == 422, body
     assert [e["field"] for e in body["errors"]] == ["line 2.name", "line 3.phone"], body
+
+
+def _csv_of_size(size: int) -> bytes:
+    head = b"name,account,phone\nZhang,A-1,13800138000\n"
+    return head + b" " * (size - len(head) - 1) + b"\n"  # blank line padding is skipped
+
+
+async def test_the_import_limit_is_exact_with_and_without_a_content_length(db: Any) -> None:
+    import dataclasses
+    import io
+
+    from tests.integration.api_fixtures import SETTINGS, start_api
+    limit = 65536
+    settings = dataclasses.replace(
+        SETTINGS, dialer=dataclasses.replace(SETTINGS.dialer, max_import_bytes=limit))
+    probe = await start_api(db, settings)
+    try:
+        for size, expected in ((limit, 201), (limit + 1, 413)):
+            for data in (_csv_of_size(size), io.BytesIO(_csv_of_size(size))):
+                status, body = await _csv(probe, data)  # type: ignore[arg-type]
+                assert status == expected, (size, type(data), status, body)
+    finally:
+        await probe.client.close()
+
+
+async def test_twenty_parallel_uploads_all_end_and_store_every_list(api: Api) -> None:
+    import asyncio
+    import time
+
+    def data(k: int) -> bytes:
+        lines = ["name,account,phone"] + [f"C{i},A{i},13{k:02d}{i:07d}" for i in range(5000)]
+        return ("\n".join(lines) + "\n").encode()
+
+    started = time.monotonic()
+    answers = await asyncio.gather(*(_csv(api, data(k)) for k in range(20)))
+    took = time.monotonic() - started
+    print(f"\n20 parallel 5,000-row uploads: {took:.1f}s")
+    statuses = sorted(status for status, _ in answers)
+    assert set(statuses) <= {201, 503}, answers
+    stored = [body for status, body in answers if status == 201]
+    assert stored and all(body["targets"] == 5000 for body in stored)
+    t = models.dialer_targets
+    async with api.db.engine.connect() as conn:
+        count = len((await conn.execute(select(t.c.id))).all())
+    assert count == 5000 * len(stored)
+    status, _body, _ = await api.call("GET", PATH, role="viewer")
+    assert status == 200
