@@ -227,3 +227,24 @@ async def test_twenty_parallel_uploads_all_end_and_store_every_list(api: Api) ->
     assert count == 5000 * len(stored)
     status, _body, _ = await api.call("GET", PATH, role="viewer")
     assert status == 200
+
+
+async def test_a_finished_big_campaign_is_read_in_bounded_lists(api: Api) -> None:
+    # 100,000 unreached targets made GET /campaigns/{id} a 15 MB answer built in
+    # memory on a pooled connection, for any viewer, with no limit on how many at once.
+    from sqlalchemy import update
+
+    from hotline_pbx.api.routes_campaigns import LIST_LIMIT
+    rows = [{"name": f"c{i}", "account": "", "phone": f"13{i:09d}"}
+            for i in range(LIST_LIMIT + 500)]
+    status, body, _ = await api.call("POST", PATH, json=_body(rows))
+    assert status == 201, body
+    async with api.db.engine.begin() as conn:
+        await conn.execute(update(models.dialer_targets).values(state="unreached"))
+    status, page, _ = await api.call("GET", f"{PATH}/{body['id']}", role="viewer")
+    assert status == 200
+    assert len(page["not_reached"]) == LIST_LIMIT and page["listed_at_most"] == LIST_LIMIT
+    assert page["not_reached"][0]["line"] == 1 and page["counts"]["unreached"] == len(rows)
+    status, text, _ = await api.call("GET", f"{PATH}/{body['id']}/export?list=not_reached",
+                                     role="viewer")
+    assert status == 200 and len(text.splitlines()) == len(rows) + 1
