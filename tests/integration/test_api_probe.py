@@ -248,3 +248,24 @@ async def test_a_finished_big_campaign_is_read_in_bounded_lists(api: Api) -> Non
     status, text, _ = await api.call("GET", f"{PATH}/{body['id']}/export?list=not_reached",
                                      role="viewer")
     assert status == 200 and len(text.splitlines()) == len(rows) + 1
+
+
+async def test_control_characters_in_the_head_of_a_campaign_are_refused(api: Api) -> None:
+    # A NUL or a lone surrogate in the name or message reached PostgreSQL: a 500.
+    import json
+    rows = [{"name": "a", "account": "", "phone": "13800138000"}]
+    for field, value in (("name", "gas\u0000leak"), ("name", "gas\ud800"),
+                         ("name", "line\nbreak"), ("message_text", "off\u0000"),
+                         ("message_text", "\udfff off")):
+        raw = json.dumps(_body(rows, **{field: value}))  # ASCII escapes, as a client sends
+        status, body, _ = await api.call("POST", PATH, data=raw.encode(),
+                                         headers={"Content-Type": "application/json"})
+        assert status == 422, (field, value, status, body)
+        assert body["errors"][0]["field"] == field
+    status, body, _ = await api.call(
+        "POST", f"{PATH}?name=gas%00leak&message_text=off",
+        data=b"name,account,phone\na,,13800138000\n", headers={"Content-Type": "text/csv"})
+    assert status == 422 and body["errors"][0]["field"] == "name", (status, body)
+    status, body, _ = await api.call("POST", PATH, json=_body(
+        rows, message_text="Gas is off.\nStay calm."))
+    assert status == 201, body

@@ -45,11 +45,22 @@ class CampaignForm:
     row_errors: list[ValidationError]
 
 
+#: What PostgreSQL text cannot hold (NUL, lone surrogates: a 500 at the insert)
+#: and other control characters; a message may have line breaks and tabs.
+_NAME_REFUSED = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+_TEXT_REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
 def _check_head(errors: ErrorCollector, name: Any, text: Any, wav: Any, partial: Any,
                 attempts: Any) -> bytes | None:
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         errors.add("name", "is required: a campaign name of at most 200 characters",
                    "gas leak, block 7")
+    elif _NAME_REFUSED.search(name):
+        errors.add("name", "must not contain control characters", "gas leak, block 7")
+    if isinstance(text, str) and _TEXT_REFUSED.search(text):
+        errors.add("message_text", "must not contain control characters",
+                   "Gas supply is interrupted until 18:00.")
     if not isinstance(partial, bool):
         errors.add("partial", "must be true or false", "false")
     if attempts is not None and (isinstance(attempts, bool) or not isinstance(attempts, int)
