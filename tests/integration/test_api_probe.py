@@ -269,3 +269,20 @@ async def test_control_characters_in_the_head_of_a_campaign_are_refused(api: Api
     status, body, _ = await api.call("POST", PATH, json=_body(
         rows, message_text="Gas is off.\nStay calm."))
     assert status == 201, body
+
+
+async def test_cancelling_a_finished_campaign_changes_nothing(api: Api) -> None:
+    from sqlalchemy import update
+    rows = [{"name": "a", "account": "", "phone": "13800138000"}]
+    status, body, _ = await api.call("POST", PATH, json=_body(rows))
+    j = models.dialer_jobs
+    async with api.db.engine.begin() as conn:
+        await conn.execute(update(models.dialer_targets).values(state="done", result="confirmed"))
+        await conn.execute(update(j).values(state="done", finished_at=j.c.created_at))
+    status, answer, _ = await api.call("DELETE", f"{PATH}/{body['id']}")
+    assert status == 200, answer
+    assert answer["state"] == "done" and answer["targets_cancelled"] == 0
+    assert answer["cancelled_at"] is None, answer
+    async with api.db.engine.connect() as conn:
+        job = (await conn.execute(select(j))).one()
+    assert (job.cancelled_at, job.cancelled_by) == (None, "")
