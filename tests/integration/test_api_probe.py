@@ -286,3 +286,40 @@ async def test_cancelling_a_finished_campaign_changes_nothing(api: Api) -> None:
     async with api.db.engine.connect() as conn:
         job = (await conn.execute(select(j))).one()
     assert (job.cancelled_at, job.cancelled_by) == (None, "")
+
+
+async def test_a_body_sent_byte_by_byte_holds_no_database_connection(db: Any) -> None:
+    """Through the daemon's own listener (its connection guard reads the body)."""
+    import asyncio
+    import dataclasses
+
+    from hotline_pbx.api.context import ApiContext
+    from hotline_pbx.api.server import HttpServer
+    from tests.integration.api_fixtures import SETTINGS, _readiness, start_api
+    http = dataclasses.replace(SETTINGS.http, body_timeout=2.0, port=0)
+    settings = dataclasses.replace(SETTINGS, http=http)
+    probe = await start_api(db, settings)  # for its tokens
+    server = HttpServer(ApiContext(db.engine, settings), _readiness(), http)
+    await server.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        body = b"name,account,phone\na,,13800138000\n"
+        writer.write((f"POST {PATH}?name=x&message_text=y HTTP/1.1\r\nHost: t\r\n"
+                      f"Authorization: Bearer {probe.tokens['admin']}\r\n"
+                      f"Content-Type: text/csv\r\nContent-Length: {len(body)}\r\n\r\n")
+                     .encode())
+        held = []
+        for byte in body[:12]:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(0.2)
+            held.append(db.engine.pool.checkedout())
+        status_line = await asyncio.wait_for(reader.readline(), 5)
+        writer.close()
+        assert max(held) == 0, held
+        assert b" 408 " in status_line, status_line
+        status, answer, _ = await probe.call("GET", PATH)
+        assert status == 200 and answer["campaigns"] == []
+    finally:
+        await server.stop()
+        await probe.client.close()
