@@ -323,3 +323,18 @@ async def test_a_body_sent_byte_by_byte_holds_no_database_connection(db: Any) ->
     finally:
         await server.stop()
         await probe.client.close()
+
+
+async def test_a_task_done_by_hand_leaves_no_pending_target_in_its_cancelled_job(
+        api: Api) -> None:
+    from tests.integration.test_callbacks import opening, tasks, write
+    await write(api.db, opening("probe-1", auto_dial=True))
+    [task] = await tasks(api.db)
+    status, body, _ = await api.call("POST", f"/api/v1/callbacks/{task.id}/done",
+                                     role="supervisor", json={"result": "reached"})
+    assert status == 200, body
+    async with api.db.engine.connect() as conn:
+        job = (await conn.execute(select(models.dialer_jobs))).one()
+        target = (await conn.execute(select(models.dialer_targets))).one()
+    assert job.state == "cancelled" and job.cancelled_by.endswith("supervisor-user")
+    assert target.state == "cancelled", target

@@ -36,7 +36,7 @@ from hotline_pbx.domain.dialer import (
     TargetState,
 )
 from hotline_pbx.store.batch_writer import RecordKind
-from hotline_pbx.store.dialer_repo import create_job, wake_dialer
+from hotline_pbx.store.dialer_repo import cancel_job, create_job, wake_dialer
 from hotline_pbx.store.models import callbacks, calls, dialer_jobs
 
 #: States in which a task still waits for someone (the partial indexes' condition).
@@ -309,12 +309,9 @@ async def mark_done(conn: AsyncConnection, task_id: int, *, result: CallbackResu
         values["note"] = note if not before.note else f"{before.note}\n{note}"
     await conn.execute(update(callbacks).where(callbacks.c.id == task_id).values(**values))
     if before.dialer_job_id is not None:
-        await conn.execute(
-            update(dialer_jobs)
-            .where(dialer_jobs.c.id == before.dialer_job_id,
-                   dialer_jobs.c.state == JobState.ACTIVE.value)
-            .values(state=JobState.CANCELLED.value, cancelled_at=func.now(),
-                    cancelled_by=actor))
+        # cancel_job, not the job alone: its pending target becomes cancelled
+        # too (left pending, it sat in a cancelled job for ever).
+        await cancel_job(conn, before.dialer_job_id, by=actor)
         await wake_dialer(conn)
     after = await get_task(conn, task_id)
     assert after is not None
