@@ -34,6 +34,7 @@ from hotline_pbx.domain.dialer import (
     JobType,
     TargetSpec,
     TargetState,
+    normalise_phone,
 )
 from hotline_pbx.store.batch_writer import RecordKind
 from hotline_pbx.store.dialer_repo import cancel_job, create_job, wake_dialer
@@ -68,7 +69,8 @@ async def start_dialling(conn: AsyncConnection, task_id: int, caller: str) -> in
     job_id = await create_job(
         conn, job_key=f"callback:{task_id}", job_type=JobType.CALLBACK,
         dialog=DialogType.AGENT_BRIDGE, name=f"callback task {task_id}",
-        targets=[TargetSpec(1, caller, ref=str(task_id))])
+        # As the dialer dials it: "+86 138 0013 8000" was refused as not digits.
+        targets=[TargetSpec(1, normalise_phone(caller), ref=str(task_id))])
     await conn.execute(
         update(callbacks)
         .where(callbacks.c.id == task_id, callbacks.c.state == CallbackState.OPEN.value)
