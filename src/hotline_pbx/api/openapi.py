@@ -539,7 +539,9 @@ SCHEMAS.update({
     "CampaignDetail": obj({**_CAMPAIGN_PROPS,
                            "notified": {"type": "array", "items": _TARGET},
                            "not_reached": {"type": "array", "items": _TARGET},
-                           "no_number": {"type": "array", "items": _TARGET}}, closed=False),
+                           "no_number": {"type": "array", "items": _TARGET},
+                           # each list's first targets only; /export has them all
+                           "listed_at_most": {"type": "integer"}}, closed=False),
     "CampaignCreated": obj({"id": {"type": "integer"}, "name": STRING,
                             "targets": {"type": "integer"}, "no_number": {"type": "integer"},
                             "refused_count": {"type": "integer"},

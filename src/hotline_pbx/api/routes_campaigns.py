@@ -12,7 +12,8 @@ The job and its targets are written in one transaction, which wakes the dialer.
 
 ``GET /api/v1/campaigns`` — the campaigns, newest first, with counts.
 ``GET /api/v1/campaigns/{id}`` — progress (targets by state) and the lists
-``notified``, ``not_reached`` (with attempts) and ``no_number``.
+``notified``, ``not_reached`` (with attempts) and ``no_number``, each its first
+:data:`LIST_LIMIT` targets (``listed_at_most``; the export has them all).
 ``GET /api/v1/campaigns/{id}/export?list=notified|not_reached|no_number`` — CSV.
 ``DELETE /api/v1/campaigns/{id}`` (admin) — cancel: no new attempt from now
 (calls in flight may finish), pending targets become ``cancelled``.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import csv
 import io
 import json
@@ -59,6 +61,10 @@ API = "/api/v1"
 MAX_LISTED_ERRORS = 1000
 #: Seconds a campaign upload may take: 100,000 rows are read, checked and stored.
 POST_DEADLINE = 180.0
+#: Targets of each list in ``GET /campaigns/{id}``: a finished 100,000-target
+#: campaign was a 15 MB answer built in memory for any viewer; the whole list
+#: is ``/export``'s (streamed, its downloads limited by ``http.max_exports``).
+LIST_LIMIT = 1000
 
 
 # -- POST ------------------------------------------------------------------------------
@@ -173,7 +179,7 @@ def _line_of(error: ValidationError) -> int:
 
 def _campaign_json(call: Call, row: Row[Any], counts: dict[str, int]) -> dict[str, Any]:
     done = sum(counts.get(s, 0) for s in ("done", "unreached", "no_number", "cancelled"))
-    return {"id": row.id, "name": row.name, "state": row.state,
+    return {"id": row.id, "name": call.shown(row.name), "state": row.state,
             "created_at": call.local(row.created_at), "created_by": row.created_by,
             "cancelled_at": call.local(row.cancelled_at),
             "finished_at": call.local(row.finished_at), "max_attempts": row.max,
@@ -203,10 +209,22 @@ async def get_campaign(call: Call) -> web.StreamResponse:
     counts = (await campaign_repo.counts(call.conn, [job_id]))[job_id]
     body = _campaign_json(call, row, counts)
     for name in campaign_repo.LISTS:
-        body[name] = [_target_json(call, t) async for page in
-                      campaign_repo.list_pages(call.conn, job_id, name) for t in page]
+        body[name] = await _first_of_list(call, job_id, name)
+    body["listed_at_most"] = LIST_LIMIT
     await call.audit_read("campaign.read", f"campaign:{job_id}")
     return json_response(body)
+
+
+async def _first_of_list(call: Call, job_id: int, name: str) -> list[dict[str, Any]]:
+    """A list's first :data:`LIST_LIMIT` targets in line order (the counts give the
+    totals, ``/export`` the whole list)."""
+    listed: list[dict[str, Any]] = []
+    async with contextlib.aclosing(campaign_repo.list_pages(call.conn, job_id, name)) as pages:
+        async for page in pages:
+            listed.extend(_target_json(call, t) for t in page[:LIST_LIMIT - len(listed)])
+            if len(listed) >= LIST_LIMIT:
+                break
+    return listed
 
 
 EXPORT_COLUMNS = ("line", "name", "account", "phone", "attempts", "result", "last_attempt_at")

@@ -335,9 +335,12 @@ class Dialer:
     def _endpoint(self, phone: str) -> str | None:
         """``PJSIP/<phone>@<trunks.general>``; None for a number the dialer must
         never call (the hotline's own range) or a trunk that is the hotline's."""
-        if self._trunk == self._hotline_trunk or \
-                phone_problem(phone, own_numbers=self._own_numbers) is not None:
-            log.error("dialer: refused to dial a number in the hotline's own range")
+        if self._trunk == self._hotline_trunk:
+            log.error("dialer: refused to dial on the hotline's own trunk %s", self._trunk)
+            return None
+        problem = phone_problem(phone, own_numbers=self._own_numbers)
+        if problem is not None:  # the reason, not always "the own range"
+            log.error("dialer: refused to dial %s: it %s", phone, problem)
             return None
         return f"PJSIP/{phone}@{self._trunk}"
 

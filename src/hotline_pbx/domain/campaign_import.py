@@ -12,7 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from hotline_pbx.domain.dialer import TargetSpec, normalise_phone, phone_problem
+from hotline_pbx.domain.dialer import (
+    TargetSpec,
+    national_number,
+    normalise_phone,
+    phone_problem,
+)
 from hotline_pbx.domain.errors import ValidationError
 
 #: The columns of a list, in a CSV file's header and a JSON row.
@@ -59,11 +64,13 @@ def check_row(line_no: int, row: Mapping[str, object], *, own_numbers: tuple[str
         problem = phone_problem(phone, own_numbers=own_numbers)
         if problem is not None:
             return _row_error(line_no, "phone", problem, "13800138000")
-        first = seen.get(phone)
+        # One person however the number is written: +86 138…, 0086 138…, 138….
+        key = national_number(phone)
+        first = seen.get(key)
         if first is not None:
             return _row_error(line_no, "phone", f"is a duplicate of line {first}: each "
                               "number is called once", "13800138000")
-        seen[phone] = line_no
+        seen[key] = line_no
     return TargetSpec(line_no=line_no, phone=phone or None, name=values["name"],
                       account=values["account"])
 

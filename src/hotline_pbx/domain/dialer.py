@@ -8,6 +8,7 @@ here. The values are stored (``dialer_*`` tables, their CHECK constraints).
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -264,8 +265,17 @@ _SEPARATORS = str.maketrans("", "", " -().\u00a0\t")
 
 def normalise_phone(value: str) -> str:
     """``138-0013 8000`` → ``13800138000``; a leading ``+`` is kept, ``0086``/``+86``
-    is not touched (it is part of the number as the trunk dials it)."""
-    return value.strip().translate(_SEPARATORS)
+    is not touched (it is part of the number as the trunk dials it). Full-width
+    digits, spaces and dashes (a Chinese input method's ``１３８－００１３``) are
+    read as their ASCII forms (NFKC), not refused."""
+    return unicodedata.normalize("NFKC", value).strip().translate(_SEPARATORS)
+
+
+def national_number(phone: str) -> str:
+    """A normalised number without its ``+``/``0086``/``86`` country code: one
+    person's number however it was written (``+8613800138000`` is ``13800138000``)."""
+    digits = phone.removeprefix("+")
+    return digits.removeprefix("0086").removeprefix("86") if len(digits) > 11 else digits
 
 
 def phone_problem(phone: str, *, own_numbers: tuple[str, ...] = ()) -> str | None:
@@ -277,7 +287,7 @@ def phone_problem(phone: str, *, own_numbers: tuple[str, ...] = ()) -> str | Non
     low, high = PHONE_DIGITS
     if not low <= len(digits) <= high:
         return f"must have {low} to {high} digits, not {len(digits)}"
-    national = digits.removeprefix("0086").removeprefix("86") if len(digits) > 11 else digits
+    national = national_number(digits)
     if national.startswith(SERVICE_PREFIXES) or any(
             own and national.endswith(own.lstrip("+")) for own in own_numbers):
         return ("is in the hotline's own 400/800 range: the dialer never calls the "

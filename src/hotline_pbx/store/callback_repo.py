@@ -34,9 +34,10 @@ from hotline_pbx.domain.dialer import (
     JobType,
     TargetSpec,
     TargetState,
+    normalise_phone,
 )
 from hotline_pbx.store.batch_writer import RecordKind
-from hotline_pbx.store.dialer_repo import create_job, wake_dialer
+from hotline_pbx.store.dialer_repo import cancel_job, create_job, wake_dialer
 from hotline_pbx.store.models import callbacks, calls, dialer_jobs
 
 #: States in which a task still waits for someone (the partial indexes' condition).
@@ -68,7 +69,8 @@ async def start_dialling(conn: AsyncConnection, task_id: int, caller: str) -> in
     job_id = await create_job(
         conn, job_key=f"callback:{task_id}", job_type=JobType.CALLBACK,
         dialog=DialogType.AGENT_BRIDGE, name=f"callback task {task_id}",
-        targets=[TargetSpec(1, caller, ref=str(task_id))])
+        # As the dialer dials it: "+86 138 0013 8000" was refused as not digits.
+        targets=[TargetSpec(1, normalise_phone(caller), ref=str(task_id))])
     await conn.execute(
         update(callbacks)
         .where(callbacks.c.id == task_id, callbacks.c.state == CallbackState.OPEN.value)
@@ -343,12 +345,9 @@ async def mark_done(conn: AsyncConnection, task_id: int, *, result: CallbackResu
         values["note"] = note if not before.note else f"{before.note}\n{note}"
     await conn.execute(update(callbacks).where(callbacks.c.id == task_id).values(**values))
     if before.dialer_job_id is not None:
-        await conn.execute(
-            update(dialer_jobs)
-            .where(dialer_jobs.c.id == before.dialer_job_id,
-                   dialer_jobs.c.state == JobState.ACTIVE.value)
-            .values(state=JobState.CANCELLED.value, cancelled_at=func.now(),
-                    cancelled_by=actor))
+        # cancel_job, not the job alone: its pending target becomes cancelled
+        # too (left pending, it sat in a cancelled job for ever).
+        await cancel_job(conn, before.dialer_job_id, by=actor)
         await wake_dialer(conn)
     after = await get_task(conn, task_id)
     assert after is not None

@@ -3,7 +3,7 @@ their targets' counts by state and the three result lists."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -52,7 +52,7 @@ async def counts(conn: AsyncConnection, job_ids: Sequence[int]) -> dict[int, dic
 
 
 async def list_pages(conn: AsyncConnection, job_id: int, name: str
-                     ) -> AsyncIterator[Sequence[Any]]:
+                     ) -> AsyncGenerator[Sequence[Any], None]:
     """One result list, in line order, a page at a time, each target with the
     times of its attempts."""
     t, a = dialer_targets, dialer_attempts

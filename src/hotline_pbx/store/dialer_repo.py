@@ -250,13 +250,14 @@ async def cancel_job(conn: AsyncConnection, job_id: int, *, by: str) -> int | No
     """Cancel a job: no new attempt from now; its pending targets become
     ``cancelled`` (attempts in flight may finish). The number of targets
     cancelled, or None when there is no such job. Cancelling twice is harmless."""
+    # Only an active job is cancelled (SET reads the row as it was): a finished
+    # one keeps its state and gets no cancelled_at/by it was never cancelled at.
+    active = dialer_jobs.c.state == JobState.ACTIVE.value
     job = (await conn.execute(
         update(dialer_jobs).where(dialer_jobs.c.id == job_id)
-        .values(state=case((dialer_jobs.c.state == JobState.ACTIVE.value,
-                            JobState.CANCELLED.value), else_=dialer_jobs.c.state),
-                cancelled_at=func.coalesce(dialer_jobs.c.cancelled_at, func.now()),
-                cancelled_by=case((dialer_jobs.c.cancelled_by == "", by),
-                                  else_=dialer_jobs.c.cancelled_by))
+        .values(state=case((active, JobState.CANCELLED.value), else_=dialer_jobs.c.state),
+                cancelled_at=case((active, func.now()), else_=dialer_jobs.c.cancelled_at),
+                cancelled_by=case((active, by), else_=dialer_jobs.c.cancelled_by))
         .returning(dialer_jobs.c.id))).scalar_one_or_none()
     if job is None:
         return None

@@ -46,3 +46,21 @@ def test_any_list_is_checked_without_crashing_and_every_row_is_accounted_for(
         assert found and int(found.group(1)) in lines and error.reason
     phones = [t.phone for t in checked.targets if t.phone]
     assert len(phones) == len(set(phones))
+
+
+_WRITINGS = st.sampled_from(["{n}", "+86{n}", "0086{n}", "86{n}", "+86 {n}"])
+
+
+@given(st.integers(min_value=13000000000, max_value=19999999999), _WRITINGS, _WRITINGS,
+       st.booleans())
+def test_one_number_written_two_ways_is_a_duplicate(number: int, first: str, second: str,
+                                                     wide: bool) -> None:
+    # Found by the probe: "+86 138…" and "138…" were two targets, one person called twice.
+    later = second.format(n=number)
+    if wide:  # full-width digits, as a Chinese input method types them
+        later = later.translate({ord(d): 0xFF10 + int(d) for d in "0123456789"})
+    rows = [(2, {"phone": first.format(n=number)}), (3, {"phone": later})]
+    checked = check_rows(rows)
+    assert len(checked.targets) == 1
+    assert [e.field for e in checked.errors] == ["line 3.phone"]
+    assert "duplicate of line 2" in checked.errors[0].reason

@@ -14,6 +14,7 @@ import base64
 import binascii
 import csv
 import io
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,11 +45,22 @@ class CampaignForm:
     row_errors: list[ValidationError]
 
 
+#: What PostgreSQL text cannot hold (NUL, lone surrogates: a 500 at the insert)
+#: and other control characters; a message may have line breaks and tabs.
+_NAME_REFUSED = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+_TEXT_REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
 def _check_head(errors: ErrorCollector, name: Any, text: Any, wav: Any, partial: Any,
                 attempts: Any) -> bytes | None:
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         errors.add("name", "is required: a campaign name of at most 200 characters",
                    "gas leak, block 7")
+    elif _NAME_REFUSED.search(name):
+        errors.add("name", "must not contain control characters", "gas leak, block 7")
+    if isinstance(text, str) and _TEXT_REFUSED.search(text):
+        errors.add("message_text", "must not contain control characters",
+                   "Gas supply is interrupted until 18:00.")
     if not isinstance(partial, bool):
         errors.add("partial", "must be true or false", "false")
     if attempts is not None and (isinstance(attempts, bool) or not isinstance(attempts, int)
@@ -127,8 +139,8 @@ def from_csv(data: bytes, query: Mapping[str, str]) -> CampaignForm:
     partial: Any = {"true": True, "false": False}.get(partial_text, partial_text)
     attempts_text = query.get("max_attempts")
     attempts: Any = None if attempts_text is None else (
-        int(attempts_text) if attempts_text.isdigit() and len(attempts_text) < 4
-        else attempts_text)
+        # ASCII only: str.isdigit() is true of "²", which int() refuses (a 500).
+        int(attempts_text) if re.fullmatch(r"[0-9]{1,3}", attempts_text) else attempts_text)
     _check_head(errors, query.get("name"), query.get("message_text"), None, partial, attempts)
     refused: list[ValidationError] = []
     rows = list(_csv_rows(text, errors, refused))
@@ -151,11 +163,15 @@ def _csv_rows(text: str, errors: ErrorCollector, refused: list[ValidationError]
                    "name,account,phone")
         return
     count = 0
+    # The spreadsheet's row, not reader.line_num (the physical line): a quoted
+    # newline inside a cell is one row, and every row after it keeps its number.
+    row_no = 1
     while True:
+        row_no += 1
         try:
             values = next(reader, None)
         except csv.Error as exc:  # the rest of the file cannot be read
-            refused.append(ValidationError(f"line {reader.line_num}", f"is not CSV ({exc})",
+            refused.append(ValidationError(f"line {row_no}", f"is not CSV ({exc})",
                                            "Zhang San,A-1,13800138000"))
             return
         if values is None:
@@ -166,8 +182,8 @@ def _csv_rows(text: str, errors: ErrorCollector, refused: list[ValidationError]
         if count > MAX_ROWS:
             raise TooManyRows(f"more than {MAX_ROWS} rows; a campaign holds at most {MAX_ROWS}")
         if len(values) != len(columns):
-            refused.append(ValidationError(f"line {reader.line_num}", f"has {len(values)} "
+            refused.append(ValidationError(f"line {row_no}", f"has {len(values)} "
                                            f"fields, the header {len(columns)}",
                                            "Zhang San,A-1,13800138000"))
             continue
-        yield reader.line_num, dict(zip(columns, values, strict=True))
+        yield row_no, dict(zip(columns, values, strict=True))
