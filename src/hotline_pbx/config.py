@@ -244,6 +244,23 @@ class LongCallSettings:
 # -- end long calls ------------------------------------------------------------------
 
 
+# -- complaints (issue 13) ----------------------------------------------------------
+@dataclass(frozen=True)
+class ComplaintSettings:
+    """``[complaints]``: the complaint register (:mod:`hotline_pbx.complaints`).
+
+    A resolved complaint gets a callback visit: by the dialer's satisfaction
+    dialog (``visit_by = "dialer"``, DTMF score on ``visit_scale``) or by a
+    person who records the result through the API (``"person"``). The daily
+    digest of what must be chased is written at ``digest_time`` (local, HH:MM)."""
+
+    visit_by: str = "dialer"  # dialer | person
+    visit_scale: int = 5  # 5: 1-5, 2: 1 satisfied / 2 not
+    digest_time: str = "08:30"
+    check_every: float = 30.0  # seconds between two counts of the overdue complaints
+# -- end complaints ------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class RetentionSettings:
     # Call records, notes, blocked-outbound attempts, closed line faults and
@@ -266,6 +283,7 @@ class Settings:
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
     kpi: KpiSettings = field(default_factory=KpiSettings)
     long_call: LongCallSettings = field(default_factory=LongCallSettings)
+    complaints: ComplaintSettings = field(default_factory=ComplaintSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     source: str = "defaults"
 
@@ -463,7 +481,20 @@ def validate(settings: Settings) -> None:
     _range("kpi.service_level_seconds", settings.kpi.service_level_seconds,
            contract.MIN_SERVICE_LEVEL_SECONDS, contract.MAX_SERVICE_LEVEL_SECONDS)
     _check_long_call(settings)
+    _check_complaints(settings)
     _range("retention.days", settings.retention.days, 1, 36500)
+
+
+def _check_complaints(settings: Settings) -> None:
+    c = settings.complaints
+    _one_of("complaints.visit_by", c.visit_by, ("dialer", "person"))
+    if c.visit_scale not in (2, 5):
+        raise ConfigError("complaints.visit_scale",
+                          "must be 5 (a score 1-5) or 2 (1 satisfied, 2 not)")
+    if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", c.digest_time):
+        raise ConfigError("complaints.digest_time",
+                          f"must be a local time HH:MM, e.g. 08:30, not {c.digest_time!r}")
+    _range("complaints.check_every", c.check_every, 1.0, 3600.0)
 
 
 def _check_trunks(settings: Settings) -> None:

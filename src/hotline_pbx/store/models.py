@@ -72,6 +72,9 @@ calls = Table(
     Column("needs_callback", Boolean, nullable=False, server_default=text("false")),
     # connected past long_call.threshold while callers waited (issue 12)
     Column("long_call", Boolean, nullable=False, server_default=text("false")),
+    # the call's purpose (domain.purposes), picked with a note or a complaint (issue 13)
+    Column("purpose", Text),
+    Column("purpose_set_by", Text, nullable=False, server_default=""),
     Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=NOW),
     # unrouted: the caller hung up during the AGI step (recorded, never offered)
@@ -82,6 +85,7 @@ calls = Table(
     ),
     Index("ix_calls_started_at", "started_at"),
     Index("ix_calls_caller", "caller"),
+    Index("ix_calls_purpose", "purpose"),
 )
 
 # Notes added after the call (after-hours calls get theirs the next day).
@@ -368,6 +372,111 @@ callbacks = Table(
           postgresql_where=text("state IN ('open', 'dialling')")),
     Index("ix_callbacks_created_at", "created_at"),
 )
+
+# -- complaints (issue 13): migration 0006 ------------------------------------------
+
+# The departments and call purposes (domain.purposes): one validated document.
+call_purposes = Table(
+    "call_purposes",
+    metadata,
+    Column("id", SmallInteger, primary_key=True),
+    Column("document", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Column("updated_by", Text, nullable=False, server_default="system"),
+    CheckConstraint("id = 1", name="singleton"),
+)
+
+
+def _form_text(name: str) -> Column[str]:
+    return Column(name, Text, nullable=False, server_default="")
+
+
+# The complaint register: the fields of the complaint handling form and the
+# register, the workflow state (domain.complaints.ComplaintState) and the SLA
+# deadlines computed in working time when it was registered (and extended).
+complaints = Table(
+    "complaints",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("call_id", BigInteger, ForeignKey("calls.id", ondelete="SET NULL")),
+    Column("received_at", DateTime(timezone=True), nullable=False),  # the form's date and time
+    _form_text("customer_name"),
+    _form_text("account"),  # unit / account number
+    Column("phone", Text),  # contact phone, normalised digits; NULL: none given
+    _form_text("channel"),  # domain.complaints.Channel
+    _form_text("received_by"),
+    Column("content", Text, nullable=False),
+    Column("category", Text, nullable=False),  # a purpose id of the catalogue
+    Column("department", Text, nullable=False),  # the responsible department's id
+    Column("severity", Text, nullable=False),  # domain.complaints.Severity
+    Column("state", Text, nullable=False, server_default="registered"),
+    Column("found_true", Boolean),  # the department's verification: NULL until verified
+    _form_text("verification"),
+    _form_text("solution"),
+    _form_text("department_manager"),
+    _form_text("callback_result"),
+    _form_text("handler"),
+    Column("handled_at", DateTime(timezone=True)),
+    _form_text("explanation"),  # to the customer, for a complaint found untrue
+    _form_text("pm_opinion"),  # the project manager's opinion and sign-off
+    _form_text("pm_signed_by"),
+    Column("pm_signed_at", DateTime(timezone=True)),
+    # SLA (domain.complaints): deadlines in UTC, counted in working time
+    Column("first_reply_due", DateTime(timezone=True), nullable=False),
+    Column("first_reply_at", DateTime(timezone=True)),
+    Column("progress_reply_due", DateTime(timezone=True), nullable=False),
+    Column("progress_reply_at", DateTime(timezone=True)),
+    Column("resolve_target", DateTime(timezone=True), nullable=False),
+    Column("resolve_hard_max", DateTime(timezone=True), nullable=False),
+    Column("resolve_due", DateTime(timezone=True), nullable=False),  # target, or extended
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("informed_at", DateTime(timezone=True)),
+    # the callback visit after resolution (by the dialer or by a person)
+    Column("visit_state", Text, nullable=False, server_default="none"),  # VisitState
+    _form_text("visit_by"),  # dialer | a person's name
+    Column("visit_score", SmallInteger),
+    Column("visit_scale", SmallInteger),
+    _form_text("visit_result"),
+    _form_text("visit_note"),
+    Column("visit_attempts", SmallInteger, nullable=False, server_default="0"),
+    Column("visited_at", DateTime(timezone=True)),
+    Column("dialer_job_id", BigInteger, ForeignKey("dialer_jobs.id", ondelete="SET NULL")),
+    Column("archived_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Column("created_by", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Column("version", Integer, nullable=False, server_default="1"),  # optimistic concurrency
+    CheckConstraint("state IN ('registered', 'assigned', 'verified', 'resolved', "
+                    "'customer_informed', 'visited', 'archived')", name="state"),
+    CheckConstraint("severity IN ('simple', 'general', 'complex')", name="severity"),
+    CheckConstraint("visit_state IN ('none', 'queued', 'done', 'unreached', 'cancelled')",
+                    name="visit_state"),
+    CheckConstraint("resolve_target <= resolve_due AND resolve_due <= resolve_hard_max",
+                    name="deadlines"),
+    Index("ix_complaints_received_at", "received_at"),
+    Index("ix_complaints_call_id", "call_id"),
+    Index("ix_complaints_open", "resolve_due", postgresql_where=text("state NOT IN ('archived')")),
+)
+
+# Every change of a complaint: registered, transitions, form edits, extensions,
+# replies to the customer, visits - with who and when.
+complaint_events = Table(
+    "complaint_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("complaint_id", BigInteger, ForeignKey("complaints.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Column("actor", Text, nullable=False),
+    Column("kind", Text, nullable=False),  # domain.complaints.EventKind
+    Column("from_state", Text),
+    Column("to_state", Text),
+    Column("details", JSONB, nullable=False, server_default=_EMPTY_JSON),
+    CheckConstraint("kind IN ('registered', 'transition', 'edit', 'extension', 'reply', "
+                    "'visit')", name="kind"),
+    Index("ix_complaint_events_complaint_id", "complaint_id"),
+)
+# -- end complaints ---------------------------------------------------------------------
 
 #: The advisory lock the one running dialer holds ("hotline dialer").
 DIALER_LOCK = 0x486F746C44696C72
