@@ -196,12 +196,17 @@ class QueueState:
 
     def free_agents(self) -> tuple[str, ...]:
         """Dialable interfaces of free members, each once, in a stable order. A
-        member of several queues is free only if it is free in all of them."""
+        member of several queues is free only if it is free in all of them, and a
+        member we saw connected to a caller is not free until that call ends, whatever
+        its device state says (a Local channel's state may lag the bridge, and the
+        dialer must never ring an agent who is talking)."""
+        talking = {call.member_interface for call in self.connected.values()}
         by_interface: dict[str, bool] = {}
         for member in self.members.values():
             by_interface[member.interface] = by_interface.get(member.interface, True) \
                 and member.free
-        return tuple(sorted(iface for iface, free in by_interface.items() if free))
+        return tuple(sorted(iface for iface, free in by_interface.items()
+                            if free and iface not in talking))
 
     def connected_calls(self) -> tuple[ConnectedCall, ...]:
         return tuple(sorted(self.connected.values(), key=lambda c: (c.connected_at, c.uniqueid)))

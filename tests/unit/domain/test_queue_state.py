@@ -102,6 +102,17 @@ def test_a_rejoin_keeps_the_first_join_time() -> None:
     assert state.callers_waiting() == 1 and state.longest_wait(160.0) == 60.0
 
 
+def test_a_member_talking_is_not_free_whatever_its_device_state_says() -> None:
+    """Found by the property below: AgentConnect, then a late QueueMemberStatus
+    saying NOT_INUSE (a Local channel's device state lags the bridge)."""
+    state = QueueState()
+    state.agent_connected(connected("1.1", iface=AGENT))
+    state.member_seen(member(AGENT, state=DeviceState.NOT_INUSE, paused=False))
+    assert AGENT not in state.free_agents()
+    state.agent_completed("1.1")
+    assert AGENT in state.free_agents()
+
+
 # -- any order, any gap ------------------------------------------------------------------
 
 UIDS = st.sampled_from(["1.1", "1.2", "1.3"])
