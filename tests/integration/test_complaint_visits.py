@@ -18,8 +18,10 @@ from hotline_pbx.domain.dialer import AttemptResult, FinishedTarget, JobType, Ta
 from hotline_pbx.store import callback_repo, complaint_visit_repo, dialer_repo, models
 from hotline_pbx.store.database import Database
 from hotline_pbx.store.dialer_repo import AttemptEnd
-from tests.integration.api_fixtures import Api, api  # noqa: F401 - fixture
+from tests.integration.api_fixtures import Api, api
 from tests.integration.complaint_rows import add_complaint
+
+__all__ = ["api"]
 
 
 def _dialer(db: Database) -> Dialer:
@@ -145,7 +147,7 @@ async def test_the_first_visit_result_stands(db: Database) -> None:
 
 
 async def test_a_person_records_a_visit_and_the_dialer_job_is_cancelled(
-        api: Api, db: Database) -> None:  # noqa: F811
+        api: Api, db: Database) -> None:
     complaint, job = await _queued(db)
     path = f"/api/v1/complaints/{complaint}/visit"
     body = {"score": 4, "result": "satisfied with the repair", "note": "called from desk"}
@@ -174,7 +176,7 @@ async def test_a_person_records_a_visit_and_the_dialer_job_is_cancelled(
 
 
 async def test_a_person_visit_is_refused_before_resolution_and_off_the_scale(
-        api: Api, db: Database) -> None:  # noqa: F811
+        api: Api, db: Database) -> None:
     async with db.engine.begin() as conn:
         open_one = await add_complaint(conn, state="assigned")
         two_point = await add_complaint(conn, state="resolved", visit_state="queued",
