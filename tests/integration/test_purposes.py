@@ -48,6 +48,7 @@ async def test_the_default_catalogue_until_one_is_stored(api: Api, db: Database)
      "purposes[0].talk_target_seconds"),
     (lambda d: d["purposes"].append(dict(d["purposes"][0])), "purposes[6].id"),
     (lambda d: d.update(colour="red"), "colour"),
+    (lambda d: d["purposes"][2].update(department={}), "purposes[2].department"),
 ])
 async def test_a_bad_catalogue_is_refused_naming_the_field(api: Api, change: Any,
                                                            field: str) -> None:
