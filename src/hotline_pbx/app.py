@@ -66,6 +66,9 @@ from hotline_pbx.store.batch_writer import BatchWriter, RecordKind
 from hotline_pbx.store.blocked_repo import BLOCKED_ATTEMPTS, BlockedRecord
 from hotline_pbx.store.call_writer import CALL_RECORDS
 from hotline_pbx.store.callback_repo import CALLBACK_RECORDS, CallbackRecord
+from hotline_pbx.store.complaint_visit_repo import (  # complaint visits (issue 13)
+    record_visit_result as record_complaint_visit,
+)
 from hotline_pbx.store.config_repo import RoutingState
 from hotline_pbx.store.database import Database, DatabaseUnavailable, open_database
 from hotline_pbx.store.line_repo import LINE_FAULTS, LINE_TESTS, FaultRecord, TestRecord
@@ -381,6 +384,9 @@ class Daemon:
 
         dialer.on_target_finished(JobType.CALLBACK, callback_finished)
         dialer.on_target_finished(JobType.VISIT, callback_repo.record_visit_result)
+        # -- complaint visits (issue 13) --
+        dialer.on_target_finished(JobType.VISIT, record_complaint_visit)
+        # -- end complaint visits --
         await self._components.start(dialer, reports_as="dialer")
 
     async def _after_ami_login(self, ami: AmiSupervisor, tracking: CallTracking,

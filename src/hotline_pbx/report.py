@@ -40,6 +40,12 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--period", default="all", choices=[*PERIODS, "all"],
                         help="open (the open-hours KPIs), closed, override, failsafe or all")
     parser.add_argument("--json", action="store_true", help="print JSON (the /stats shape)")
+    # -- monthly statistics (issue 15) --
+    parser.add_argument("--month", metavar="YYYY-MM",
+                        help="the monthly pack of that month (days against the 85 %% floor, "
+                             "purposes, complaints, visits); --json prints "
+                             "GET /api/v1/reports/monthly's shape")
+    # -- end monthly statistics --
 
 
 def window(start: str | None, end: str | None, zone: ZoneInfo,
@@ -76,6 +82,10 @@ async def run_report(settings: Settings, args: argparse.Namespace,
     from hotline_pbx.store.database import DatabaseUnavailable, open_database
 
     zone = ZoneInfo(settings.routing.timezone)
+    if getattr(args, "month", None):  # monthly statistics (issue 15)
+        from hotline_pbx.report_monthly import run_monthly
+
+        return await run_monthly(settings, args, now)
     try:
         start, end = window(args.start, args.end, zone, now or datetime.now(zone))
     except ReportUsageError as exc:

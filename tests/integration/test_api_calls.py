@@ -272,9 +272,10 @@ async def test_csv_register(api: Api) -> None:
     assert "attachment" in headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert rows[0] == ["date", "time", "caller", "period", "outcome", "wait_seconds",
-                       "talk_seconds", "answered_by", "notes"]
+                       "talk_seconds", "answered_by", "notes", "purpose"]  # issue 13: purpose
     assert rows[1] == ["2026-11-24", "10:00:00", "13800138000", "open", "answered", "5.0",
-                       "60.0", "agent1", "admin-user: =cmd|' /C calc'!A0 | admin-user: 回访完成"]
+                       "60.0", "agent1", "admin-user: =cmd|' /C calc'!A0 | admin-user: 回访完成",
+                       ""]
     assert rows[3][2] == "'=HYPERLINK(\"x\")"  # a caller id cannot become a formula
     assert len(rows) == 5
     viewer = (await api.call("GET", "/api/v1/calls.csv", "viewer"))[1]

@@ -32,6 +32,9 @@ from hotline_pbx.api.health import add_health_routes
 from hotline_pbx.api.openapi import openapi_document
 from hotline_pbx.api.params import check_query
 from hotline_pbx.api.problems import Problem, invalid, problem_middleware
+from hotline_pbx.api.routes_complaint_visits import ENDPOINTS as VISIT_ENDPOINTS  # issue 13
+from hotline_pbx.api.routes_monthly import ENDPOINTS as MONTHLY_ENDPOINTS  # issue 15
+from hotline_pbx.api.routes_purposes import ENDPOINTS as PURPOSE_ENDPOINTS  # issue 13
 from hotline_pbx.domain.contract import AccessRole
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.lifecycle import ReadinessBoard
@@ -46,6 +49,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *routes_callbacks.ENDPOINTS,  # callback tasks (issue 12)
     *routes_long_calls.ENDPOINTS,  # issue 12: long calls
     *routes_campaigns.ENDPOINTS,  # issue 12: emergency campaigns
+    # -- purposes, complaint visits, monthly statistics (issues 13, 15) --
+    *PURPOSE_ENDPOINTS,
+    *VISIT_ENDPOINTS,
+    *MONTHLY_ENDPOINTS,
+    # -- end purposes, complaint visits, monthly statistics --
 )
 
 CONTEXT_KEY = web.AppKey("hotline_api", ApiContext)

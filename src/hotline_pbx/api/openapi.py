@@ -37,6 +37,9 @@ from hotline_pbx.domain.contract import (
     Outcome,
 )
 from hotline_pbx.domain.line_health import FaultCause
+from hotline_pbx.domain.monthly import DayMark  # issue 15
+from hotline_pbx.domain.purposes import MAX_ENTRIES as MAX_PURPOSE_ENTRIES  # issue 13
+from hotline_pbx.domain.purposes import MAX_NAME as MAX_PURPOSE_NAME  # issue 13
 
 JSON = "application/json"
 PERIOD_VALUES = [period.value for period in COUNTED_PERIODS]
@@ -293,6 +296,115 @@ SCHEMAS.update({
 })
 
 
+# -- purposes, complaint visits, monthly statistics (issues 13, 15) ---------------------
+_ID = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,39}$", "examples": ["billing"]}
+_NAME = {"type": "string", "minLength": 1, "maxLength": MAX_PURPOSE_NAME}
+_NAME_EN = {"type": "string", "maxLength": MAX_PURPOSE_NAME}
+for _call_schema in ("Call", "CallDetail"):
+    SCHEMAS[_call_schema]["properties"].update(
+        purpose=nullable(STRING), purpose_set_by=nullable(STRING))
+    SCHEMAS[_call_schema]["required"] += ["purpose", "purpose_set_by"]
+SCHEMAS["Note"]["properties"]["purpose"] = STRING  # when the note set the call's purpose
+SCHEMAS["NoteInput"]["properties"]["purpose"] = {
+    **_ID, "description": "a purpose id of GET /api/v1/purposes; sets the call's purpose"}
+_SLA = obj({"due": {"type": "integer"}, "met": {"type": "integer"},
+            "compliance": NUMBER_OR_NULL})
+_MONTH_KPIS = {"type": "object", "description": "the KPIs of GET /api/v1/stats"}
+SCHEMAS.update({
+    "Catalogue": obj({
+        "departments": {"type": "array", "minItems": 1, "maxItems": MAX_PURPOSE_ENTRIES,
+                        "items": obj({"id": _ID, "name": _NAME, "name_en": _NAME_EN},
+                                     ["id", "name"])},
+        "purposes": {"type": "array", "minItems": 1, "maxItems": MAX_PURPOSE_ENTRIES,
+                     "items": obj({"id": _ID, "name": _NAME, "name_en": _NAME_EN,
+                                   "department": _ID,
+                                   "talk_target_seconds": nullable(
+                                       {"type": "number", "minimum": 0, "maximum": 3600})},
+                                  ["id", "name", "department"])}}),
+    "CallPurposeInput": obj({"purpose": _ID}),
+    "CallPurpose": obj({"id": {"type": "integer"}, "purpose": STRING,
+                        "purpose_set_by": STRING}),
+    "VisitInput": obj({"score": {"type": "integer", "minimum": 1, "maximum": 5},
+                       "result": {"type": "string", "minLength": 1,
+                                  "maxLength": MAX_CALL_NOTE_LENGTH},
+                       "note": {"type": "string", "minLength": 1,
+                                "maxLength": MAX_CALL_NOTE_LENGTH}}, ["score"]),
+    "Visit": obj({"id": {"type": "integer"}, "state": STRING, "visit_state": STRING,
+                  "visit_by": STRING, "visit_score": nullable({"type": "integer"}),
+                  "visit_scale": nullable({"type": "integer"}), "visit_result": STRING,
+                  "visit_note": STRING, "visit_attempts": {"type": "integer"},
+                  "visited_at": nullable(TIME),
+                  "dialer_job_id": nullable({"type": "integer"})}),
+    "MonthlyPack": obj({
+        "month": STRING, "from": TIME, "to": TIME, "timezone": STRING, "generated_at": TIME,
+        "partial": {"type": "boolean", "description": "the month is still running"},
+        "empty": {"type": "boolean", "description": "no call was offered in the month"},
+        "note": nullable(STRING), "answer_rate_floor": {"type": "number"},
+        "service_level_seconds": {"type": "number"}, "working_days": {"type": "integer"},
+        "open_hours": _MONTH_KPIS, "all_periods": _MONTH_KPIS,
+        "unrouted": {"type": "integer"}, "test_calls": {"type": "integer"},
+        "days": {"type": "array", "items": obj({
+            "day": {"type": "string", "format": "date"},
+            "mark": {"enum": [m.value for m in DayMark]}, "working_day": {"type": "boolean"},
+            "open_hours": nullable(_MONTH_KPIS), "all_periods": nullable(_MONTH_KPIS)})},
+        "purposes": {"type": "array", "items": obj({
+            "purpose": nullable(STRING), "name": nullable(STRING), "name_en": nullable(STRING),
+            "talk_target_seconds": NUMBER_OR_NULL, "calls": {"type": "integer"},
+            "answered": {"type": "integer"},
+            "met_target": nullable({"type": "integer"})})},
+        "complaints": obj({
+            "received": {"type": "integer"}, "resolved": {"type": "integer"},
+            "by_department": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "by_category": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "by_severity": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "sla": obj({"target": _SLA, "due": _SLA, "hard_max": _SLA}),
+            "mean_resolution_working_hours": NUMBER_OR_NULL}),
+        "visits": obj({
+            "count": {"type": "integer"}, "by_dialer": {"type": "integer"},
+            "by_person": {"type": "integer"},
+            "per_scale": {"type": "array", "items": obj({
+                "scale": {"type": "integer"}, "count": {"type": "integer"},
+                "mean": {"type": "number"},
+                "distribution": {"type": "object",
+                                 "additionalProperties": {"type": "integer"}}})}})}),
+})
+
+
+def _purpose_paths(v1: str) -> dict[str, Any]:
+    in_use = _problem("a removed purpose or department is still used by stored records")
+    month = _query("month", {"type": "string", "pattern": r"^\d{4}-\d{2}$",
+                             "examples": ["2026-11"]},
+                   "the month, YYYY-MM (begun, within retention.days)", required=True)
+    return {
+        f"{v1}/purposes": {
+            "get": _op("the call purposes and departments in force", "viewer",
+                       {"200": _ok("Catalogue")}, tag="purposes"),
+            "put": _op("replace the catalogue (audited with before and after)", "admin",
+                       {"200": _ok("Catalogue"), "409": in_use}, body="Catalogue",
+                       tag="purposes")},
+        f"{v1}/calls/{{id}}/purpose": {"put": _op(
+            "set a call's purpose (audited)", "supervisor",
+            {"200": _ok("CallPurpose"), "404": _problem("no such call")},
+            params=[P_CALL_ID], body="CallPurposeInput", tag="purposes")},
+        f"{v1}/complaints/{{id}}/visit": {"post": _op(
+            "record a person's callback visit of a resolved complaint (audited); a dialer "
+            "visit still pending is cancelled", "supervisor",
+            {"200": _ok("Visit"), "404": _problem("no such complaint"),
+             "409": _problem("not resolved or informed yet, or the visit is done already")},
+            params=[{**P_CALL_ID, "description": "the complaint's id"}], body="VisitInput",
+            tag="complaints")},
+        f"{v1}/reports/monthly": {"get": _op(
+            "the monthly statistics pack (JSON, or CSV with format=csv; audited)", "viewer",
+            {"200": {"description": "the pack", "content": {
+                JSON: {"schema": ref("MonthlyPack")},
+                "text/csv": {"schema": {"type": "string"}}}},
+             "422": _problem("month malformed, not begun, or older than retention.days")},
+            params=[month, _query("format", {"enum": ["json", "csv"], "default": "json"},
+                                  "json or csv")], tag="reports")},
+    }
+# -- end purposes, complaint visits, monthly statistics ---------------------------------
+
+
 def _long_call_paths() -> dict[str, Any]:
     v1 = "/api/v1"
     linkedid = {"name": "linkedid", "in": "path", "required": True,
@@ -503,6 +615,7 @@ def _paths() -> dict[str, Any]:
             tag="reports")},
         **_callback_paths(v1),
         **_campaign_paths(v1),  # issue 12
+        **_purpose_paths(v1),  # issues 13, 15: purposes, complaint visits, monthly pack
     }
 
 

@@ -41,6 +41,7 @@ from hotline_pbx.api.params import (
 )
 from hotline_pbx.api.problems import STREAMING, not_found
 from hotline_pbx.api.routes_callbacks import task_summary
+from hotline_pbx.api.routes_purposes import check_purpose  # call purposes (issue 13)
 from hotline_pbx.domain.contract import (
     COUNTED_PERIODS,
     MAX_CALL_NOTE_LENGTH,
@@ -48,6 +49,7 @@ from hotline_pbx.domain.contract import (
     Outcome,
 )
 from hotline_pbx.store import api_repo, callback_repo
+from hotline_pbx.store.purpose_repo import set_call_purpose  # call purposes (issue 13)
 
 API = "/api/v1"
 CALLER_PATTERN = r"\+?[0-9*#]{1,32}"
@@ -56,7 +58,8 @@ EXPORT_PAGE_ROWS = 500  # read per short transaction
 EXPORT_DEADLINE = 300.0  # seconds for a whole download
 LIST_QUERY = frozenset({"from", "to", "period", "outcome", "caller", "include_test"})
 CSV_COLUMNS = ("date", "time", "caller", "period", "outcome", "wait_seconds", "talk_seconds",
-               "answered_by", "notes")
+               "answered_by", "notes",
+               "purpose")  # call purposes (issue 13): the last column
 
 
 def call_filter(call: Call) -> api_repo.CallFilter:
@@ -89,6 +92,9 @@ def call_json(call: Call, row: Row[Any]) -> dict[str, Any]:
         "hangup_side": row.hangup_side, "hangup_cause": shown(row.hangup_cause),
         "is_test": row.is_test, "needs_callback": row.needs_callback,
         "note_count": row.note_count,
+        # -- call purposes (issue 13) --
+        "purpose": row.purpose, "purpose_set_by": shown(row.purpose_set_by) or None,
+        # -- end call purposes --
     }
 
 
@@ -135,14 +141,22 @@ async def get_call(call: Call) -> web.StreamResponse:
 
 async def post_note(call: Call) -> web.StreamResponse:
     call_id = parse_id(call.request)
-    body = expect_object(await read_json(call.request), ("body",), ("body",),
+    body = expect_object(await read_json(call.request), ("body", "purpose"), ("body",),
                          {"body": "called back, customer satisfied"})
     text = check_body_text(body["body"], "body", "called back, customer satisfied",
                            MAX_CALL_NOTE_LENGTH)
+    # -- call purposes (issue 13) --
+    purpose = None if "purpose" not in body else await check_purpose(call, body["purpose"])
+    # -- end call purposes --
     if await api_repo.get_call(call.conn, call_id) is None:
         raise not_found(f"there is no call {call_id}")
     note = await api_repo.add_note(call.conn, call_id, call.principal.name, text)
     created = note_json(call, note)
+    # -- call purposes (issue 13) --
+    if purpose is not None:
+        await set_call_purpose(call.conn, call_id, purpose, by=call.principal.name)
+        created["purpose"] = purpose
+    # -- end call purposes --
     await call.audit("call.note", f"call:{call_id}", after=created)
     return json_response(created, status=201)
 
@@ -167,7 +181,8 @@ def register_row(call: Call, row: Row[Any]) -> list[str]:
     answered_by, notes = call.shown(row.answered_by or ""), call.shown(row.notes or "")
     return [local.date().isoformat(), local.strftime("%H:%M:%S"), csv_safe(caller),
             row.period, row.outcome, _seconds(row.wait_seconds), _seconds(row.talk_seconds),
-            csv_safe(answered_by), csv_safe(notes)]
+            csv_safe(answered_by), csv_safe(notes),
+            row.purpose or ""]  # call purposes (issue 13)
 
 
 def _seconds(value: float | None) -> str:

@@ -169,7 +169,8 @@ def _purpose(where: str, item: Any, departments: set[str]) -> Purpose:
     fields = _fields(where, item, {"id", "name", "name_en", "department",
                                    "talk_target_seconds"})
     department = fields.get("department")
-    if department not in departments:
+    # not a string (an object, a list): not hashable, and no department's id
+    if not isinstance(department, str) or department not in departments:
         raise ValidationError(f"{where}.department",
                               f"unknown department {department!r}; known: "
                               f"{', '.join(sorted(departments))}", "customer_service")

@@ -253,7 +253,8 @@ async def register_page(conn: AsyncConnection, flt: CallFilter, *, after: Cursor
              .where(n.c.call_id == c.c.id).scalar_subquery().label("notes"))
     query: Select[Any] = (
         select(c.c.id, c.c.started_at, c.c.caller, c.c.period, c.c.outcome,
-               c.c.wait_seconds, c.c.talk_seconds, c.c.answered_by, notes)
+               c.c.wait_seconds, c.c.talk_seconds, c.c.answered_by, notes,
+               c.c.purpose)  # call purposes (issue 13)
         .where(*flt.conditions()))
     if after is not None:
         query = query.where(tuple_(c.c.started_at, c.c.id) > tuple_(*after))
