@@ -23,6 +23,7 @@ from hotline_pbx.api import (
     routes_line,
     routes_long_calls,
     routes_reports,
+    routes_staffing,  # staffing advisor (issue 15)
     routes_stats,
 )
 from hotline_pbx.api.auth import Principal, bearer_token, hash_token, require, unauthorized
@@ -46,6 +47,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *routes_callbacks.ENDPOINTS,  # callback tasks (issue 12)
     *routes_long_calls.ENDPOINTS,  # issue 12: long calls
     *routes_campaigns.ENDPOINTS,  # issue 12: emergency campaigns
+    # -- staffing advisor (issue 15) --
+    *routes_staffing.ENDPOINTS,
+    # -- end staffing advisor --
 )
 
 CONTEXT_KEY = web.AppKey("hotline_api", ApiContext)
