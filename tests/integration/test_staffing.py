@@ -100,3 +100,26 @@ async def test_advice_from_recorded_calls(api: Api) -> None:  # noqa: F811
     # 4 abandons per 600 s of waiting a day: patience 150 s
     assert body["patience_seconds"] == pytest.approx(150.0)
     assert len(body["rows"]) <= 7
+
+
+def test_the_staffing_command_prints_the_table(
+        pg_dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+        ) -> None:
+    import json
+    import os
+
+    from hotline_pbx.cli import main
+    from tests.conftest import truncate_all
+
+    truncate_all(pg_dsn)
+    for key in [k for k in os.environ if k.startswith("HOTLINE_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("HOTLINE_DATABASE_DSN", pg_dsn)
+    monkeypatch.setenv("HOTLINE_AMI_ENABLED", "false")
+    assert main(["staffing", "--weeks", "2", "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["empty"] is True and body["weeks"] == 2
+    assert main(["staffing"]) == 0
+    assert "nothing to advise" in capsys.readouterr().out
+    assert main(["staffing", "--weeks", "27"]) == 2
+    assert "--weeks must be from 1 to 26" in capsys.readouterr().out
