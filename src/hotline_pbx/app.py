@@ -284,6 +284,10 @@ class Daemon:
         queues = QueueWatch({self.settings.routing.queue, contract.DEFAULT_QUEUE})
         dispatcher.subscribe("queue-watch", queues)
         self.queue_watch = queues
+        # -- staffing advisor (issue 15): agents logged in, next to the advice --
+        if self._api is not None:
+            self._api.queues = queues
+        # -- end staffing advisor --
         self._ami_link = ami
         if monitor is not None:
             dispatcher.subscribe("line-monitor", monitor.on_ami_event)

@@ -52,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     from hotline_pbx.report import add_parser as add_report_parser
 
     add_report_parser(sub, common)  # report --from --to --period
+    # -- staffing advisor (issue 15) --
+    from hotline_pbx.staffing_report import add_parser as add_staffing_parser
+
+    add_staffing_parser(sub, common)  # staffing --weeks
+    # -- end staffing advisor --
     return parser
 
 
@@ -81,6 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from hotline_pbx.report import run_report
 
             return asyncio.run(run_report(settings, args))
+        # -- staffing advisor (issue 15) --
+        if args.command == "staffing":
+            from hotline_pbx.staffing_report import run_staffing
+
+            return asyncio.run(run_staffing(settings, args))
+        # -- end staffing advisor --
     except CommandFailed as exc:
         print(f"hotline-pbx: {exc}", file=sys.stderr)
         return EXIT_FAILURE

@@ -110,6 +110,7 @@ def schemathesis(daemon: DaemonProcess, token: str, cwd: Path, examples: int) ->
     # -- purposes, complaint visits, monthly statistics (issues 13, 15) --
     operations += 5  # GET|PUT purposes, PUT calls/{id}/purpose, POST visit, GET monthly
     # -- end purposes, complaint visits, monthly statistics --
+    operations += 1  # -- staffing advisor (issue 15): GET /api/v1/staffing --
     assert f"{operations} selected / {operations} total" in output and "passed" in output, \
         output[-3000:]
     return output

@@ -23,6 +23,7 @@ from hotline_pbx.api import (
     routes_line,
     routes_long_calls,
     routes_reports,
+    routes_staffing,  # staffing advisor (issue 15)
     routes_stats,
 )
 from hotline_pbx.api.auth import Principal, bearer_token, hash_token, require, unauthorized
@@ -54,6 +55,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *VISIT_ENDPOINTS,
     *MONTHLY_ENDPOINTS,
     # -- end purposes, complaint visits, monthly statistics --
+    # -- staffing advisor (issue 15) --
+    *routes_staffing.ENDPOINTS,
+    # -- end staffing advisor --
 )
 
 CONTEXT_KEY = web.AppKey("hotline_api", ApiContext)

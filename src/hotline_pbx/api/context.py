@@ -37,6 +37,7 @@ from hotline_pbx.domain.masking import mask_json, mask_number
 from hotline_pbx.store.api_repo import record_audit
 
 if TYPE_CHECKING:
+    from hotline_pbx.ami.queue_watch import QueueWatch  # staffing advisor (issue 15)
     from hotline_pbx.long_calls import LongCallService
 
 
@@ -77,6 +78,9 @@ class ApiContext:
     settings: Settings
     # Live state the API reads besides the database (set by app.py once started):
     long_calls: LongCallService | None = None  # issue 12: the queues and long calls
+    # -- staffing advisor (issue 15) --
+    queues: QueueWatch | None = None  # the AMI queue watch: agents logged in now
+    # -- end staffing advisor --
     zone: ZoneInfo = field(init=False)
     exports: ExportGate = field(init=False)
 

@@ -708,6 +708,55 @@ def _campaign_paths(v1: str) -> dict[str, Any]:
     }
 
 
+# -- staffing advisor (issue 15) --------------------------------------------------------
+RATE_OR_NULL = nullable({"type": "number", "minimum": 0, "maximum": 1})
+SCHEMAS.update({
+    "StaffingSlot": obj({
+        "weekday": {"enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
+        "start": HHMM, "calls": {"type": "integer", "minimum": 1},
+        "arrivals_per_hour": {"type": "number", "minimum": 0},
+        "aht_seconds": NUMBER_OR_NULL, "patience_seconds": NUMBER_OR_NULL,
+        "agents_needed": nullable({"type": "integer", "minimum": 1}),
+        "predicted_answer_rate": RATE_OR_NULL, "predicted_service_level": RATE_OR_NULL,
+        "predicted_asa_seconds": NUMBER_OR_NULL,
+        "observed_answer_rate": RATE_OR_NULL, "observed_service_level": RATE_OR_NULL}),
+    "StaffingNow": obj({
+        "watching": {"type": "boolean"}, "weekday": STRING, "start": HHMM,
+        "agents_needed": nullable({"type": "integer"}),
+        "logged_in": nullable({"type": "integer"}), "paused": nullable({"type": "integer"}),
+        "free": nullable({"type": "integer"})}),
+    "Staffing": obj({
+        "weeks": {"type": "integer"}, "from": {"type": "string", "format": "date"},
+        "to": {"type": "string", "format": "date"}, "working_days": {"type": "integer"},
+        "calls": {"type": "integer"}, "empty": {"type": "boolean"}, "note": STRING,
+        "answer_rate_floor": {"type": "number"}, "service_level_target": {"type": "number"},
+        "service_level_seconds": {"type": "number"},
+        "aht_seconds": NUMBER_OR_NULL, "patience_seconds": NUMBER_OR_NULL,
+        "rows": {"type": "array", "items": ref("StaffingSlot")},
+        "now": ref("StaffingNow")}),
+})
+
+
+def _staffing_paths() -> dict[str, Any]:
+    from hotline_pbx.domain.contract import (
+        DEFAULT_STAFFING_WEEKS,
+        MAX_STAFFING_WEEKS,
+        MIN_STAFFING_WEEKS,
+    )
+
+    weeks = _query("weeks", {"type": "integer", "minimum": MIN_STAFFING_WEEKS,
+                             "maximum": MAX_STAFFING_WEEKS,
+                             "default": DEFAULT_STAFFING_WEEKS},
+                   "weeks of history (working days only) the advice is computed from")
+    return {"/api/v1/staffing": {"get": _op(
+        "agents needed per half hour (Erlang A) for the answer-rate floor and the "
+        "service-level target, next to the agents logged in now", "viewer", {
+            "200": _ok("Staffing"),
+            "422": _problem("weeks is not a whole number in range; errors name it")},
+        params=[weeks], tag="stats")}}
+# -- end staffing advisor ----------------------------------------------------------------
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -718,7 +767,7 @@ def openapi_document() -> dict[str, Any]:
                                 "application/problem+json. See docs/api.md."},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "paths": {**_paths(), **_long_call_paths()},
+        "paths": {**_paths(), **_long_call_paths(), **_staffing_paths()},
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {"bearer": {

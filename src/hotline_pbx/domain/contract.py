@@ -265,3 +265,15 @@ MAX_CALL_NOTE_LENGTH = 4000
 MAX_DEPUTIES = 50
 MAX_ABSENCES = 1000
 MAX_NAME_LENGTH = 100
+
+
+# -- staffing advisor (issue 15) ---------------------------------------------------------
+#: The policy floor: the answer rate must stay at or above this.
+ANSWER_RATE_FLOOR: Final = 0.85
+#: The fraction of callers to answer within kpi.service_level_seconds (the 80/20 rule).
+SERVICE_LEVEL_TARGET: Final = 0.80
+#: Weeks of history the staffing advisor reads (``GET /api/v1/staffing?weeks=``).
+DEFAULT_STAFFING_WEEKS, MIN_STAFFING_WEEKS, MAX_STAFFING_WEEKS = 4, 1, 26
+__all__ += ["ANSWER_RATE_FLOOR", "DEFAULT_STAFFING_WEEKS", "MAX_STAFFING_WEEKS",
+            "MIN_STAFFING_WEEKS", "SERVICE_LEVEL_TARGET"]
+# -- end staffing advisor --

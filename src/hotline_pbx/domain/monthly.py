@@ -17,10 +17,8 @@ from zoneinfo import ZoneInfo
 
 from .calendar import BusinessCalendar
 from .calendar.evaluation import Rule
+from .contract import ANSWER_RATE_FLOOR
 from .errors import ValidationError
-
-#: The policy: the answer rate must stay above 85 % (open hours).
-ANSWER_RATE_FLOOR = 0.85
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 MONTH_EXAMPLE = "2026-11"
 

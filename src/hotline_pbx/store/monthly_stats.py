@@ -26,9 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hotline_pbx.config import Settings
 from hotline_pbx.domain.calendar import BusinessCalendar
 from hotline_pbx.domain.calendar.working_time import working_time_between
+from hotline_pbx.domain.contract import ANSWER_RATE_FLOOR
 from hotline_pbx.domain.kpi import KpiSet
 from hotline_pbx.domain.monthly import (
-    ANSWER_RATE_FLOOR,
     DayMark,
     Month,
     is_working,
