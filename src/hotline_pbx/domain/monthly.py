@@ -19,6 +19,7 @@ from .calendar import BusinessCalendar
 from .calendar.evaluation import Rule
 from .contract import ANSWER_RATE_FLOOR
 from .errors import ValidationError
+
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 MONTH_EXAMPLE = "2026-11"
 
