@@ -83,6 +83,7 @@ def upgrade() -> None:
         _text("visit_result"), _text("visit_note"),
         sa.Column("visit_attempts", sa.SmallInteger(), nullable=False, server_default="0"),
         sa.Column("visited_at", _TZ),
+        sa.Column("visit_due", _TZ),
         sa.Column("dialer_job_id", sa.BigInteger(),
                   sa.ForeignKey("dialer_jobs.id", ondelete="SET NULL",
                                 name="fk_complaints_dialer_job_id")),

@@ -440,6 +440,7 @@ complaints = Table(
     _form_text("visit_note"),
     Column("visit_attempts", SmallInteger, nullable=False, server_default="0"),
     Column("visited_at", DateTime(timezone=True)),
+    Column("visit_due", DateTime(timezone=True)),  # set when the visit is queued
     Column("dialer_job_id", BigInteger, ForeignKey("dialer_jobs.id", ondelete="SET NULL")),
     Column("archived_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
