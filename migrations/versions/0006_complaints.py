@@ -124,9 +124,17 @@ def upgrade() -> None:
             name="ck_complaint_events_kind"),
     )
     op.create_index("ix_complaint_events_complaint_id", "complaint_events", ["complaint_id"])
+    op.create_table(
+        "complaint_digests",
+        sa.Column("day", sa.Date(), primary_key=True),
+        sa.Column("generated_at", _TZ, nullable=False, server_default=_NOW),
+        sa.Column("counts", JSONB(), nullable=False, server_default=_EMPTY),
+        sa.Column("items", JSONB(), nullable=False, server_default=sa.text("'[]'::jsonb")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("complaint_digests")
     op.drop_table("complaint_events")
     op.drop_table("complaints")
     op.drop_table("call_purposes")

@@ -47,6 +47,7 @@ from hotline_pbx.ari.client import AriClient
 from hotline_pbx.ari.events import AriEvents
 from hotline_pbx.call_tracking import CallTracking
 from hotline_pbx.callbacks import CallbackService
+from hotline_pbx.complaints import ComplaintClock
 from hotline_pbx.config import ConfigError, Settings
 from hotline_pbx.dialer.service import Dialer, dialer_ari_settings
 from hotline_pbx.domain import contract
@@ -132,6 +133,7 @@ class Daemon:
             writers = await self._start_writers(db)
             tracking = CallTracking(self.settings, writers.calls)  # fed by AGI and AMI, below
             callbacks = await self._start_callbacks(db, routing, writers, tracking)
+            await self._start_complaints(db, routing)
             monitor = self._line_monitor(db, routing, writers)  # started last
             agi = await self._start_agi(routing, tracking, monitor)
             await self._start_http(db)
@@ -224,6 +226,16 @@ class Daemon:
         tracking.observe_ended(service.on_call_ended)
         self.callbacks = service
         return await self._components.start(service, reports_as="database")
+
+    # -- complaints (issue 13) ---------------------------------------------------------
+    async def _start_complaints(self, db: Database, routing: RoutingState) -> None:
+        """The overdue gauge per stage and the daily digest (the register itself
+        is the API's: ``api/routes_complaints.py``)."""
+        clock = ComplaintClock(self.settings.complaints, engine=db.engine,
+                               calendar=lambda: routing.snapshot.calendar,
+                               timeout=self.settings.database.command_timeout)
+        await self._components.start(clock, reports_as="database")
+    # -- end complaints ----------------------------------------------------------------
 
     async def _start_agi(self, routing: RoutingState, tracking: CallTracking,
                          monitor: LineMonitor | None) -> FastAgiServer:

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from hotline_pbx.domain.complaints import Stage
 from hotline_pbx.domain.contract import COUNTED_PERIODS, ConfigDocument, Outcome
 from hotline_pbx.domain.dialer import FINISHED_RESULTS, JobType
 from hotline_pbx.domain.line_health import FaultCause
@@ -132,7 +133,9 @@ DB_SPOOLED = Gauge(
     registry=REGISTRY,
 )
 COMPLAINTS_OVERDUE = Gauge(
-    "hotline_complaints_overdue", "Complaints past their deadline.", registry=REGISTRY
+    "hotline_complaints_overdue",
+    "Complaints past a deadline, by stage (first_reply, progress_reply, resolution, visit).",
+    ["stage"], registry=REGISTRY,
 )
 CONFIG_INVALID = Gauge(
     "hotline_config_invalid",
@@ -177,6 +180,7 @@ DIALER_ACTIVE = Gauge(
 )
 DIALER_JOB_TYPES = tuple(job_type.value for job_type in JobType)
 DIALER_RESULTS = tuple(result.value for result in FINISHED_RESULTS)
+COMPLAINT_STAGES = tuple(stage.value for stage in Stage)  # hotline_complaints_overdue{stage}
 # -- end of the dialer's block ---------------------------------------------------------
 
 # Label values (hotline_pbx.domain.contract): the documents of the routing
@@ -201,6 +205,8 @@ def initialise_series() -> None:
     for job_type in DIALER_JOB_TYPES:  # the dialer's series (issue 12)
         for result in DIALER_RESULTS:
             DIALER_ATTEMPTS.labels(job_type, result)
+    for stage in COMPLAINT_STAGES:  # complaints (issue 13): every stage, 0 included
+        COMPLAINTS_OVERDUE.labels(stage)
     for period in PERIODS:
         CALLS_OFFERED.labels(period)
         CALL_TALK.labels(period)

@@ -28,10 +28,10 @@ Pure: the business calendar and the instants are passed in.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from .calendar import BusinessCalendar
-from .calendar.working_time import add_working_time, end_of_working_day
+from .calendar.working_time import NoWorkingTime, add_working_time, end_of_working_day
 from .complaints import (
     FIRST_REPLY_WITHIN,
     PROGRESS_REPLY_AFTER,
@@ -70,7 +70,21 @@ def working_days_later(calendar: BusinessCalendar, start: datetime, days: int) -
 
 def deadlines_for(calendar: BusinessCalendar, received_at: datetime,
                   severity: Severity) -> Deadlines:
+    """The complaint's deadlines. A calendar without any working time (every day
+    closed: a configuration mistake) must not refuse the complaint: its deadlines
+    are then counted in plain time (2 hours; N days, at least one)."""
     target_days, max_days = RESOLUTION_WORKING_DAYS[severity]
+    try:
+        return _working_deadlines(calendar, received_at, target_days, max_days)
+    except NoWorkingTime:
+        return Deadlines(first_reply_due=received_at + FIRST_REPLY_WITHIN,
+                         progress_reply_due=received_at + PROGRESS_REPLY_AFTER,
+                         resolve_target=received_at + timedelta(days=max(target_days, 1)),
+                         resolve_hard_max=received_at + timedelta(days=max(max_days, 1)))
+
+
+def _working_deadlines(calendar: BusinessCalendar, received_at: datetime, target_days: int,
+                       max_days: int) -> Deadlines:
     return Deadlines(
         first_reply_due=add_working_time(calendar, received_at, FIRST_REPLY_WITHIN),
         progress_reply_due=received_at + PROGRESS_REPLY_AFTER,
@@ -79,8 +93,12 @@ def deadlines_for(calendar: BusinessCalendar, received_at: datetime,
 
 
 def visit_due_after(calendar: BusinessCalendar, queued_at: datetime) -> datetime:
-    """When a callback visit queued at ``queued_at`` becomes overdue."""
-    return working_days_later(calendar, queued_at, VISIT_WITHIN_WORKING_DAYS)
+    """When a callback visit queued at ``queued_at`` becomes overdue (plain days on
+    a calendar without working time)."""
+    try:
+        return working_days_later(calendar, queued_at, VISIT_WITHIN_WORKING_DAYS)
+    except NoWorkingTime:
+        return queued_at + timedelta(days=VISIT_WITHIN_WORKING_DAYS)
 
 
 def check_extension(*, current_due: datetime, target: datetime, hard_max: datetime,

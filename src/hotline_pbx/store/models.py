@@ -477,6 +477,16 @@ complaint_events = Table(
                     "'visit')", name="kind"),
     Index("ix_complaint_events_complaint_id", "complaint_id"),
 )
+# The daily digest of what must be chased: one row per local working day, written
+# once (the first instance to get there) at complaints.digest_time.
+complaint_digests = Table(
+    "complaint_digests",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("generated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Column("counts", JSONB, nullable=False, server_default=_EMPTY_JSON),  # per Stage
+    Column("items", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+)
 # -- end complaints ---------------------------------------------------------------------
 
 #: The advisory lock the one running dialer holds ("hotline dialer").
