@@ -14,6 +14,7 @@ from hotline_pbx.config import DatabaseSettings, Secret
 from hotline_pbx.store import models
 from hotline_pbx.store.database import open_database
 from tests.conftest import truncate_all
+from tests.integration.complaint_rows import complaint_row
 from tests.integration.test_schemathesis import cli, daemon_env
 
 
@@ -90,12 +91,19 @@ def test_purge_deletes_what_is_past_retention_and_says_how_many(
          "state": state} for key, state in (("j1", "done"), ("j2", "active"))]))
     query(pg_dsn, insert(models.dialer_targets).values([
         {"job_id": jobs[0][0], "line_no": 1, "phone": "13800000002"}]))
+    # Complaints (issue 13): archived ones go with their events, open ones stay.
+    query(pg_dsn, insert(models.complaints).values([complaint_row(
+        old, state=state, archived_at=old if state == "archived" else None)
+        for state in ("archived", "assigned")]))
+    query(pg_dsn, insert(models.complaint_digests).values([
+        {"day": old.date(), "generated_at": old}]))
     env = daemon_env(pg_dsn, tmp_path)
     dry = cli(env, "purge", "--dry-run")  # retention.days = 730 by default
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.startswith("would delete 2 calls (2 notes), 1 blocked outbound "
                                  "attempts, 1 ended line faults, 1 settled callback tasks, "
-                                 "1 finished dialer jobs and 1 audit entries")
+                                 "1 finished dialer jobs, 1 archived complaints, "
+                                 "1 complaint digests and 1 audit entries")
     assert query(pg_dsn, select(func.count()).select_from(models.calls)) == [(3,)]
     done = cli({**env, "HOTLINE_RETENTION_DAYS": "365"}, "purge")
     assert done.returncode == 0 and done.stdout.startswith("deleted 2 calls (2 notes)")
@@ -105,11 +113,13 @@ def test_purge_deletes_what_is_past_retention_and_says_how_many(
     assert query(pg_dsn, select(models.line_faults.c.cause)) == [("still_down",)]
     assert query(pg_dsn, select(models.callbacks.c.task_key)) == [("t2",)]
     assert query(pg_dsn, select(models.dialer_jobs.c.job_key)) == [("j2",)]
+    assert query(pg_dsn, select(models.complaints.c.state)) == [("assigned",)]
     assert query(pg_dsn, select(func.count()).select_from(models.dialer_targets)) == [(0,)]
     audit = query(pg_dsn, select(models.audit_log.c.action, models.audit_log.c.after))
     assert audit == [("purge", {"days": 365, "call_notes": 2, "calls": 2,
                                 "blocked_outbound": 1, "line_faults": 1, "callbacks": 1,
-                                "dialer_jobs": 1, "audit_log": 1})]
+                                "dialer_jobs": 1, "complaints": 1,
+                                "complaint_digests": 1, "audit_log": 1})]
     again = cli(env, "purge", "--older-than", "365")
     assert again.stdout.startswith("deleted 0 calls (0 notes)")
     bad = cli(env, "purge", "--older-than", "0")

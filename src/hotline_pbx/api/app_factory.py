@@ -19,6 +19,7 @@ from hotline_pbx.api import (
     routes_callbacks,
     routes_calls,
     routes_campaigns,
+    routes_complaints,  # the complaint register (issue 13)
     routes_config,
     routes_line,
     routes_long_calls,
@@ -57,6 +58,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     # -- end purposes, complaint visits, monthly statistics --
     # -- staffing advisor (issue 15) --
     *routes_staffing.ENDPOINTS,
+    *routes_complaints.ENDPOINTS,  # the complaint register (issue 13)
     # -- end staffing advisor --
 )
 

@@ -128,7 +128,9 @@ async def purge_command(settings: Settings, days: int, *, dry_run: bool = False)
     print(f"{verb} {counts['calls']} calls ({counts['call_notes']} notes), "
           f"{counts['blocked_outbound']} blocked outbound attempts, "
           f"{counts['line_faults']} ended line faults, {counts['callbacks']} settled callback "
-          f"tasks, {counts['dialer_jobs']} finished dialer jobs and {counts['audit_log']} "
+          f"tasks, {counts['dialer_jobs']} finished dialer jobs, {counts['complaints']} "
+          f"archived complaints, {counts['complaint_digests']} complaint digests and "
+          f"{counts['audit_log']} "
           "audit entries "
           f"older than {days} days (before {cutoff.isoformat(timespec='seconds')})")
     return 0

@@ -33,7 +33,7 @@ from hotline_pbx.api.params import local_iso
 from hotline_pbx.api.problems import busy
 from hotline_pbx.config import Settings
 from hotline_pbx.domain.contract import AccessRole
-from hotline_pbx.domain.masking import mask_json, mask_number
+from hotline_pbx.domain.masking import mask_json, mask_name, mask_number
 from hotline_pbx.store.api_repo import record_audit
 
 if TYPE_CHECKING:
@@ -147,6 +147,10 @@ class Call:
         """A value that is a phone number (a caller, a mobile), masked for a
         viewer whatever its length."""
         return mask_number(number) if self.principal.masked else number
+
+    def shown_name(self, name: str) -> str:
+        """A customer's name, masked for a viewer (complaints, issue 13)."""
+        return mask_name(name) if self.principal.masked else name
 
     async def audit(self, action: str, target: str = "", *, before: Any = None,
                     after: Any = None) -> None:

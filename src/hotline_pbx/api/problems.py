@@ -39,8 +39,11 @@ class Problem(Exception):
 
     def __init__(self, status: int, slug: str, title: str, detail: str, *,
                  errors: Sequence[ValidationError] = (),
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
         super().__init__(detail)
+        #: members of the body beyond RFC 9457's (e.g. a 409's ``allowed`` states)
+        self.extra = dict(extra or {})
         self.status = status
         self.slug = slug
         self.title = title
@@ -62,6 +65,7 @@ class Problem(Exception):
             first = self.errors[0]
             body.update(field=first.field, reason=first.reason, example=first.example)
             body["errors"] = [e.as_dict() for e in self.errors]
+        body.update(self.extra)
         return body
 
     def response(self, instance: str) -> web.Response:

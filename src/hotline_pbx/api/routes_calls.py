@@ -41,6 +41,7 @@ from hotline_pbx.api.params import (
 )
 from hotline_pbx.api.problems import STREAMING, not_found
 from hotline_pbx.api.routes_callbacks import task_summary
+from hotline_pbx.api.routes_complaints import complaint_summary
 from hotline_pbx.api.routes_purposes import check_purpose  # call purposes (issue 13)
 from hotline_pbx.domain.contract import (
     COUNTED_PERIODS,
@@ -48,7 +49,7 @@ from hotline_pbx.domain.contract import (
     AccessRole,
     Outcome,
 )
-from hotline_pbx.store import api_repo, callback_repo
+from hotline_pbx.store import api_repo, callback_repo, complaint_repo
 from hotline_pbx.store.purpose_repo import set_call_purpose  # call purposes (issue 13)
 
 API = "/api/v1"
@@ -131,12 +132,14 @@ async def get_call(call: Call) -> web.StreamResponse:
         raise not_found(f"there is no call {call_id}")
     notes = await api_repo.call_notes(call.conn, call_id)
     tasks = await callback_repo.tasks_of_call(call.conn, row.call_key)
+    complaints = await complaint_repo.complaints_of_call(call.conn, call_id)  # issue 13
     await call.audit("call.read", f"call:{call_id}")
     details = row.details if isinstance(row.details, dict) else {}
     return json_response({**call_json(call, row), "timeline": timeline(call, row),
                           "details": call.shown(details),
                           "notes": [note_json(call, n) for n in notes],
-                          "callbacks": [task_summary(call, t) for t in tasks]})
+                          "callbacks": [task_summary(call, t) for t in tasks],
+                          "complaints": [complaint_summary(call, c) for c in complaints]})
 
 
 async def post_note(call: Call) -> web.StreamResponse:

@@ -210,3 +210,10 @@ def _mask_object(value: dict[Any, Any]) -> dict[str, Any]:
             unique = f"{masked_key}#{n}"
         out[unique] = mask_json(item)
     return out
+
+
+def mask_name(name: str) -> str:
+    """A person's name as a viewer sees it: the first character, the rest starred
+    (``张三丰`` → ``张**``, ``Li Wei`` → ``L*****``); empty stays empty."""
+    name = name.strip()
+    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""

@@ -302,6 +302,11 @@ def _purged(cutoff: datetime) -> dict[str, tuple[Any, ColumnElement[bool]]]:
         # (their targets and attempts go with them, ON DELETE CASCADE).
         "callbacks": (cb, and_(cb.c.state.in_(("done", "cancelled")), cb.c.created_at < cutoff)),
         "dialer_jobs": (j, and_(j.c.state != "active", j.c.created_at < cutoff)),
+        # Archived complaints (their events go with them) and old digests (issue 13).
+        "complaints": (models.complaints, and_(models.complaints.c.state == "archived",
+                                               models.complaints.c.archived_at < cutoff)),
+        "complaint_digests": (models.complaint_digests,
+                              models.complaint_digests.c.generated_at < cutoff),
         "blocked_outbound": (b, b.c.occurred_at < cutoff),
         "line_faults": (f, and_(f.c.ended_at.is_not(None), f.c.ended_at < cutoff)),
         "audit_log": (a, a.c.at < cutoff),
