@@ -25,6 +25,7 @@ from hotline_pbx.domain.callbacks import (
     CallbackResult,
     CallbackState,
 )
+from hotline_pbx.domain.complaints import Channel, ComplaintState, ReplyKind, Severity
 from hotline_pbx.domain.contract import (
     COUNTED_PERIODS,
     MAX_ABSENCES,
@@ -757,6 +758,118 @@ def _staffing_paths() -> dict[str, Any]:
 # -- end staffing advisor ----------------------------------------------------------------
 
 
+# -- the complaint register (issue 13) ---------------------------------------------------
+SCHEMAS["Problem"]["properties"]["allowed"] = {
+    "type": "array", "items": STRING,
+    "description": "a 409 of a transition: the states the complaint may go to now"}
+SCHEMAS["CallDetail"]["properties"]["complaints"] = {
+    "type": "array", "items": obj({"id": {"type": "integer"}, "state": STRING,
+                                   "severity": STRING, "received_at": TIME})}
+SCHEMAS["CallDetail"]["required"].append("complaints")
+_TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_CALL_NOTE_LENGTH}
+_SHORT = {"type": "string", "maxLength": 200}
+_CATALOGUE_ID = {"type": "string", "examples": ["customer_service"],
+                 "description": "an id of GET /api/v1/purposes"}
+_DEADLINE = obj({"due": nullable(TIME), "done_at": nullable(TIME),
+                 "met": nullable({"type": "boolean"}), "overdue": {"type": "boolean"}})
+_COMPLAINT_NEW = {
+    "received_at": {"type": "string", "examples": ["2026-11-02T10:00:00+08:00"]},
+    "customer_name": _SHORT, "account": _SHORT,
+    "phone": {"type": "string", "examples": ["138 0013 8000"]},
+    "channel": {"enum": [ch.value for ch in Channel]}, "received_by": _SHORT,
+    "content": _TEXT, "category": _CATALOGUE_ID, "department": _CATALOGUE_ID,
+    "severity": {"enum": [sv.value for sv in Severity]}}
+SCHEMAS.update({
+    "ComplaintInput": obj(_COMPLAINT_NEW, ["content", "department", "severity", "channel"]),
+    "CallComplaintInput": obj(_COMPLAINT_NEW, ["content", "department", "severity"]),
+    "ComplaintPatch": obj({"version": {"type": "integer"}, **{
+        name: _TEXT for name in ("content", "verification", "solution", "callback_result",
+                                 "explanation", "pm_opinion")}, **{
+        name: _SHORT for name in ("customer_name", "account", "received_by",
+                                  "department_manager", "handler")},
+        "phone": {"type": "string"}, "channel": {"enum": [ch.value for ch in Channel]},
+        "category": _CATALOGUE_ID}, ["version"]),
+    "ComplaintTransition": obj({
+        "to": {"enum": [st.value for st in ComplaintState
+                        if st is not ComplaintState.REGISTERED]},
+        "department": _CATALOGUE_ID, "handler": _SHORT, "found_true": {"type": "boolean"},
+        "verification": _TEXT, "solution": _TEXT, "department_manager": _SHORT,
+        "callback_result": _TEXT, "explanation": _TEXT, "pm_opinion": _TEXT,
+        "pm_signed_by": _SHORT}, ["to"]),
+    "ComplaintReply": obj({"kind": {"enum": [k.value for k in ReplyKind]}, "note": _TEXT},
+                          ["kind"]),
+    "ComplaintExtension": obj({"resolve_due": {"type": "string",
+                                               "examples": ["2026-11-05T17:30:00+08:00"]},
+                               "reason": _TEXT}, ["resolve_due"]),
+    "Complaint": obj({"id": {"type": "integer"}, "state": {"enum": [
+        st.value for st in ComplaintState]}, "allowed_next": {"type": "array", "items": STRING},
+        "version": {"type": "integer"}, "sla": obj({
+            "first_reply": _DEADLINE, "progress_reply": _DEADLINE, "visit": _DEADLINE,
+            "resolution": {"type": "object"}, "overdue": {"type": "array", "items": STRING}}),
+        "events": {"type": "array", "items": obj({
+            "at": TIME, "actor": STRING, "kind": STRING, "from": nullable(STRING),
+            "to": nullable(STRING), "details": {"type": "object"}})}},
+        ["id", "state", "allowed_next", "version", "sla"], closed=False),
+    "ComplaintPage": _page("Complaint"),
+    "ComplaintDigest": obj({"at": TIME, "stages": {
+        "type": "object", "additionalProperties": {"type": "array", "items": ref("Complaint")}}}),
+})
+P_COMPLAINT_ID = {**P_CALL_ID, "description": "the complaint's id"}
+
+
+def _complaint_paths(v1: str) -> dict[str, Any]:
+    missing = _problem("no such complaint")
+    refused = _problem("not possible in this state: `allowed` names the next states")
+    step = "supervisor"
+
+    def write(summary: str, body: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        return _op(summary, step, {"200": _ok("Complaint"), "404": missing, "409": refused,
+                                   **(extra or {})},
+                   params=[P_COMPLAINT_ID], body=body, tag="complaints")
+
+    return {
+        f"{v1}/complaints": {
+            "post": _op("register a complaint by hand (deadlines computed in working time; "
+                        "audited)", step, {"201": _ok("Complaint")}, body="ComplaintInput",
+                        tag="complaints"),
+            "get": _op("the register, newest first (audited; viewers see numbers and names "
+                       "masked)", "viewer", {"200": _ok("ComplaintPage")}, params=[
+                           _query("state", {"enum": [st.value for st in ComplaintState]},
+                                  "the workflow state"),
+                           _query("department", STRING, "a department id"),
+                           _query("severity", {"enum": [sv.value for sv in Severity]},
+                                  "the severity"),
+                           _query("category", STRING, "a category (purpose) id"),
+                           _query("overdue", {"type": "boolean"},
+                                  "only complaints past a deadline now"),
+                           P_FROM, P_TO, P_LIMIT, P_CURSOR], tag="complaints")},
+        f"{v1}/complaints/digest": {"get": _op(
+            "what must be chased now, per stage (audited)", "viewer",
+            {"200": _ok("ComplaintDigest")}, tag="complaints")},
+        f"{v1}/complaints/{{id}}": {
+            "get": _op("one complaint with its SLA and events (audited)", "viewer",
+                       {"200": _ok("Complaint"), "404": missing}, params=[P_COMPLAINT_ID],
+                       tag="complaints"),
+            "patch": write("change the forms' fields (with the version read; 409 when "
+                           "changed meanwhile)", "ComplaintPatch")},
+        f"{v1}/complaints/{{id}}/transitions": {"post": write(
+            "move the complaint on (registered, assigned, verified, resolved, customer "
+            "informed, visited, archived); resolving queues the callback visit",
+            "ComplaintTransition")},
+        f"{v1}/complaints/{{id}}/replies": {"post": write(
+            "record the first or a progress reply to the customer", "ComplaintReply")},
+        f"{v1}/complaints/{{id}}/extensions": {"post": write(
+            "extend the resolution deadline (a reason past the target, never past the hard "
+            "maximum)", "ComplaintExtension")},
+        f"{v1}/calls/{{id}}/complaint": {"post": _op(
+            "register a complaint from a call (its start, the caller's number; the call's "
+            "purpose becomes complaint)", step,
+            {"201": _ok("Complaint"), "404": _problem("no such call")},
+            params=[P_CALL_ID], body="CallComplaintInput", tag="complaints")},
+    }
+# -- end the complaint register ----------------------------------------------------------
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -767,7 +880,8 @@ def openapi_document() -> dict[str, Any]:
                                 "application/problem+json. See docs/api.md."},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "paths": {**_paths(), **_long_call_paths(), **_staffing_paths()},
+        "paths": {**_paths(), **_long_call_paths(), **_staffing_paths(),
+                  **_complaint_paths("/api/v1")},
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {"bearer": {

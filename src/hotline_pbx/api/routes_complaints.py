@@ -383,8 +383,9 @@ async def post_transition(call: Call) -> web.StreamResponse:
     _catalogue_checks(step, await purpose_repo.load_catalogue(call.conn))
     settings = call.api.settings.complaints
     row = await complaint_repo.get(call.conn, complaint_id)
-    if row is not None and to is ComplaintState.CUSTOMER_INFORMED:
-        _check_informed(step, row.found_true)
+    if (row is not None and to is ComplaintState.CUSTOMER_INFORMED
+            and to in allowed_next(ComplaintState(row.state), row.found_true)):
+        _check_informed(step, row.found_true)  # out of order: the store's 409 says so
     try:
         changed = await complaint_repo.transition(
             call.conn, complaint_id, to, step, actor=call.principal.actor,
