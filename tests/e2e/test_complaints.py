@@ -7,7 +7,6 @@ here 4) -> the score is on the complaint and in the monthly statistics.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import datetime
 from typing import Any
@@ -15,15 +14,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from hotline_pbx.config import DatabaseSettings, Secret
 from hotline_pbx.sandbox.daemon import DaemonProcess
 from hotline_pbx.sandbox.sipp import CallScript, place_call
-from hotline_pbx.store import complaint_visit_repo, models
-from hotline_pbx.store.database import open_database
+from hotline_pbx.store import models
 from tests.e2e.api_client import admin_token, request
 from tests.e2e.test_dialer import Harness, _open_hours, _rows, harness
 from tests.e2e.waiting import wait_until
-from tests.integration.complaint_rows import add_complaint
 
 __all__ = ["harness"]
 
@@ -49,23 +45,6 @@ def _register_through_the_api(daemon: DaemonProcess, token: str, call_id: int,
     return int(complaint["id"])
 
 
-# until the register lands: the complaint written as the register will write it
-# on "resolved" (store/complaint_repo.py calls queue_visit in that transaction).
-def _register_by_sql(harness: Harness, call_id: int, phone: str) -> int:
-    async def go() -> int:
-        db = await open_database(DatabaseSettings(dsn=Secret(harness.dsn)), harness.tmp)
-        try:
-            async with db.engine.begin() as conn:
-                complaint = await add_complaint(conn, call_id=call_id, phone=phone,
-                                                department="engineering", state="resolved",
-                                                resolved_at=datetime.now(SHANGHAI))
-                await complaint_visit_repo.queue_visit(conn, complaint, phone,
-                                                       by_dialer=True, scale=5)
-                return complaint
-        finally:
-            await db.close()
-    return asyncio.run(go())
-# end until the register lands
 
 
 def _complaint(harness: Harness, complaint_id: int) -> Any:
@@ -95,11 +74,9 @@ def test_a_resolved_complaint_from_a_real_call_is_visited_by_the_dialer(
     status, note = request(daemon, "POST", f"/api/v1/calls/{call_id}/notes", token,
                            {"body": "customer complains: late repair", "purpose": "complaint"})
     assert status == 201 and note["purpose"] == "complaint", note
-    _, paths = request(daemon, "GET", "/api/v1/openapi.json", token)
-    if "/api/v1/complaints/{id}/transitions" in paths["paths"]:
-        complaint_id = _register_through_the_api(daemon, token, call_id, phone)
-    else:  # until the register lands
-        complaint_id = _register_by_sql(harness, call_id, phone)
+    complaint_id = _register_through_the_api(daemon, token, call_id, phone)
+    status, complaint = request(daemon, "GET", f"/api/v1/complaints/{complaint_id}", token)
+    assert (status, complaint["state"], complaint["visit_state"]) == (200, "resolved", "queued")
     wait_until(lambda: _complaint(harness, complaint_id).visit_state != "queued", 40,
                "the dialer's visit of the customer")
     row = _complaint(harness, complaint_id)
