@@ -31,8 +31,9 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 async def run_staffing(settings: Settings, args: argparse.Namespace) -> int:
     from hotline_pbx.api.routes_staffing import staffing_json
     from hotline_pbx.domain.staffing import advise
+    from hotline_pbx.store.config_repo import business_calendar
     from hotline_pbx.store.database import DatabaseUnavailable, open_database
-    from hotline_pbx.store.staffing_repo import business_calendar, read_history
+    from hotline_pbx.store.staffing_repo import read_history
 
     if not MIN_STAFFING_WEEKS <= args.weeks <= MAX_STAFFING_WEEKS:
         print(f"hotline-pbx staffing: --weeks must be from {MIN_STAFFING_WEEKS} to "

@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hotline_pbx.domain.staffing import SlotHistory
+from hotline_pbx.store.config_repo import business_calendar
 from hotline_pbx.store.database import Database
-from hotline_pbx.store.staffing_repo import business_calendar, read_history
+from hotline_pbx.store.staffing_repo import read_history
 from tests.integration.api_fixtures import SETTINGS, Api, api, call_row  # noqa: F401
 
 ZONE = ZoneInfo("Asia/Shanghai")

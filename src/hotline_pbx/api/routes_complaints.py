@@ -55,7 +55,7 @@ from hotline_pbx.domain.dialer import normalise_phone, phone_problem
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.domain.purposes import COMPLAINT, Catalogue
 from hotline_pbx.store import api_repo, complaint_repo, purpose_repo
-from hotline_pbx.store.staffing_repo import business_calendar
+from hotline_pbx.store.config_repo import business_calendar
 
 API = "/api/v1"
 LIST_QUERY = frozenset({"state", "department", "severity", "category", "overdue", "from",

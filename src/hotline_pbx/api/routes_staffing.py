@@ -27,7 +27,8 @@ from hotline_pbx.domain.contract import (
 )
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.domain.staffing import Advice, SlotAdvice, advise, logged_in, slot_label
-from hotline_pbx.store.staffing_repo import History, business_calendar, read_history
+from hotline_pbx.store.config_repo import business_calendar
+from hotline_pbx.store.staffing_repo import History, read_history
 
 API = "/api/v1"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

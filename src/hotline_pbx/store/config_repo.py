@@ -470,3 +470,13 @@ async def delete_exception(conn: AsyncConnection, day: str, actor: str
     log.info("exception for %s deleted by %s", day, actor)
     await notify_change(conn, "exceptions")
     return _exception_doc(rows[0])
+
+
+async def business_calendar(conn: AsyncConnection, settings: Settings,
+                            now: datetime) -> BusinessCalendar:
+    """The business calendar routing uses, read from the stored documents (a
+    stored document that does not load is skipped, as routing skips it): for the
+    deadlines and statistics computed outside the daemon's routing state."""
+    documents = await read_documents(conn, settings.routing.timezone)
+    config, _problems = load_config(documents, now=now, last_good=default_config(settings))
+    return build_snapshot(config, settings, version=0).calendar

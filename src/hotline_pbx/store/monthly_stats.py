@@ -38,10 +38,7 @@ from hotline_pbx.domain.monthly import (
 )
 from hotline_pbx.domain.purposes import Catalogue
 from hotline_pbx.store.config_repo import (
-    build_snapshot,
-    default_config,
-    load_config,
-    read_documents,
+    business_calendar,
 )
 from hotline_pbx.store.models import complaints
 from hotline_pbx.store.purpose_repo import load_catalogue
@@ -119,15 +116,6 @@ def _day_row(day: str, mark: str, opened: KpiSet | None, every: KpiSet | None
     return row
 
 
-async def load_calendar(conn: AsyncConnection, settings: Settings, now: datetime
-                        ) -> BusinessCalendar:
-    """The business calendar as routing has it (a stored document that does not
-    load is skipped, as routing skips it)."""
-    documents = await read_documents(conn, settings.routing.timezone)
-    config, _problems = load_config(documents, now=now, last_good=default_config(settings))
-    return build_snapshot(config, settings, version=0).calendar
-
-
 async def monthly_pack(conn: AsyncConnection, settings: Settings, month: Month,
                        now: datetime) -> MonthlyPack:
     sl = settings.kpi.service_level_seconds
@@ -136,7 +124,7 @@ async def monthly_pack(conn: AsyncConnection, settings: Settings, month: Month,
                                  service_level_seconds=sl)
     every = await compute_stats(conn, month.start, month.end, None, timezone=tz,
                                 service_level_seconds=sl)
-    calendar = await load_calendar(conn, settings, now)
+    calendar = await business_calendar(conn, settings, now)
     marks = {day.isoformat(): mark_day(calendar, day).value for day in month.days()}
     catalogue = await load_catalogue(conn)
     return MonthlyPack(

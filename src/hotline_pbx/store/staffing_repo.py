@@ -20,17 +20,10 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hotline_pbx.config import Settings
 from hotline_pbx.domain.calendar import BusinessCalendar
 from hotline_pbx.domain.staffing import SlotHistory
-from hotline_pbx.store.config_repo import (
-    build_snapshot,
-    default_config,
-    load_config,
-    read_documents,
-)
 
-__all__ = ["History", "business_calendar", "read_history"]
+__all__ = ["History", "read_history"]
 
 _QUERY = text("""
 SELECT (started_at AT TIME ZONE :tz)::date AS day,
@@ -56,14 +49,6 @@ class History:
     last_day: date  # inclusive
     working_days: int
     slots: tuple[SlotHistory, ...]
-
-
-async def business_calendar(conn: AsyncConnection, settings: Settings,
-                            now: datetime) -> BusinessCalendar:
-    """The calendar routing uses, read from the stored documents."""
-    documents = await read_documents(conn, settings.routing.timezone)
-    config, _problems = load_config(documents, now=now, last_good=default_config(settings))
-    return build_snapshot(config, settings, version=0).calendar
 
 
 def _working_days(calendar: BusinessCalendar, first: date, end: date) -> list[date]:
