@@ -274,3 +274,18 @@ async def test_the_overdue_filter_and_counts_agree(api: Api, db: Database) -> No
     assert counts[Stage.RESOLUTION] == 1 and counts[Stage.FIRST_REPLY] >= 1
     _, by_state, _ = await api.call("GET", "/api/v1/complaints?state=assigned", "viewer")
     assert by_state["items"] == []
+
+
+async def test_a_viewer_sees_an_edited_name_masked_in_the_events_too(api: Api) -> None:
+    created = await register(api)
+    path = f"/api/v1/complaints/{created['id']}"
+    status, _, _ = await api.call("PATCH", path, "supervisor", json={
+        "version": created["version"], "customer_name": "李四光", "phone": "139 0000 2222"})
+    assert status == 200
+    _, seen, _ = await api.call("GET", path, "viewer")
+    flat = repr(seen)
+    assert "李四光" not in flat and "张三丰" not in flat and "13900002222" not in flat
+    [edit] = [e for e in seen["events"] if e["kind"] == "edit"]
+    assert edit["details"]["changed"]["customer_name"] == ["张**", "李**"]
+    _, unmasked, _ = await api.call("GET", path, "supervisor")
+    assert "李四光" in repr(unmasked)

@@ -151,7 +151,22 @@ def complaint_json(call: Call, row: Row[Any], now: datetime) -> dict[str, Any]:
 
 def event_json(call: Call, row: Row[Any]) -> dict[str, Any]:
     return {"at": call.local(row.at), "actor": call.shown(row.actor), "kind": row.kind,
-            "from": row.from_state, "to": row.to_state, "details": call.shown(row.details)}
+            "from": row.from_state, "to": row.to_state,
+            "details": call.shown(_names_hidden(call, row.details))}
+
+
+def _names_hidden(call: Call, details: Any) -> Any:
+    """An edit's details hold the customer's name before and after: a viewer sees
+    them masked as on the complaint itself (numbers are masked by ``call.shown``)."""
+    if not call.principal.masked or not isinstance(details, dict):
+        return details
+    changed = details.get("changed")
+    if not isinstance(changed, dict) or "customer_name" not in changed:
+        return details
+    names = changed["customer_name"]
+    hidden = [call.shown_name(n) if isinstance(n, str) else n for n in names] \
+        if isinstance(names, list) else names
+    return {**details, "changed": {**changed, "customer_name": hidden}}
 
 
 def complaint_summary(call: Call, row: Row[Any]) -> dict[str, Any]:
