@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from hotline_pbx.domain.complaints import Stage
@@ -140,6 +142,11 @@ async def test_a_transition_out_of_order_is_a_409_naming_the_allowed_states_and_
     ({**NEW, "content": "x" * 5000}, "content"),
     ({**NEW, "colour": "red"}, "colour"),
     ({**NEW, "received_at": "yesterday"}, "received_at"),
+    ({**NEW, "received_at": "2999-01-01T10:00:00+08:00"}, "received_at"),
+    ({**NEW, "received_at": "0001-01-01T10:00:00+08:00"}, "received_at"),
+    ({**NEW, "received_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()},
+     "received_at"),
+    ({**NEW, "phone": "１３８ ００１３ ８０００", "severity": 3}, "severity"),
     ({k: v for k, v in NEW.items() if k != "severity"}, "severity"),
 ])
 async def test_bad_input_is_a_422_naming_the_field_and_stores_nothing(
@@ -289,3 +296,24 @@ async def test_a_viewer_sees_an_edited_name_masked_in_the_events_too(api: Api) -
     assert edit["details"]["changed"]["customer_name"] == ["张**", "李**"]
     _, unmasked, _ = await api.call("GET", path, "supervisor")
     assert "李四光" in repr(unmasked)
+
+
+BODY_VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+                        st.text(max_size=30), st.lists(st.integers(), max_size=3),
+                        st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from([*NEW, "to", "version", "kind", "resolve_due",
+                                        "reason", "found_true"]), BODY_VALUES, max_size=6))
+async def test_fuzzed_bodies_never_5xx(api: Api, body: dict[str, Any]) -> None:
+    status, _, _ = await api.call("POST", "/api/v1/complaints", "supervisor",
+                                  json={**NEW, **body})
+    assert status < 500
+    for path in ("transitions", "replies", "extensions"):
+        status, _, _ = await api.call("POST", f"/api/v1/complaints/1/{path}", "supervisor",
+                                      json=body)
+        assert status < 500, (path, body)
+    status, _, _ = await api.call("PATCH", "/api/v1/complaints/1", "supervisor", json=body)
+    assert status < 500, body

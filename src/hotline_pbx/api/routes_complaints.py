@@ -17,7 +17,7 @@ every change audited with before and after. docs/complaints.md.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -284,8 +284,17 @@ async def _calendar(call: Call) -> BusinessCalendar:
 # -- the handlers ----------------------------------------------------------------------------
 
 
+#: How far a received_at may lie ahead of the server's clock (a client's clock skew).
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
 async def _register(call: Call, fields: dict[str, Any]) -> web.StreamResponse:
-    fields.setdefault("received_at", datetime.now(UTC))
+    now = datetime.now(UTC)
+    fields.setdefault("received_at", now)
+    if fields["received_at"] > now + MAX_CLOCK_SKEW:
+        raise invalid(ValidationError("received_at", "must not be in the future (a complaint "
+                                      "is registered once it was received)",
+                                      EXAMPLE["received_at"]))
     fields.setdefault("received_by", call.principal.name)
     row = await complaint_repo.create(call.conn, fields, actor=call.principal.actor,
                                       calendar=await _calendar(call))
