@@ -29,6 +29,12 @@ command -v sipp >/dev/null || missing+=(sip-tester)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)  # the dialer synthesises campaign messages
+# The statistics pack as PDF (WeasyPrint): Pango, HarfBuzz's subsetter, a CJK font
+# for the Chinese pages; poppler's pdftotext/pdftoppm read the PDFs back in the tests.
+for package in libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-microhei; do
+    dpkg -s "$package" 2>/dev/null | grep -q "^Status: install ok installed" || missing+=("$package")
+done
+command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3 python3-venv)
 if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive

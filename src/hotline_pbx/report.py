@@ -43,8 +43,19 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     # -- monthly statistics (issue 15) --
     parser.add_argument("--month", metavar="YYYY-MM",
                         help="the monthly pack of that month (days against the 85 %% floor, "
-                             "purposes, complaints, visits); --json prints "
-                             "GET /api/v1/reports/monthly's shape")
+                             "heat map, operations, purposes, complaints, visits, staffing); "
+                             "--json prints GET /api/v1/reports/monthly's shape")
+    parser.add_argument("--day", metavar="YYYY-MM-DD",
+                        help="the daily pack of that local day (GET /api/v1/reports/daily)")
+    parser.add_argument("--format", dest="pack_format", default="table",
+                        choices=("table", "json", "csv", "html", "pdf"),
+                        help="the pack as a terminal table (default), JSON, CSV, or the "
+                             "printable document as HTML or PDF")
+    parser.add_argument("--lang", default="zh-CN", choices=("zh-CN", "en"),
+                        help="the document's language (html, pdf; default zh-CN)")
+    parser.add_argument("--output", metavar="FILE",
+                        help="write the pack to FILE instead of standard output "
+                             "(required for pdf)")
     # -- end monthly statistics --
 
 
@@ -82,7 +93,7 @@ async def run_report(settings: Settings, args: argparse.Namespace,
     from hotline_pbx.store.database import DatabaseUnavailable, open_database
 
     zone = ZoneInfo(settings.routing.timezone)
-    if getattr(args, "month", None):  # monthly statistics (issue 15)
+    if getattr(args, "month", None) or getattr(args, "day", None):  # the pack (issue 15)
         from hotline_pbx.report_monthly import run_monthly
 
         return await run_monthly(settings, args, now)

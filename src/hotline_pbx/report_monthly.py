@@ -1,6 +1,8 @@
-"""``hotline-pbx report --month 2026-11``: the monthly statistics pack as a
-terminal table (``--json``: the shape of ``GET /api/v1/reports/monthly``).
-Same numbers as the API: both use :func:`hotline_pbx.store.monthly_stats.monthly_pack`.
+"""``hotline-pbx report --month 2026-11`` / ``--day 2026-11-03``: the statistics
+pack as a terminal table, or ``--format json|csv|html|pdf`` (``--json``: the
+shape of ``GET /api/v1/reports/monthly``), ``--lang zh-CN|en``, ``--output FILE``.
+Same numbers and documents as the API: both use
+:func:`hotline_pbx.store.monthly_stats.monthly_pack` and :mod:`hotline_pbx.documents`.
 """
 
 from __future__ import annotations
@@ -8,14 +10,25 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from hotline_pbx.config import Settings
 from hotline_pbx.domain.errors import ValidationError
-from hotline_pbx.domain.monthly import parse_month
+from hotline_pbx.domain.monthly import Span, parse_day, parse_month
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _span(settings: Settings, args: argparse.Namespace, now: datetime) -> Span:
+    zone = ZoneInfo(settings.routing.timezone)
+    days = settings.retention.days
+    if args.month and getattr(args, "day", None):
+        raise ValidationError("month", "and --day are two packs: give one of them", "2026-11")
+    if args.month:
+        return parse_month(args.month, zone, now, retention_days=days)
+    return parse_day(args.day, zone, now, retention_days=days)
 
 
 async def run_monthly(settings: Settings, args: argparse.Namespace,
@@ -23,12 +36,16 @@ async def run_monthly(settings: Settings, args: argparse.Namespace,
     from hotline_pbx.store.database import DatabaseUnavailable, open_database
     from hotline_pbx.store.monthly_stats import monthly_pack
 
-    zone = ZoneInfo(settings.routing.timezone)
     now = now or datetime.now(UTC)
+    fmt = "json" if args.json else getattr(args, "pack_format", "table")
+    output = getattr(args, "output", None)
+    if fmt == "pdf" and not output:
+        print("hotline-pbx report: --format pdf needs --output FILE")
+        return EXIT_USAGE
     try:
-        month = parse_month(args.month, zone, now, retention_days=settings.retention.days)
+        span = _span(settings, args, now)
     except ValidationError as exc:
-        print(f"hotline-pbx report: --month {exc.reason} (e.g. {exc.example})")
+        print(f"hotline-pbx report: --{exc.field} {exc.reason} (e.g. {exc.example})")
         return EXIT_USAGE
     try:
         db = await open_database(settings.database, settings.data_dir)
@@ -37,11 +54,42 @@ async def run_monthly(settings: Settings, args: argparse.Namespace,
         return EXIT_FAILURE
     try:
         async with db.engine.connect() as conn:
-            pack = (await monthly_pack(conn, settings, month, now)).to_dict()
+            pack = (await monthly_pack(conn, settings, span, now)).to_dict()
     finally:
         await db.close()
-    print(json.dumps(pack, indent=2, ensure_ascii=False) if args.json else render_month(pack))
+    return deliver(render_pack(pack, fmt, getattr(args, "lang", "zh-CN")), output,
+                   f"the {span.label} pack ({fmt})")
+
+
+def deliver(body: str | bytes, output: str | None, what: str) -> int:
+    """Print the body, or write it to ``output`` (the CLI is done with its loop's
+    work by now: this blocking write holds nothing up)."""
+    if output is None:
+        print(body if isinstance(body, str) else body.decode())
+        return EXIT_OK
+    try:
+        Path(output).write_bytes(body if isinstance(body, bytes) else body.encode("utf-8"))
+    except OSError as exc:
+        print(f"hotline-pbx report: cannot write {output}: {exc.strerror}")
+        return EXIT_FAILURE
+    print(f"hotline-pbx report: wrote {what} to {output}")
     return EXIT_OK
+
+
+def render_pack(pack: dict[str, Any], fmt: str, language: str) -> str | bytes:
+    """The pack in one of the CLI's formats (the API's, plus the terminal table)."""
+    from hotline_pbx.api.routes_monthly import pack_csv
+    from hotline_pbx.documents.pack_document import render_html, render_pdf
+
+    if fmt == "json":
+        return json.dumps(pack, indent=2, ensure_ascii=False)
+    if fmt == "csv":
+        return "\ufeff" + pack_csv(pack)
+    if fmt == "html":
+        return render_html(pack, language)
+    if fmt == "pdf":
+        return render_pdf(render_html(pack, language))
+    return render_month(pack)
 
 
 def _pct(value: float | None) -> str:
@@ -64,7 +112,8 @@ def _day(row: dict[str, Any]) -> str:
 
 
 def render_month(pack: dict[str, Any]) -> str:
-    lines = [f"Hotline monthly statistics {pack['month']} ({pack['timezone']})"
+    title = "monthly" if pack["kind"] == "month" else "daily"
+    lines = [f"Hotline {title} statistics {pack[pack['kind']]} ({pack['timezone']})"
              + (" - month in progress" if pack["partial"] else ""), ""]
     if pack["empty"]:
         lines += [f"No calls: {pack['note']}.", ""]

@@ -29,11 +29,9 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 async def run_staffing(settings: Settings, args: argparse.Namespace) -> int:
-    from hotline_pbx.api.routes_staffing import staffing_json
-    from hotline_pbx.domain.staffing import advise
     from hotline_pbx.store.config_repo import business_calendar
     from hotline_pbx.store.database import DatabaseUnavailable, open_database
-    from hotline_pbx.store.staffing_repo import read_history
+    from hotline_pbx.store.staffing_repo import staffing_advice
 
     if not MIN_STAFFING_WEEKS <= args.weeks <= MAX_STAFFING_WEEKS:
         print(f"hotline-pbx staffing: --weeks must be from {MIN_STAFFING_WEEKS} to "
@@ -49,12 +47,10 @@ async def run_staffing(settings: Settings, args: argparse.Namespace) -> int:
     try:
         async with db.engine.connect() as conn:
             calendar = await business_calendar(conn, settings, now)
-            history = await read_history(conn, calendar, today=now.date(), weeks=args.weeks,
+            body = await staffing_advice(conn, calendar, today=now.date(), weeks=args.weeks,
                                          service_level_seconds=sl)
     finally:
         await db.close()
-    body = staffing_json(history, advise(history.slots, service_level_seconds=sl),
-                         args.weeks, sl)
     print(json.dumps(body, indent=2, ensure_ascii=False) if args.json else render(body))
     return EXIT_OK
 

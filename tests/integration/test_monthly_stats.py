@@ -7,69 +7,23 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from hotline_pbx.report_monthly import render_month
 from hotline_pbx.store.database import Database
 from hotline_pbx.store.stats import compute_stats
-from tests.integration.api_fixtures import Api, api, call_row
-from tests.integration.complaint_rows import add_complaint
+from tests.integration.api_fixtures import Api, api
+from tests.integration.september_month import ZONE, at, september_calls, september_complaints
 
 __all__ = ["api"]
 
-ZONE = ZoneInfo("Asia/Shanghai")
 MONTHLY = "/api/v1/reports/monthly"
 
 
-def _at(day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 9, day, hour, minute, tzinfo=ZONE)
-
-
-def _september() -> list[dict[str, object]]:
-    rows = [  # the make-up Sunday, open hours: 3 answered, 1 abandoned
-        call_row("s1", _at(20, 9), wait=5, talk=50, purpose="query"),
-        call_row("s2", _at(20, 9, 10), wait=10, talk=70, purpose="query"),
-        call_row("s3", _at(20, 9, 20), wait=30, talk=20, purpose="consultation"),
-        call_row("s4", _at(20, 9, 30), outcome="abandoned", wait=40),
-        # the holiday: closed, to the supervisor's mobile
-        call_row("h1", _at(25, 10), period="closed", outcome="missed", wait=30),
-        call_row("h2", _at(25, 11), period="closed", wait=8, talk=100),
-        # an ordinary Monday: 9 answered, 1 short abandon; a test call, an unrouted one
-        call_row("m0", _at(21, 9), outcome="short_abandoned", wait=2),
-        call_row("t1", _at(21, 9, 1), is_test=True),
-        call_row("u1", _at(21, 9, 2), period="unrouted", outcome="abandoned", wait=1),
-    ]
-    rows += [call_row(f"m{i}", _at(21, 10, i), wait=4, talk=30,
-                      purpose="consultation" if i <= 3 else None) for i in range(1, 10)]
-    return [{"purpose": None, **row} for row in rows]
-
-
-async def _complaints(db: Database) -> None:
-    async with db.engine.begin() as conn:
-        # resolved within 2 working hours; visited, score 4
-        await add_complaint(conn, received_at=_at(21, 9), resolved_at=_at(21, 11),
-                            resolve_target=_at(22, 9), resolve_due=_at(22, 9),
-                            resolve_hard_max=_at(24, 9), visit_state="done", visit_scale=5,
-                            visit_score=4, visit_by="dialer", visited_at=_at(22, 10))
-        # complex, 16:30 Monday to 09:30 Tuesday: 1 h + 1 h of working time; score 2
-        await add_complaint(conn, received_at=_at(21, 16, 30), resolved_at=_at(22, 9, 30),
-                            severity="complex", department="engineering",
-                            resolve_target=_at(28, 16), resolve_due=_at(28, 16),
-                            resolve_hard_max=_at(30, 16), visit_state="done", visit_scale=5,
-                            visit_score=2, visit_by="张经理", visited_at=_at(23, 10))
-        # never resolved; its target and hard maximum have passed
-        await add_complaint(conn, received_at=_at(22, 9), state="assigned",
-                            category="emergency_report", resolve_target=_at(23, 9),
-                            resolve_due=_at(23, 9), resolve_hard_max=_at(25, 9))
-        # October's: not in September's pack
-        await add_complaint(conn, received_at=datetime(2026, 10, 9, 9, tzinfo=ZONE))
-
-
 async def test_the_pack_of_a_hand_computed_month(api: Api, db: Database) -> None:
-    await api.insert_calls(_september())
-    await _complaints(db)
+    await api.insert_calls(september_calls())
+    await september_complaints(db)
     status, pack, _ = await api.call("GET", f"{MONTHLY}?month=2026-09", "viewer")
     assert status == 200, pack
     assert (pack["month"], pack["empty"], pack["partial"], pack["note"]) == (
@@ -123,11 +77,11 @@ async def test_the_pack_of_a_hand_computed_month(api: Api, db: Database) -> None
 
 
 async def test_the_pack_equals_the_sql_kpis(api: Api, db: Database) -> None:
-    await api.insert_calls(_september())
+    await api.insert_calls(september_calls())
     _, pack, _ = await api.call("GET", f"{MONTHLY}?month=2026-09", "viewer")
     async with db.engine.connect() as conn:
         for period, key in (("open", "open_hours"), (None, "all_periods")):
-            stats = await compute_stats(conn, _at(1, 0), datetime(2026, 10, 1, tzinfo=ZONE),
+            stats = await compute_stats(conn, at(1, 0), datetime(2026, 10, 1, tzinfo=ZONE),
                                         period, timezone="Asia/Shanghai")
             expected = stats.total.to_dict()
             assert {k: pack[key][k] for k in expected} == expected
@@ -137,7 +91,7 @@ async def test_the_pack_equals_the_sql_kpis(api: Api, db: Database) -> None:
 
 
 async def test_csv_has_every_day_and_the_sections(api: Api) -> None:
-    await api.insert_calls(_september())
+    await api.insert_calls(september_calls())
     status, text, headers = await api.call("GET", f"{MONTHLY}?month=2026-09&format=csv",
                                            "viewer")
     assert status == 200 and headers["Content-Type"].startswith("text/csv")
@@ -169,7 +123,7 @@ async def test_bad_months_are_refused_naming_month(api: Api) -> None:
         assert problem["errors"][0]["field"] == "month"
     status, problem, _ = await api.call("GET", MONTHLY, "viewer")
     assert status == 400 and problem["errors"][0]["field"] == "month"
-    status, problem, _ = await api.call("GET", f"{MONTHLY}?month=2026-09&format=pdf", "viewer")
+    status, problem, _ = await api.call("GET", f"{MONTHLY}?month=2026-09&format=xml", "viewer")
     assert status == 400 and problem["errors"][0]["field"] == "format"
     status, pack, _ = await api.call("GET", f"{MONTHLY}?month={now:%Y-%m}", "viewer")
     assert status == 200 and pack["partial"] is True

@@ -113,6 +113,7 @@ def schemathesis(daemon: DaemonProcess, token: str, cwd: Path, examples: int) ->
     operations += 1  # -- staffing advisor (issue 15): GET /api/v1/staffing --
     operations += 9  # -- the complaint register (issue 13): POST|GET complaints, digest,
     # GET|PATCH complaints/{id}, transitions, replies, extensions, POST calls/{id}/complaint --
+    operations += 1  # GET /api/v1/reports/daily (the daily pack, issue 15)
     assert f"{operations} selected / {operations} total" in output and "passed" in output, \
         output[-3000:]
     return output

@@ -58,10 +58,10 @@ def nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def obj(properties: dict[str, Any], required: list[str] | None = None, *,
-        closed: bool = True) -> dict[str, Any]:
+        closed: bool = True, optional: tuple[str, ...] = ()) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required is None:
-        required = list(properties)
+        required = [name for name in properties if name not in optional]
     if required:
         schema["required"] = required
     if closed:
@@ -311,6 +311,8 @@ SCHEMAS["NoteInput"]["properties"]["purpose"] = {
 _SLA = obj({"due": {"type": "integer"}, "met": {"type": "integer"},
             "compliance": NUMBER_OR_NULL})
 _MONTH_KPIS = {"type": "object", "description": "the KPIs of GET /api/v1/stats"}
+_INT = {"type": "integer"}
+_COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
 SCHEMAS.update({
     "Catalogue": obj({
         "departments": {"type": "array", "minItems": 1, "maxItems": MAX_PURPOSE_ENTRIES,
@@ -337,7 +339,10 @@ SCHEMAS.update({
                   "visited_at": nullable(TIME),
                   "dialer_job_id": nullable({"type": "integer"})}),
     "MonthlyPack": obj({
-        "month": STRING, "from": TIME, "to": TIME, "timezone": STRING, "generated_at": TIME,
+        "kind": {"enum": ["month", "day"]},
+        "month": {**STRING, "description": "YYYY-MM, in a monthly pack"},
+        "day": {"type": "string", "format": "date", "description": "in a daily pack"},
+        "from": TIME, "to": TIME, "timezone": STRING, "generated_at": TIME,
         "partial": {"type": "boolean", "description": "the month is still running"},
         "empty": {"type": "boolean", "description": "no call was offered in the month"},
         "note": nullable(STRING), "answer_rate_floor": {"type": "number"},
@@ -367,7 +372,33 @@ SCHEMAS.update({
                 "scale": {"type": "integer"}, "count": {"type": "integer"},
                 "mean": {"type": "number"},
                 "distribution": {"type": "object",
-                                 "additionalProperties": {"type": "integer"}}})}})}),
+                                 "additionalProperties": {"type": "integer"}}})}}),
+        "heat_map": {"type": "array", "items": obj({
+            "weekday": {"type": "integer", "minimum": 0, "maximum": 6},
+            "hour": {"type": "integer", "minimum": 0, "maximum": 23},
+            "offered": _INT, "answered": _INT, "answer_rate": NUMBER_OR_NULL,
+            "meets_floor": nullable({"type": "boolean"})})},
+        "departments": {"type": "array", "items": obj({
+            "id": STRING, "name": STRING, "name_en": STRING})},
+        "after_hours": obj({
+            "calls": _INT, "answered": _INT, "not_answered": _INT,
+            "by_period": _COUNTS,
+            "taken_by": {"type": "array", "items": obj({
+                "role": STRING, "person": STRING, "calls": _INT})}}),
+        "failovers": obj({"calls": _INT, "attempts": _INT, "answered": _INT}),
+        "blocked_outbound": obj({"count": _INT, "by_action": _COUNTS}),
+        "line": obj({"faults": _INT, "by_cause": _COUNTS, "still_open": _INT,
+                     "downtime_seconds": {"type": "number"}, "tests": _INT,
+                     "tests_passed": _INT}),
+        "callbacks": obj({"opened": _INT, "done": _INT, "done_by_deadline": _INT,
+                          "on_time_rate": NUMBER_OR_NULL, "cancelled": _INT,
+                          "overdue": _INT, "by_reason": _COUNTS}),
+        "long_calls": obj({"count": _INT, "longest_talk_seconds": NUMBER_OR_NULL}),
+        "longest_waits": {"type": "array", "items": obj({
+            "call_id": _INT, "started_at": TIME, "wait_seconds": {"type": "number"},
+            "outcome": STRING, "period": STRING})},
+        "staffing": ref("StaffingAdvice"),
+    }, required=None, optional=("month", "day")),
 })
 
 
@@ -395,14 +426,36 @@ def _purpose_paths(v1: str) -> dict[str, Any]:
             params=[{**P_CALL_ID, "description": "the complaint's id"}], body="VisitInput",
             tag="complaints")},
         f"{v1}/reports/monthly": {"get": _op(
-            "the monthly statistics pack (JSON, or CSV with format=csv; audited)", "viewer",
-            {"200": {"description": "the pack", "content": {
-                JSON: {"schema": ref("MonthlyPack")},
-                "text/csv": {"schema": {"type": "string"}}}},
-             "422": _problem("month malformed, not begun, or older than retention.days")},
-            params=[month, _query("format", {"enum": ["json", "csv"], "default": "json"},
-                                  "json or csv")], tag="reports")},
+            "the monthly statistics pack (JSON, CSV, or the printable HTML/PDF document "
+            "with its charts; audited)", "viewer",
+            {"200": _PACK_CONTENT,
+             "422": _problem("month malformed, not begun, or older than retention.days"),
+             "429": _problem("http.max_exports PDFs are being rendered; Retry-After")},
+            params=[month, *_pack_params()], tag="reports")},
+        f"{v1}/reports/daily": {"get": _op(
+            "the statistics pack of one local day (the same sections and formats)",
+            "viewer",
+            {"200": _PACK_CONTENT,
+             "422": _problem("day malformed, not begun, or older than retention.days"),
+             "429": _problem("http.max_exports PDFs are being rendered; Retry-After")},
+            params=[_query("day", {"type": "string", "format": "date",
+                                   "examples": ["2026-11-03"]},
+                           "the local day, YYYY-MM-DD (begun, within retention.days)",
+                           required=True), *_pack_params()], tag="reports")},
     }
+
+
+_PACK_CONTENT = {"description": "the pack", "content": {
+    JSON: {"schema": ref("MonthlyPack")}, "text/csv": {"schema": {"type": "string"}},
+    "text/html": {"schema": {"type": "string"}},
+    "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
+
+
+def _pack_params() -> list[dict[str, Any]]:
+    return [_query("format", {"enum": ["json", "csv", "html", "pdf"], "default": "json"},
+                   "json, csv, or the printable document as html or pdf"),
+            _query("lang", {"enum": ["zh-CN", "en"], "default": "zh-CN"},
+                   "the document's language (html, pdf)")]
 # -- end purposes, complaint visits, monthly statistics ---------------------------------
 
 
@@ -726,15 +779,18 @@ SCHEMAS.update({
         "agents_needed": nullable({"type": "integer"}),
         "logged_in": nullable({"type": "integer"}), "paused": nullable({"type": "integer"}),
         "free": nullable({"type": "integer"})}),
-    "Staffing": obj({
-        "weeks": {"type": "integer"}, "from": {"type": "string", "format": "date"},
-        "to": {"type": "string", "format": "date"}, "working_days": {"type": "integer"},
-        "calls": {"type": "integer"}, "empty": {"type": "boolean"}, "note": STRING,
-        "answer_rate_floor": {"type": "number"}, "service_level_target": {"type": "number"},
-        "service_level_seconds": {"type": "number"},
-        "aht_seconds": NUMBER_OR_NULL, "patience_seconds": NUMBER_OR_NULL,
-        "rows": {"type": "array", "items": ref("StaffingSlot")},
-        "now": ref("StaffingNow")}),
+})
+_STAFFING_ADVICE = {
+    "weeks": {"type": "integer"}, "from": {"type": "string", "format": "date"},
+    "to": {"type": "string", "format": "date"}, "working_days": {"type": "integer"},
+    "calls": {"type": "integer"}, "empty": {"type": "boolean"}, "note": STRING,
+    "answer_rate_floor": {"type": "number"}, "service_level_target": {"type": "number"},
+    "service_level_seconds": {"type": "number"},
+    "aht_seconds": NUMBER_OR_NULL, "patience_seconds": NUMBER_OR_NULL,
+    "rows": {"type": "array", "items": ref("StaffingSlot")}}
+SCHEMAS.update({
+    "StaffingAdvice": obj(_STAFFING_ADVICE),  # the pack's staffing section
+    "Staffing": obj({**_STAFFING_ADVICE, "now": ref("StaffingNow")}),
 })
 
 

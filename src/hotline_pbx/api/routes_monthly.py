@@ -1,31 +1,47 @@
-"""``GET /api/v1/reports/monthly?month=YYYY-MM`` (viewer): the monthly statistics
-pack as JSON, or ``&format=csv`` as CSV (one table after another: days,
-purposes, complaints, visits). Built by :func:`hotline_pbx.store.monthly_stats.monthly_pack`
-(the same numbers ``hotline-pbx report --month`` prints). A malformed month, one
-not begun yet or one older than ``retention.days``: 422 naming ``month``
-(a missing one, an unknown ``format``: 400). A
-month without calls: ``"empty": true`` and a note saying so, rates null, not 0 %.
-No phone number or name is in the pack; the read is audited all the same.
+"""``GET /api/v1/reports/monthly?month=YYYY-MM`` and ``GET /api/v1/reports/daily?day=
+YYYY-MM-DD`` (viewer): the statistics pack as JSON, ``&format=csv`` as CSV (one
+table after another: days, purposes, complaints, visits), ``&format=html`` or
+``&format=pdf`` as the printable document with its charts, in ``&lang=zh-CN``
+(the default) or ``en``. Built by :func:`hotline_pbx.store.monthly_stats.monthly_pack`
+(the same numbers ``hotline-pbx report --month`` prints). A malformed month or
+day, one not begun yet or one older than ``retention.days``: 422 naming it (a
+missing one, an unknown ``format`` or ``lang``: 400). A span without calls:
+``"empty": true`` and a note saying so, rates null, not 0 %. No caller's number
+or name is in the pack; the read is audited all the same.
+
+A PDF is rendered in a worker thread, at most ``http.max_exports`` at once (one
+more: 429 with Retry-After), within :data:`PDF_TIMEOUT` seconds (else 503).
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from hotline_pbx.api.context import Call, Endpoint, json_response
-from hotline_pbx.api.problems import bad_query, invalid
+from hotline_pbx.api.problems import Problem, bad_query, invalid
+from hotline_pbx.documents.labels import DEFAULT_LANGUAGE, LANGUAGES
+from hotline_pbx.documents.pack_document import render_html, render_pdf
 from hotline_pbx.domain.contract import AccessRole
 from hotline_pbx.domain.errors import ValidationError
-from hotline_pbx.domain.monthly import MONTH_EXAMPLE, parse_month
+from hotline_pbx.domain.monthly import (
+    DAY_EXAMPLE,
+    MONTH_EXAMPLE,
+    Span,
+    parse_day,
+    parse_month,
+)
 from hotline_pbx.store.monthly_stats import monthly_pack
 
 API = "/api/v1"
-FORMATS = ("json", "csv")
+FORMATS = ("json", "csv", "html", "pdf")
+PDF_TIMEOUT = 60.0  # seconds; a month renders in about a second
 DAY_COLUMNS = ("day", "mark", "working_day", "offered_all_periods", "offered", "answered",
                "abandoned", "short_abandoned", "missed", "answer_rate", "meets_floor",
                "service_level", "asa_seconds")
@@ -34,23 +50,66 @@ DAY_COLUMNS = ("day", "mark", "working_day", "offered_all_periods", "offered", "
 async def get_monthly(call: Call) -> web.StreamResponse:
     if "month" not in call.query:
         raise bad_query("month", "is required", MONTH_EXAMPLE)
+    return await _pack_response(call, lambda now: parse_month(
+        call.query["month"], call.zone, now, retention_days=call.api.settings.retention.days))
+
+
+async def get_daily(call: Call) -> web.StreamResponse:
+    if "day" not in call.query:
+        raise bad_query("day", "is required", DAY_EXAMPLE)
+    return await _pack_response(call, lambda now: parse_day(
+        call.query["day"], call.zone, now, retention_days=call.api.settings.retention.days))
+
+
+def _format_and_language(call: Call) -> tuple[str, str]:
     fmt = call.query.get("format", "json")
     if fmt not in FORMATS:
-        raise bad_query("format", "must be json or csv", "csv")
-    settings = call.api.settings
+        raise bad_query("format", f"must be one of {', '.join(FORMATS)}", "pdf")
+    language = call.query.get("lang", DEFAULT_LANGUAGE)
+    if language not in LANGUAGES:
+        raise bad_query("lang", f"must be one of {', '.join(LANGUAGES)}", "en")
+    return fmt, language
+
+
+async def _pack_response(call: Call, parse: Callable[[datetime], Span]
+                         ) -> web.StreamResponse:
+    fmt, language = _format_and_language(call)
     now = datetime.now(UTC)
     try:
-        month = parse_month(call.query["month"], call.zone, now,
-                            retention_days=settings.retention.days)
+        span: Span = parse(now)
     except ValidationError as exc:
         raise invalid(exc, what="the query string") from None
-    pack = (await monthly_pack(call.conn, settings, month, now)).to_dict()
-    await call.audit_read("reports.monthly", f"month:{month.label}")
+    pack = (await monthly_pack(call.conn, call.api.settings, span, now)).to_dict()
+    await call.audit_read(f"reports.{'monthly' if span.kind == 'month' else 'daily'}",
+                          f"{span.kind}:{span.label}")
+    name = f"hotline-{span.label}"
     if fmt == "json":
         return json_response(pack)
-    return web.Response(body=b"\xef\xbb\xbf" + pack_csv(pack).encode("utf-8"), headers={
-        "Content-Type": "text/csv; charset=utf-8",
-        "Content-Disposition": f'attachment; filename="hotline-{month.label}.csv"'})
+    if fmt == "csv":
+        return _download(b"\xef\xbb\xbf" + pack_csv(pack).encode("utf-8"),
+                         "text/csv; charset=utf-8", f"{name}.csv")
+    html = render_html(pack, language)
+    if fmt == "html":
+        return web.Response(text=html, content_type="text/html", charset="utf-8")
+    return _download(await _pdf(call, html), "application/pdf", f"{name}-{language}.pdf")
+
+
+async def _pdf(call: Call, html: str) -> bytes:
+    async with call.api.exports.download():
+        try:
+            async with asyncio.timeout(PDF_TIMEOUT):
+                return await asyncio.to_thread(render_pdf, html)
+        except TimeoutError:
+            raise Problem(503, "unavailable", "Service unavailable",
+                          f"the PDF took longer than {PDF_TIMEOUT:.0f} s to render; "
+                          "try again, or ask for format=html",
+                          headers={"Retry-After": "30"}) from None
+
+
+def _download(body: bytes, content_type: str, filename: str) -> web.Response:
+    return web.Response(body=body, headers={
+        "Content-Type": content_type,
+        "Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 def _cell(value: Any) -> str:
@@ -77,7 +136,7 @@ def _day_line(day: dict[str, Any]) -> list[str]:
 def pack_csv(pack: dict[str, Any]) -> str:
     buffer = io.StringIO()
     out = csv.writer(buffer, lineterminator="\r\n")
-    out.writerow(["month", pack["month"], "timezone", pack["timezone"],
+    out.writerow([pack["kind"], pack[pack["kind"]], "timezone", pack["timezone"],
                   "note", pack["note"] or ""])
     out.writerows([[], DAY_COLUMNS, *(_day_line(d) for d in pack["days"])])
     out.writerows([[], ["purpose", "name", "talk_target_seconds", "calls", "answered",
@@ -101,5 +160,7 @@ def pack_csv(pack: dict[str, Any]) -> str:
 
 ENDPOINTS = (
     Endpoint("GET", f"{API}/reports/monthly", get_monthly, AccessRole.VIEWER,
-             frozenset({"month", "format"})),
+             frozenset({"month", "format", "lang"})),
+    Endpoint("GET", f"{API}/reports/daily", get_daily, AccessRole.VIEWER,
+             frozenset({"day", "format", "lang"})),
 )

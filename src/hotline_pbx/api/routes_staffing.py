@@ -18,20 +18,17 @@ from aiohttp import web
 from hotline_pbx.api.context import Call, Endpoint, json_response
 from hotline_pbx.api.problems import invalid
 from hotline_pbx.domain.contract import (
-    ANSWER_RATE_FLOOR,
     DEFAULT_STAFFING_WEEKS,
     MAX_STAFFING_WEEKS,
     MIN_STAFFING_WEEKS,
-    SERVICE_LEVEL_TARGET,
     AccessRole,
 )
 from hotline_pbx.domain.errors import ValidationError
-from hotline_pbx.domain.staffing import Advice, SlotAdvice, advise, logged_in, slot_label
+from hotline_pbx.domain.staffing import WEEKDAYS, logged_in, slot_label
 from hotline_pbx.store.config_repo import business_calendar
-from hotline_pbx.store.staffing_repo import History, read_history
+from hotline_pbx.store.staffing_repo import staffing_advice
 
 API = "/api/v1"
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def parse_weeks(query: dict[str, str] | Any) -> int:
@@ -45,45 +42,6 @@ def parse_weeks(query: dict[str, str] | Any) -> int:
             f"{MAX_STAFFING_WEEKS}, not {value[:20]!r}", str(DEFAULT_STAFFING_WEEKS)),
             what="the query string")
     return int(value)
-
-
-def _round(value: float | None, places: int = 4) -> float | None:
-    return None if value is None else round(value, places)
-
-
-def slot_json(row: SlotAdvice) -> dict[str, Any]:
-    figures = row.predicted
-    return {
-        "weekday": WEEKDAYS[row.weekday], "start": slot_label(row.slot), "calls": row.calls,
-        "arrivals_per_hour": round(row.arrivals_per_hour, 3),
-        "aht_seconds": _round(row.aht_seconds, 1),
-        "patience_seconds": _round(row.patience_seconds, 1),
-        "agents_needed": row.agents_needed,
-        "predicted_answer_rate": _round(figures.answer_rate if figures else None),
-        "predicted_service_level": _round(figures.service_level if figures else None),
-        "predicted_asa_seconds": _round(figures.asa_seconds if figures else None, 1),
-        "observed_answer_rate": _round(row.observed_answer_rate),
-        "observed_service_level": _round(row.observed_service_level),
-    }
-
-
-def staffing_json(history: History, advice: Advice, weeks: int,
-                  service_level_seconds: float) -> dict[str, Any]:
-    """The body of the endpoint and of ``hotline-pbx staffing --json``."""
-    empty = not advice.rows
-    return {
-        "weeks": weeks, "from": history.first_day.isoformat(),
-        "to": history.last_day.isoformat(), "working_days": history.working_days,
-        "calls": advice.calls, "empty": empty,
-        "note": ("no open-period calls on the working days of this window: nothing to "
-                 "advise from" if empty else
-                 "Erlang A per half hour: the fewest agents for both targets"),
-        "answer_rate_floor": ANSWER_RATE_FLOOR, "service_level_target": SERVICE_LEVEL_TARGET,
-        "service_level_seconds": service_level_seconds,
-        "aht_seconds": _round(advice.aht_seconds, 1),
-        "patience_seconds": _round(advice.patience_seconds, 1),
-        "rows": [slot_json(row) for row in advice.rows],
-    }
 
 
 def _agents_now(call: Call, body: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -105,10 +63,8 @@ async def get_staffing(call: Call) -> web.StreamResponse:
     settings = call.api.settings
     now = datetime.now(call.zone)
     calendar = await business_calendar(call.conn, settings, now)
-    history = await read_history(call.conn, calendar, today=now.date(), weeks=weeks,
+    body = await staffing_advice(call.conn, calendar, today=now.date(), weeks=weeks,
                                  service_level_seconds=settings.kpi.service_level_seconds)
-    advice = advise(history.slots, service_level_seconds=settings.kpi.service_level_seconds)
-    body = staffing_json(history, advice, weeks, settings.kpi.service_level_seconds)
     body["now"] = _agents_now(call, body, now)
     return json_response(body)
 

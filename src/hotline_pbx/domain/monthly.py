@@ -1,5 +1,6 @@
-"""The monthly statistics' rules: which month may be asked for, how each day is
-marked, when a call met its purpose's service target, how visit scores sum up.
+"""The statistics pack's rules: which month or day may be asked for, how each day
+is marked, when a call met its purpose's service target, how visit scores sum
+up, how much of a span the line was down.
 
 Pure; :mod:`hotline_pbx.store.monthly_stats` reads the rows and applies these.
 docs/kpi.md ("Call purposes", "The monthly pack") has the definitions.
@@ -21,7 +22,9 @@ from .contract import ANSWER_RATE_FLOOR
 from .errors import ValidationError
 
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
+_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 MONTH_EXAMPLE = "2026-11"
+DAY_EXAMPLE = "2026-11-03"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +53,47 @@ class Month:
     def end(self) -> datetime:
         return datetime.combine(self.next_first_day, time(), self.zone)
 
+    kind = "month"
+
     def days(self) -> list[date]:
         count = (self.next_first_day - self.first_day).days
         return [self.first_day + timedelta(days=i) for i in range(count)]
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    """One local day: the daily pack. Same shape as :class:`Month`."""
+
+    day: date
+    zone: ZoneInfo
+    kind = "day"
+
+    @property
+    def label(self) -> str:
+        return self.day.isoformat()
+
+    @property
+    def first_day(self) -> date:
+        return self.day
+
+    @property
+    def next_first_day(self) -> date:
+        return self.day + timedelta(days=1)
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.day, time(), self.zone)
+
+    @property
+    def end(self) -> datetime:
+        return datetime.combine(self.next_first_day, time(), self.zone)
+
+    def days(self) -> list[date]:
+        return [self.day]
+
+
+#: What a pack covers: a month or a day.
+Span = Month | Day
 
 
 def parse_month(text: str | None, zone: ZoneInfo, now: datetime, *,
@@ -63,15 +104,36 @@ def parse_month(text: str | None, zone: ZoneInfo, now: datetime, *,
     if match is None or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1:
         raise ValidationError("month", "must be a month YYYY-MM", MONTH_EXAMPLE)
     month = Month(int(match[1]), int(match[2]), zone)
-    current = Month(now.astimezone(zone).year, now.astimezone(zone).month, zone)
-    if month.start > current.start:
-        raise ValidationError("month", f"{month.label} has not begun (this month is "
+    local = now.astimezone(zone)
+    _check_kept("month", month, Month(local.year, local.month, zone), now, retention_days)
+    return month
+
+
+def parse_day(text: str | None, zone: ZoneInfo, now: datetime, *,
+              retention_days: int) -> Day:
+    """``YYYY-MM-DD`` of a local day that has begun and whose records are kept; a
+    :class:`ValidationError` naming ``day`` otherwise."""
+    match = _DAY.fullmatch(text or "")
+    try:
+        day = date(int(match[1]), int(match[2]), int(match[3])) if match else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise ValidationError("day", "must be a date YYYY-MM-DD", DAY_EXAMPLE)
+    _check_kept("day", Day(day, zone), Day(now.astimezone(zone).date(), zone), now,
+                retention_days)
+    return Day(day, zone)
+
+
+def _check_kept(field: str, span: Span, current: Span, now: datetime,
+                retention_days: int) -> None:
+    if span.start > current.start:
+        raise ValidationError(field, f"{span.label} has not begun (this {field} is "
                               f"{current.label})", current.label)
-    if month.end <= now - timedelta(days=retention_days):
-        raise ValidationError("month", f"{month.label} is older than retention.days "
+    if span.end <= now - timedelta(days=retention_days):
+        raise ValidationError(field, f"{span.label} is older than retention.days "
                               f"({retention_days}): its records have been purged",
                               current.label)
-    return month
 
 
 class DayMark(StrEnum):
@@ -132,3 +194,19 @@ def score_summary(scores: Iterable[tuple[int, int]]) -> list[dict[str, Any]]:
         summary.append({"scale": scale, "count": total, "mean": round(mean, 3),
                         "distribution": {str(s): n for s, n in sorted(counts.items())}})
     return summary
+
+
+def downtime_seconds(faults: Iterable[tuple[datetime, datetime | None]], start: datetime,
+                     end: datetime, now: datetime) -> float:
+    """Seconds of ``[start, end)`` covered by at least one fault ``(began, ended)``;
+    a fault still open runs until ``now``. Overlapping faults (a failed test and a
+    carrier that stopped qualifying at once) count once."""
+    stop = min(end, now)
+    spans = sorted((max(began, start), min(ended or now, stop)) for began, ended in faults)
+    total, reach = 0.0, start
+    for began, ended in spans:
+        began = max(began, reach)
+        if ended > began:
+            total += (ended - began).total_seconds()
+            reach = ended
+    return total

@@ -42,6 +42,9 @@ MIN_SAMPLES = 10
 MAX_AGENTS = 2000
 
 
+#: The weekday keys of the advice (``date.weekday()`` order), as the API writes them.
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
 @dataclass(frozen=True, slots=True)
 class SlotHistory:
     """The recorded calls of one (weekday, half hour) over the window's working days."""

@@ -1,5 +1,5 @@
-"""The monthly statistics pack (data): ``GET /api/v1/reports/monthly`` and
-``hotline-pbx report --month``.
+"""The statistics pack (data) of a month or a day: ``GET /api/v1/reports/monthly``,
+``GET /api/v1/reports/daily``, ``hotline-pbx report --month`` / ``--day``.
 
 Per day of the month: the open-hours KPIs against the 85 % floor (the SQL of
 :mod:`hotline_pbx.store.stats`, ``period = open``: closed-period, override and
@@ -9,7 +9,10 @@ working day…). Then the call purposes (offered calls per purpose, how many met
 their service target), the complaints received in the month (by department,
 category and severity; resolution within target, extended deadline and hard
 maximum; mean resolution in working hours) and the callback visits done in the
-month (count, mean score and distribution per scale). docs/kpi.md defines them.
+month (count, mean score and distribution per scale); the open-hours KPIs per
+local weekday x hour of day (the heat map); the operations sections of
+:mod:`hotline_pbx.store.pack_operations`; and the staffing advice of the four
+weeks before the span's end. docs/kpi.md defines them.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from hotline_pbx.domain.contract import ANSWER_RATE_FLOOR
 from hotline_pbx.domain.kpi import KpiSet
 from hotline_pbx.domain.monthly import (
     DayMark,
-    Month,
+    Span,
     is_working,
     mark_day,
     meets_floor,
@@ -41,8 +44,13 @@ from hotline_pbx.store.config_repo import (
     business_calendar,
 )
 from hotline_pbx.store.models import complaints
+from hotline_pbx.store.pack_operations import operations_summary
 from hotline_pbx.store.purpose_repo import load_catalogue
-from hotline_pbx.store.stats import Stats, compute_stats
+from hotline_pbx.store.staffing_repo import staffing_advice
+from hotline_pbx.store.stats import HeatCell, Stats, compute_heat_map, compute_stats
+
+#: The staffing section: the advice of these weeks before the span's end.
+PACK_STAFFING_WEEKS = 4
 
 NO_PURPOSE = ""  # offered calls nobody gave a purpose yet
 
@@ -64,7 +72,7 @@ ORDER BY 1
 
 @dataclass(frozen=True, slots=True)
 class MonthlyPack:
-    month: Month
+    month: Span  # a month, or a day for the daily pack
     generated_at: datetime
     service_level_seconds: float
     open_hours: Stats
@@ -73,6 +81,10 @@ class MonthlyPack:
     purposes: list[dict[str, Any]]
     complaints: dict[str, Any]
     visits: dict[str, Any]
+    heat_map: list[HeatCell]
+    departments: list[dict[str, str]]  # the catalogue's, to name the complaints' ids
+    operations: dict[str, Any]
+    staffing: dict[str, Any]
 
     @property
     def empty(self) -> bool:
@@ -89,7 +101,7 @@ class MonthlyPack:
         partial = self.generated_at < month.end
         note = (f"no calls were recorded in {month.label}" if self.empty else None)
         return {
-            "month": month.label, "from": month.start.isoformat(),
+            "kind": month.kind, month.kind: month.label, "from": month.start.isoformat(),
             "to": month.end.isoformat(), "timezone": month.zone.key,
             "generated_at": self.generated_at.isoformat(), "partial": partial,
             "empty": self.empty, "note": note,
@@ -100,8 +112,18 @@ class MonthlyPack:
             "all_periods": _totals(self.every_period.total),
             "unrouted": self.every_period.unrouted, "test_calls": self.every_period.test_calls,
             "days": self.day_rows(),
-            "purposes": self.purposes, "complaints": self.complaints, "visits": self.visits,
+            "heat_map": [_heat_cell(cell) for cell in self.heat_map],
+            "purposes": self.purposes, "departments": self.departments,
+            "complaints": self.complaints, "visits": self.visits, **self.operations,
+            "staffing": self.staffing,
         }
+
+
+def _heat_cell(cell: HeatCell) -> dict[str, Any]:
+    k = cell.kpis
+    return {"weekday": cell.weekday, "hour": cell.hour, "offered": k.offered,
+            "answered": k.answered, "answer_rate": k.answer_rate,
+            "meets_floor": meets_floor(k.answer_rate)}
 
 
 def _totals(kpis: KpiSet) -> dict[str, Any]:
@@ -116,7 +138,7 @@ def _day_row(day: str, mark: str, opened: KpiSet | None, every: KpiSet | None
     return row
 
 
-async def monthly_pack(conn: AsyncConnection, settings: Settings, month: Month,
+async def monthly_pack(conn: AsyncConnection, settings: Settings, month: Span,
                        now: datetime) -> MonthlyPack:
     sl = settings.kpi.service_level_seconds
     tz = settings.routing.timezone
@@ -124,17 +146,24 @@ async def monthly_pack(conn: AsyncConnection, settings: Settings, month: Month,
                                  service_level_seconds=sl)
     every = await compute_stats(conn, month.start, month.end, None, timezone=tz,
                                 service_level_seconds=sl)
+    heat = await compute_heat_map(conn, month.start, month.end, "open", timezone=tz,
+                                  service_level_seconds=sl)
     calendar = await business_calendar(conn, settings, now)
     marks = {day.isoformat(): mark_day(calendar, day).value for day in month.days()}
     catalogue = await load_catalogue(conn)
+    advice_until = min(month.next_first_day, now.astimezone(month.zone).date())
     return MonthlyPack(
         month, now, sl, opened, every, marks,
         await purpose_counts(conn, catalogue, month, sl),
         await complaint_summary(conn, calendar, month, now),
-        await visit_summary(conn, month))
+        await visit_summary(conn, month), heat,
+        [{"id": d.id, "name": d.name, "name_en": d.name_en} for d in catalogue.departments],
+        await operations_summary(conn, month, now),
+        await staffing_advice(conn, calendar, today=advice_until,
+                              weeks=PACK_STAFFING_WEEKS, service_level_seconds=sl))
 
 
-async def purpose_counts(conn: AsyncConnection, catalogue: Catalogue, month: Month,
+async def purpose_counts(conn: AsyncConnection, catalogue: Catalogue, month: Span,
                          service_level_seconds: float) -> list[dict[str, Any]]:
     """Offered calls per purpose; ``met_target`` per :func:`domain.monthly.met_target`."""
     targets = {p.id: p.talk_target_seconds for p in catalogue.purposes
@@ -170,7 +199,7 @@ def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-async def complaint_summary(conn: AsyncConnection, calendar: BusinessCalendar, month: Month,
+async def complaint_summary(conn: AsyncConnection, calendar: BusinessCalendar, month: Span,
                             now: datetime) -> dict[str, Any]:
     """Complaints received in the month. A complaint is *due* once it is resolved
     or its deadline has passed; compliance = resolved by the deadline / due."""
@@ -196,7 +225,7 @@ async def complaint_summary(conn: AsyncConnection, calendar: BusinessCalendar, m
             else None}
 
 
-async def visit_summary(conn: AsyncConnection, month: Month) -> dict[str, Any]:
+async def visit_summary(conn: AsyncConnection, month: Span) -> dict[str, Any]:
     """Callback visits done in the month (``visited_at``), per scale."""
     c = complaints
     rows = (await conn.execute(

@@ -16,14 +16,23 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline_pbx.domain.calendar import BusinessCalendar
-from hotline_pbx.domain.staffing import SlotHistory
+from hotline_pbx.domain.contract import ANSWER_RATE_FLOOR, SERVICE_LEVEL_TARGET
+from hotline_pbx.domain.staffing import (
+    WEEKDAYS,
+    Advice,
+    SlotAdvice,
+    SlotHistory,
+    advise,
+    slot_label,
+)
 
-__all__ = ["History", "read_history"]
+__all__ = ["WEEKDAYS", "History", "read_history", "staffing_advice", "staffing_json"]
 
 _QUERY = text("""
 SELECT (started_at AT TIME ZONE :tz)::date AS day,
@@ -82,3 +91,52 @@ async def read_history(conn: AsyncConnection, calendar: BusinessCalendar, *, tod
                     talk_sum=v[4], wait_sum=v[5])
         for (wd, slot), v in sorted(sums.items()))
     return History(first, today - timedelta(days=1), len(working), slots)
+
+
+async def staffing_advice(conn: AsyncConnection, calendar: BusinessCalendar, *, today: date,
+                          weeks: int, service_level_seconds: float) -> dict[str, Any]:
+    """The advice of the ``weeks`` weeks before ``today``, in the shape of
+    ``GET /api/v1/staffing`` (without the live agents)."""
+    history = await read_history(conn, calendar, today=today, weeks=weeks,
+                                 service_level_seconds=service_level_seconds)
+    advice = advise(history.slots, service_level_seconds=service_level_seconds)
+    return staffing_json(history, advice, weeks, service_level_seconds)
+
+
+def _round(value: float | None, places: int = 4) -> float | None:
+    return None if value is None else round(value, places)
+
+
+def slot_json(row: SlotAdvice) -> dict[str, Any]:
+    figures = row.predicted
+    return {
+        "weekday": WEEKDAYS[row.weekday], "start": slot_label(row.slot), "calls": row.calls,
+        "arrivals_per_hour": round(row.arrivals_per_hour, 3),
+        "aht_seconds": _round(row.aht_seconds, 1),
+        "patience_seconds": _round(row.patience_seconds, 1),
+        "agents_needed": row.agents_needed,
+        "predicted_answer_rate": _round(figures.answer_rate if figures else None),
+        "predicted_service_level": _round(figures.service_level if figures else None),
+        "predicted_asa_seconds": _round(figures.asa_seconds if figures else None, 1),
+        "observed_answer_rate": _round(row.observed_answer_rate),
+        "observed_service_level": _round(row.observed_service_level),
+    }
+
+
+def staffing_json(history: History, advice: Advice, weeks: int,
+                  service_level_seconds: float) -> dict[str, Any]:
+    """The body of the endpoint and of ``hotline-pbx staffing --json``."""
+    empty = not advice.rows
+    return {
+        "weeks": weeks, "from": history.first_day.isoformat(),
+        "to": history.last_day.isoformat(), "working_days": history.working_days,
+        "calls": advice.calls, "empty": empty,
+        "note": ("no open-period calls on the working days of this window: nothing to "
+                 "advise from" if empty else
+                 "Erlang A per half hour: the fewest agents for both targets"),
+        "answer_rate_floor": ANSWER_RATE_FLOOR, "service_level_target": SERVICE_LEVEL_TARGET,
+        "service_level_seconds": service_level_seconds,
+        "aht_seconds": _round(advice.aht_seconds, 1),
+        "patience_seconds": _round(advice.patience_seconds, 1),
+        "rows": [slot_json(row) for row in advice.rows],
+    }

@@ -13,7 +13,9 @@ on random call mixes):
 * the per-day breakdown groups by the local date of ``started_at`` in the
   configured zone (``routing.timezone``).
 
-One query, one round trip: totals and days come from ``GROUPING SETS``.
+One query, one round trip: totals and days come from ``GROUPING SETS``. The
+heat map (:func:`compute_heat_map`) applies the same counts per local weekday
+and hour of day.
 """
 
 from __future__ import annotations
@@ -29,22 +31,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hotline_pbx.domain.contract import COUNTED_PERIODS, DEFAULT_TIMEZONE
 from hotline_pbx.domain.kpi import KpiSet, kpis_from_counts
 
-__all__ = ["PERIODS", "DayKpis", "Stats", "compute_stats"]
+__all__ = ["PERIODS", "DayKpis", "HeatCell", "Stats", "compute_heat_map", "compute_stats"]
 
 #: Periods a stats query can select (``None`` = all of them).
 PERIODS = tuple(p.value for p in COUNTED_PERIODS)
 
-_QUERY = """
-WITH c AS (
-    SELECT outcome, wait_seconds, talk_seconds, period, is_test,
-           (started_at AT TIME ZONE :tz)::date AS day,
-           (NOT is_test AND period <> 'unrouted') AS offered
-    FROM calls
-    WHERE started_at >= :start AND started_at < :end {period_filter}
-)
-SELECT
-    day,
-    GROUPING(day) AS is_total,
+# The KPI counts of docs/kpi.md over the rows of ``c``: one definition for the
+# per-day query and the hour-of-day x weekday heat map.
+_COUNTS = """
     count(*) FILTER (WHERE offered AND outcome = 'answered') AS answered,
     count(*) FILTER (WHERE offered AND outcome = 'abandoned') AS abandoned,
     count(*) FILTER (WHERE offered AND outcome = 'short_abandoned') AS short_abandoned,
@@ -57,9 +51,33 @@ SELECT
         AS talk_sum_answered,
     count(*) FILTER (WHERE period = 'unrouted' AND NOT is_test) AS unrouted,
     count(*) FILTER (WHERE is_test) AS test_calls
+"""
+
+_CALLS = """
+WITH c AS (
+    SELECT outcome, wait_seconds, talk_seconds, period, is_test,
+           started_at AT TIME ZONE :tz AS local_start,
+           (NOT is_test AND period <> 'unrouted') AS offered
+    FROM calls
+    WHERE started_at >= :start AND started_at < :end {period_filter}
+)
+"""
+
+_QUERY = _CALLS + """
+SELECT local_start::date AS day, GROUPING(local_start::date) AS is_total,
+""" + _COUNTS + """
 FROM c
-GROUP BY GROUPING SETS ((), (day))
+GROUP BY GROUPING SETS ((), (local_start::date))
 ORDER BY is_total DESC, day
+"""
+
+_HEAT_QUERY = _CALLS + """
+SELECT extract(isodow FROM local_start)::int - 1 AS weekday,
+       extract(hour FROM local_start)::int AS hour,
+""" + _COUNTS + """
+FROM c
+GROUP BY 1, 2
+ORDER BY 1, 2
 """
 
 
@@ -70,6 +88,13 @@ class DayKpis:
 
     def to_dict(self) -> dict[str, Any]:
         return {"day": self.day.isoformat(), **self.kpis.to_dict()}
+
+
+@dataclass(frozen=True, slots=True)
+class HeatCell:
+    weekday: int  # 0 = Monday, local time
+    hour: int  # 0..23, local time
+    kpis: KpiSet
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +125,28 @@ async def compute_stats(conn: AsyncConnection, start: datetime, end: datetime,
                         period: str | None = None, *, timezone: str = DEFAULT_TIMEZONE,
                         service_level_seconds: float = 20.0) -> Stats:
     """The KPI set for calls that started in ``[start, end)``; ValueError on bad input."""
+    period, sql, params = _query(_QUERY, start, end, period, timezone, service_level_seconds)
+    rows = (await conn.execute(text(sql), params)).mappings().all()
+    total = _empty() if not rows else _kpis(rows[0])
+    days = tuple(DayKpis(row["day"], _kpis(row)) for row in rows[1:])
+    unrouted = int(rows[0]["unrouted"]) if rows else 0
+    tests = int(rows[0]["test_calls"]) if rows else 0
+    return Stats(start, end, period, timezone, float(service_level_seconds), total, days,
+                 unrouted, tests)
+
+
+async def compute_heat_map(conn: AsyncConnection, start: datetime, end: datetime,
+                           period: str | None = None, *, timezone: str = DEFAULT_TIMEZONE,
+                           service_level_seconds: float = 20.0) -> list[HeatCell]:
+    """The KPI set per (local weekday, hour of day) of the calls in ``[start, end)``:
+    only the cells that have a call."""
+    _, sql, params = _query(_HEAT_QUERY, start, end, period, timezone, service_level_seconds)
+    rows = (await conn.execute(text(sql), params)).mappings().all()
+    return [HeatCell(int(row["weekday"]), int(row["hour"]), _kpis(row)) for row in rows]
+
+
+def _query(template: str, start: datetime, end: datetime, period: str | None, timezone: str,
+           service_level_seconds: float) -> tuple[str | None, str, dict[str, Any]]:
     _check_window(start, end)
     if period == "all":
         period = None
@@ -115,14 +162,7 @@ async def compute_stats(conn: AsyncConnection, start: datetime, end: datetime,
     if period is not None:
         period_filter = "AND period = :period"
         params["period"] = period
-    result = await conn.execute(text(_QUERY.format(period_filter=period_filter)), params)
-    rows = result.mappings().all()
-    total = _empty() if not rows else _kpis(rows[0])
-    days = tuple(DayKpis(row["day"], _kpis(row)) for row in rows[1:])
-    unrouted = int(rows[0]["unrouted"]) if rows else 0
-    tests = int(rows[0]["test_calls"]) if rows else 0
-    return Stats(start, end, period, timezone, float(service_level_seconds), total, days,
-                 unrouted, tests)
+    return period, template.format(period_filter=period_filter), params
 
 
 def _check_window(start: datetime, end: datetime) -> None:

@@ -1,5 +1,6 @@
-"""The monthly pack's pure rules: which months may be asked for, the day marks
-of the statutory calendar, a purpose's service target, visit score sums."""
+"""The pack's pure rules: which months and days may be asked for, the day marks
+of the statutory calendar, a purpose's service target, visit score sums, the
+line's downtime."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from hotline_pbx.domain.calendar import BusinessCalendar
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.domain.monthly import (
     DayMark,
+    downtime_seconds,
     mark_day,
     meets_floor,
     met_target,
+    parse_day,
     parse_month,
     score_summary,
 )
@@ -88,3 +91,48 @@ def test_score_summaries_add_up(scores: list[tuple[int, int]]) -> None:
         assert sum(item["distribution"].values()) == len(mine)
         assert item["mean"] == pytest.approx(sum(mine) / len(mine), abs=1e-3)
         assert list(item["distribution"]) == [str(i) for i in range(1, item["scale"] + 1)]
+
+
+@pytest.mark.parametrize(("text", "ok"), [
+    ("2026-12-02", True), ("2026-12-01", True), ("2024-12-03", True),  # 730 days kept
+    ("2026-12-03", False),  # not begun: NOW is 11:00 on the 2nd in Shanghai
+    ("2026-02-29", False), ("2026-13-01", False), ("2026-12-2", False), ("", False),
+    ("2026-12", False), ("2024-12-01", False), ("2026-12-02T00:00", False)])
+def test_a_day_is_a_begun_local_day_within_retention(text: str, ok: bool) -> None:
+    if not ok:
+        with pytest.raises(ValidationError) as refused:
+            parse_day(text, ZONE, NOW, retention_days=730)
+        assert refused.value.field == "day"
+        return
+    day = parse_day(text, ZONE, NOW, retention_days=730)
+    assert day.days() == [date.fromisoformat(text)] and day.label == text
+    assert day.end - day.start == timedelta(days=1) and day.start.tzinfo == ZONE
+
+
+def test_the_day_is_local() -> None:
+    late = datetime(2026, 12, 2, 17, 0, tzinfo=UTC)  # 01:00 on the 3rd in Shanghai
+    assert parse_day("2026-12-03", ZONE, late, retention_days=730).label == "2026-12-03"
+    with pytest.raises(ValidationError):
+        parse_day("2026-12-03", ZoneInfo("Europe/Berlin"), late, retention_days=730)
+
+
+_START = datetime(2026, 9, 1, tzinfo=UTC)
+_END = datetime(2026, 10, 1, tzinfo=UTC)
+_hours = st.integers(-48, 30 * 24 + 48)
+
+
+@given(st.lists(st.tuples(_hours, st.integers(0, 72)), max_size=12), _hours)
+def test_downtime_is_the_union_of_faults_within_the_span(faults: list[tuple[int, int]],
+                                                        now_hour: int) -> None:
+    now = _START + timedelta(hours=now_hour)
+    spans = [(_START + timedelta(hours=h), _START + timedelta(hours=h + length)
+              if length else None) for h, length in faults]
+    spans = [(began, ended) for began, ended in spans if ended is None or ended >= began]
+    down = downtime_seconds(spans, _START, _END, now)
+    # the reference: every hour of the span that some fault covers, until now
+    covered = {hour for hour in range(30 * 24)
+               if _START + timedelta(hours=hour) < now
+               and any(began <= _START + timedelta(hours=hour) < (ended or now)
+                       for began, ended in spans)}
+    assert down == len(covered) * 3600.0
+    assert 0 <= down <= max(0.0, (min(_END, now) - _START).total_seconds())
