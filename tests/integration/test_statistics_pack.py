@@ -292,3 +292,20 @@ def test_the_cli_writes_the_pack_in_every_format(pg_dsn: str, tmp_path: Path) ->
     unwritable = cli(env, "report", "--month", "2026-09", "--format", "html", "--output",
                      str(tmp_path / "missing" / "x.html"))
     assert unwritable.returncode == 1 and "cannot write" in unwritable.stdout
+
+
+async def test_a_server_without_pdf_libraries_says_so_and_html_still_works(
+        september: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Stands in for a host without Pango (WeasyPrint raises OSError loading it):
+    # that host cannot be made here, where the libraries are installed.
+    def no_pango(html: str) -> bytes:
+        raise OSError("cannot load library 'libpango-1.0-0'")
+
+    monkeypatch.setattr("hotline_pbx.api.routes_monthly.render_pdf", no_pango)
+    status, problem, _ = await september.call("GET", f"{MONTHLY}?month=2026-09&format=pdf",
+                                              "viewer")
+    assert status == 501 and "libpango" in problem["detail"]
+    assert "format=html" in problem["detail"]
+    status, _, _ = await september.call("GET", f"{MONTHLY}?month=2026-09&format=html",
+                                        "viewer")
+    assert status == 200

@@ -99,6 +99,10 @@ async def _pdf(call: Call, html: str) -> bytes:
         try:
             async with asyncio.timeout(PDF_TIMEOUT):
                 return await asyncio.to_thread(render_pdf, html)
+        except (ImportError, OSError) as exc:  # WeasyPrint or its Pango libraries missing
+            raise Problem(501, "unavailable", "Not implemented",
+                          f"this server cannot render PDFs ({str(exc)[:200]}); "
+                          "format=html gives the same document") from None
         except TimeoutError:
             raise Problem(503, "unavailable", "Service unavailable",
                           f"the PDF took longer than {PDF_TIMEOUT:.0f} s to render; "
