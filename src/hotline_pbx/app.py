@@ -32,7 +32,9 @@ import signal
 import time
 from dataclasses import dataclass
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline_pbx.agi.route_handler import RouteHandler
@@ -49,6 +51,7 @@ from hotline_pbx.call_tracking import CallTracking
 from hotline_pbx.callbacks import CallbackService
 from hotline_pbx.complaints import ComplaintClock
 from hotline_pbx.config import ConfigError, Settings
+from hotline_pbx.console.wallboard import Wallboard
 from hotline_pbx.dialer.service import Dialer, dialer_ari_settings
 from hotline_pbx.domain import contract
 from hotline_pbx.domain.call_record import CallRecord
@@ -124,6 +127,7 @@ class Daemon:
         self._api: ApiContext | None = None
         self._ami_link: AmiSupervisor | None = None
         self.dialer: Dialer | None = None
+        self._complaint_clock: ComplaintClock | None = None
 
     async def start(self) -> None:
         initialise_series()
@@ -139,6 +143,7 @@ class Daemon:
             await self._start_http(db)
             trunks = await self._start_ami(tracking, writers.blocked, monitor)
             await self._start_long_calls(db, tracking, callbacks)
+            await self._start_wallboard(db, routing, tracking, monitor)
             # Stopping begins here: AGI stops accepting and drains while AMI still
             # tracks the calls in flight (its own stop, further down, is then a no-op).
             self._components.on_stop(agi.name, agi.stop)
@@ -235,6 +240,7 @@ class Daemon:
                                calendar=lambda: routing.snapshot.calendar,
                                timeout=self.settings.database.command_timeout)
         await self._components.start(clock, reports_as="database")
+        self._complaint_clock = clock
     # -- end complaints ----------------------------------------------------------------
 
     async def _start_agi(self, routing: RoutingState, tracking: CallTracking,
@@ -340,6 +346,32 @@ class Daemon:
             self._api.long_calls = service
 
     # -- end long calls --------------------------------------------------------------------
+
+    async def _start_wallboard(self, db: Database, routing: RoutingState,
+                               tracking: CallTracking, monitor: LineMonitor | None) -> None:
+        """The console's live board (console/wallboard.py), from this process's
+        memory; today's tally is seeded once from the database (a failure to
+        seed it only starts the day's figures at zero)."""
+        c = self.settings.console
+        board = Wallboard(calls=tracking.tracker, routing=routing,
+                          zone=ZoneInfo(self.settings.routing.timezone),
+                          service_level_seconds=self.settings.kpi.service_level_seconds,
+                          interval=c.wallboard_interval, buffer=c.wallboard_buffer,
+                          max_viewers=c.max_wallboards)
+        board.line = monitor
+        clock = self._complaint_clock
+        if clock is not None:
+            board.complaints_overdue = lambda: (sum(clock.last_counts.values())
+                                                if clock.last_counts is not None else None)
+        try:
+            await board.seed(db.engine, self.settings.database.command_timeout)
+        except (OSError, TimeoutError, SQLAlchemyError) as exc:
+            log.warning("wallboard: today's calls so far could not be read (%s); the "
+                        "day's figures start from now", exc)
+        tracking.observe_ended(board.call_ended)
+        await self._components.start(board)
+        if self._api is not None:
+            self._api.wallboard = board
 
     def _line_monitor(self, db: Database, routing: RoutingState,
                       writers: Writers) -> LineMonitor | None:

@@ -67,6 +67,7 @@ OTHER_VARIABLES: frozenset[str] = frozenset({
     "HOTLINE_SANDBOX_ROOT",  # sandbox/pbx.py, scripts/build-asterisk-root.sh
     "HOTLINE_DEBIAN_MIRROR",  # scripts/build-asterisk-root.sh
     "HOTLINE_E2E",  # scripts/test.sh, tests
+    "HOTLINE_SCREENSHOTS",  # tests/e2e/test_console.py: where the console screenshots go
     "HOTLINE_TEST_ADMIN_DSN",  # tests, bench
     "HOTLINE_SCHEMATHESIS_SEED",  # tests
     "HOTLINE_BENCH_ADMIN_DSN",  # bench
@@ -262,6 +263,17 @@ class ComplaintSettings:
 
 
 @dataclass(frozen=True)
+class ConsoleSettings:
+    """``[console]``: the supervisor console under ``/console/`` (docs/console.md)."""
+
+    session_hours: float = 8.0  # a login lasts this long
+    max_sessions: int = 1000  # beyond, the oldest login is ended
+    max_wallboards: int = 200  # wallboard streams at once; one more gets 503
+    wallboard_buffer: int = 8  # boards queued for a viewer; a viewer this far behind is dropped
+    wallboard_interval: float = 0.5  # seconds between two looks at the board
+
+
+@dataclass(frozen=True)
 class RetentionSettings:
     # Call records, notes, blocked-outbound attempts, closed line faults and
     # audit entries older than this are deleted by `hotline-pbx purge`.
@@ -284,6 +296,7 @@ class Settings:
     kpi: KpiSettings = field(default_factory=KpiSettings)
     long_call: LongCallSettings = field(default_factory=LongCallSettings)
     complaints: ComplaintSettings = field(default_factory=ComplaintSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     source: str = "defaults"
 
@@ -482,6 +495,7 @@ def validate(settings: Settings) -> None:
            contract.MIN_SERVICE_LEVEL_SECONDS, contract.MAX_SERVICE_LEVEL_SECONDS)
     _check_long_call(settings)
     _check_complaints(settings)
+    _check_console(settings)
     _range("retention.days", settings.retention.days, 1, 36500)
 
 
@@ -495,6 +509,15 @@ def _check_complaints(settings: Settings) -> None:
         raise ConfigError("complaints.digest_time",
                           f"must be a local time HH:MM, e.g. 08:30, not {c.digest_time!r}")
     _range("complaints.check_every", c.check_every, 1.0, 3600.0)
+
+
+def _check_console(settings: Settings) -> None:
+    c = settings.console
+    _range("console.session_hours", c.session_hours, 0.1, 24 * 30)
+    _range("console.max_sessions", c.max_sessions, 1, 100_000)
+    _range("console.max_wallboards", c.max_wallboards, 1, 10_000)
+    _range("console.wallboard_buffer", c.wallboard_buffer, 1, 1000)
+    _range("console.wallboard_interval", c.wallboard_interval, 0.05, 10.0)
 
 
 def _check_trunks(settings: Settings) -> None:

@@ -384,6 +384,15 @@ class LineMonitor:
             self._faults.submit(FaultRecord(key, fault.cause, fault.started_at, at, {}))
         log.warning("line fault closed: %s after %.0fs", fault.cause.value, at - fault.started_at)
 
+    def status(self) -> tuple[bool | None, str | None]:
+        """(line up, the open fault's cause) as the wallboard shows them; (None,
+        None) until anything is known or on an instance that does not hold the
+        monitor (the same rule as ``hotline_line_up``)."""
+        if not self._known or not self.lock.is_held:
+            return None, None
+        faults = self._book.open_faults
+        return self._book.line_up, faults[0].cause.value if faults else None
+
     def _publish(self) -> None:
         if self._known:
             LINE_UP.set(1.0 if self._book.line_up else 0.0)

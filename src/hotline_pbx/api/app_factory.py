@@ -37,6 +37,8 @@ from hotline_pbx.api.problems import Problem, invalid, problem_middleware
 from hotline_pbx.api.routes_complaint_visits import ENDPOINTS as VISIT_ENDPOINTS  # issue 13
 from hotline_pbx.api.routes_monthly import ENDPOINTS as MONTHLY_ENDPOINTS  # issue 15
 from hotline_pbx.api.routes_purposes import ENDPOINTS as PURPOSE_ENDPOINTS  # issue 13
+from hotline_pbx.api.sessions import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE
+from hotline_pbx.console.pages import add_console_routes
 from hotline_pbx.domain.contract import AccessRole
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.lifecycle import ReadinessBoard
@@ -77,6 +79,7 @@ def build_app(api: ApiContext, readiness: ReadinessBoard,
     app[CONTEXT_KEY] = api
     add_health_routes(app, readiness)
     add_api_routes(app, api, ENDPOINTS)
+    add_console_routes(app, api)
     return app
 
 
@@ -96,12 +99,13 @@ def _guarded(api: ApiContext, endpoint: Endpoint
              ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     what = f"{endpoint.method} {endpoint.path}"
 
-    async def principal_of(conn: AsyncConnection, token: str) -> Principal:
+    async def principal_of(conn: AsyncConnection, token_hash: str) -> Principal:
         # Committed before the request's own work: the token's row is
         # touched (and locked) for one statement, never for a whole request.
         async with conn.begin():
-            found = await authenticate(conn, hash_token(token))
+            found = await authenticate(conn, token_hash)
         if found is None:
+            api.sessions.close_token(token_hash)  # a console login of a revoked token ends
             raise unauthorized("the token is unknown or revoked")
         principal = Principal(found[0], found[1], AccessRole.parse(found[2]))
         require(principal, endpoint.role, what)
@@ -123,7 +127,7 @@ def _guarded(api: ApiContext, endpoint: Endpoint
             raise _shown(principal, problem) from None
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        token = bearer_token(request.headers.get("Authorization"))
+        token = credential_of(api, request)
         if endpoint.streams:
             async with api.connection() as conn:
                 principal = await principal_of(conn, token)
@@ -134,6 +138,25 @@ def _guarded(api: ApiContext, endpoint: Endpoint
 
     handle.__name__ = endpoint.handler.__name__
     return handle
+
+
+def credential_of(api: ApiContext, request: web.Request) -> str:
+    """The hash of the token a request authenticates with: its bearer token, or
+    the console session of its cookie — a write from the console must then
+    carry the session's CSRF token (docs/console.md). 401 otherwise."""
+    header = request.headers.get("Authorization")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if header is None and cookie is not None:
+        session = api.sessions.find(cookie)
+        if session is None:
+            raise unauthorized("the console session has expired or is unknown; log in again")
+        if request.method not in SAFE_METHODS and not session.csrf_matches(
+                request.headers.get(CSRF_HEADER)):
+            raise Problem(403, "csrf", "Forbidden",
+                          f"a write from the console needs the {CSRF_HEADER} header of "
+                          "its session")
+        return session.token_hash
+    return hash_token(bearer_token(header))
 
 
 def _shown(principal: Principal, problem: Problem) -> Problem:

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hotline_pbx.api.auth import Principal
 from hotline_pbx.api.params import local_iso
 from hotline_pbx.api.problems import busy
+from hotline_pbx.api.sessions import SessionStore
 from hotline_pbx.config import Settings
 from hotline_pbx.domain.contract import AccessRole
 from hotline_pbx.domain.masking import mask_json, mask_name, mask_number
@@ -38,6 +39,7 @@ from hotline_pbx.store.api_repo import record_audit
 
 if TYPE_CHECKING:
     from hotline_pbx.ami.queue_watch import QueueWatch  # staffing advisor (issue 15)
+    from hotline_pbx.console.wallboard import Wallboard
     from hotline_pbx.long_calls import LongCallService
 
 
@@ -81,11 +83,16 @@ class ApiContext:
     # -- staffing advisor (issue 15) --
     queues: QueueWatch | None = None  # the AMI queue watch: agents logged in now
     # -- end staffing advisor --
+    wallboard: Wallboard | None = None  # the console's live board (set by app.py)
     zone: ZoneInfo = field(init=False)
     exports: ExportGate = field(init=False)
+    sessions: SessionStore = field(init=False)  # the console's logins
 
     def __post_init__(self) -> None:
         self.zone = ZoneInfo(self.settings.routing.timezone)
+        console = self.settings.console
+        self.sessions = SessionStore(lifetime=console.session_hours * 3600,
+                                     max_sessions=console.max_sessions)
         self.exports = ExportGate(self.settings.http.max_exports,
                                   readers=max(1, self.settings.database.pool_size // 2))
 

@@ -1,0 +1,196 @@
+"""The wallboard's feed: one board for every viewer, pushed as server-sent events.
+
+Every ``console.wallboard_interval`` seconds (and at once when a call ends) the
+board is rebuilt from the daemon's memory (:func:`hotline_pbx.domain.wallboard.board`:
+the tracker's calls, today's tally, the routing snapshot, the line monitor and
+the complaint clock) and, if it changed, handed to each viewer's queue. A
+viewer's queue holds ``console.wallboard_buffer`` boards: a viewer that stops
+reading fills it and is dropped (its stream ends; a browser reconnects by
+itself), so a stuck client never holds memory or slows the others. At most
+``console.max_wallboards`` viewers at once; one more is refused (503).
+
+Today's tally starts from one database query at start (the day's calls so
+far); after that, no viewer and no tick touches the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hotline_pbx.domain.call_record import CallRecord
+from hotline_pbx.domain.call_tracker import Call
+from hotline_pbx.domain.routing import SnapshotSource
+from hotline_pbx.domain.wallboard import Board, TodayTally, board
+from hotline_pbx.lifecycle import BackgroundTask, Readiness
+
+log = logging.getLogger(__name__)
+
+#: How far ahead the board looks for the next open/closed change.
+_HORIZON = timedelta(days=14)
+
+_TODAY = text("""
+SELECT outcome, count(*) AS n,
+       count(*) FILTER (WHERE outcome = 'answered' AND wait_seconds <= :sl) AS within,
+       coalesce(sum(wait_seconds) FILTER (WHERE outcome = 'answered'), 0) AS wait_sum,
+       coalesce(sum(talk_seconds) FILTER (WHERE outcome = 'answered'), 0) AS talk_sum,
+       bool_and(period = 'open') AS open_only
+FROM calls
+WHERE started_at >= :start AND NOT is_test AND period <> 'unrouted'
+GROUP BY outcome, period = 'open'
+""")
+
+
+class CallSource(Protocol):
+    @property
+    def calls(self) -> dict[str, Call]: ...
+
+
+class LineStatus(Protocol):
+    def status(self) -> tuple[bool | None, str | None]: ...
+
+
+@dataclass(eq=False)
+class Viewer:
+    queue: asyncio.Queue[str]
+    dropped: bool = False
+    since: float = field(default_factory=time.monotonic)
+
+
+class Wallboard:
+    def __init__(self, *, calls: CallSource, routing: SnapshotSource, zone: ZoneInfo,
+                 service_level_seconds: float, interval: float, buffer: int,
+                 max_viewers: int, clock: Callable[[], float] = time.time) -> None:
+        self._calls = calls
+        self._routing = routing
+        self._zone = zone
+        self._interval = interval
+        self._buffer = buffer
+        self.max_viewers = max_viewers
+        self._clock = clock
+        self.tally = TodayTally(self._today(), service_level_seconds)
+        self.line: LineStatus | None = None
+        self.complaints_overdue: Callable[[], int | None] = lambda: None
+        self._viewers: set[Viewer] = set()
+        self._last: str = ""
+        self.dropped = 0  # viewers dropped for not reading, since start
+        self._wake = asyncio.Event()
+        self.name = "wallboard"
+        self._task = BackgroundTask("wallboard", self._run_forever)
+
+    # -- inputs ----------------------------------------------------------------------
+
+    def call_ended(self, record: CallRecord) -> None:
+        """CallTracking observer: count the call today, and show it at once."""
+        self.tally.add(record, record.started_at.astimezone(self._zone).date())
+        self._wake.set()
+
+    async def seed(self, engine: AsyncEngine, timeout: float) -> None:
+        """Today's calls so far, from the database (once, at start)."""
+        start = datetime.combine(self._today(), day_time(), self._zone)
+        async with asyncio.timeout(timeout), engine.connect() as conn:
+            rows = (await conn.execute(_TODAY, {"start": start,
+                                                "sl": self.tally.service_level_seconds})).all()
+        for row in rows:
+            self.tally.all_periods += int(row.n)
+            if not row.open_only:
+                self.tally.after_hours += int(row.n)
+                continue
+            self.tally.add_counts(row.outcome, int(row.n), within=int(row.within),
+                                  wait=float(row.wait_sum), talk=float(row.talk_sum))
+
+    # -- viewers -----------------------------------------------------------------------
+
+    def join(self) -> Viewer | None:
+        """A new viewer with the current board queued; None when full."""
+        if len(self._viewers) >= self.max_viewers:
+            return None
+        viewer = Viewer(asyncio.Queue(self._buffer))
+        viewer.queue.put_nowait(self._last or self.render())
+        self._viewers.add(viewer)
+        return viewer
+
+    def leave(self, viewer: Viewer) -> None:
+        self._viewers.discard(viewer)
+
+    @property
+    def viewers(self) -> int:
+        return len(self._viewers)
+
+    def publish(self) -> None:
+        payload = self.render()
+        if payload == self._last:
+            return
+        self._last = payload
+        for viewer in list(self._viewers):
+            try:
+                viewer.queue.put_nowait(payload)
+            except asyncio.QueueFull:
+                # A viewer this far behind has stopped reading: drop it rather
+                # than queue boards it will never show.
+                viewer.dropped = True
+                self._viewers.discard(viewer)
+                self.dropped += 1
+                log.info("wallboard viewer dropped: %d boards unread", self._buffer)
+
+    def render(self) -> str:
+        return json.dumps(self.build().to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+    def build(self) -> Board:
+        now = self._clock()
+        at = datetime.fromtimestamp(now, UTC)
+        snapshot = self._routing.snapshot
+        calendar = snapshot.calendar
+        line_up, fault = self.line.status() if self.line is not None else (None, None)
+        local = at.astimezone(self._zone)
+        if local.date() > self.tally.day:
+            self.tally.reset(local.date())
+        return board(calls=self._calls.calls.values(), now=now, local_now=local,
+                     today=self.tally, state=calendar.state_at(at),
+                     change=calendar.next_change(at, horizon=_HORIZON),
+                     on_duty=snapshot.roster.on_duty(at), line_up=line_up,
+                     open_fault=fault, complaints_overdue=self.complaints_overdue(),
+                     callbacks_overdue=None)
+
+    # -- the service ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._task.start()
+
+    async def stop(self) -> None:
+        await self._task.stop()
+        for viewer in list(self._viewers):  # end every stream
+            viewer.dropped = True
+            with contextlib.suppress(asyncio.QueueFull):
+                viewer.queue.put_nowait("")
+        self._viewers.clear()
+
+    def readiness(self) -> Readiness:
+        return self._task.readiness()
+
+    async def _run_forever(self) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(self._interval):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            self.publish()
+
+    def _today(self) -> date:
+        return datetime.fromtimestamp(self._clock(), UTC).astimezone(self._zone).date()
+
+
