@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hotline_pbx.agi.route_handler import RouteHandler
 from hotline_pbx.agi.server import FastAgiServer
 from hotline_pbx.ami.dispatch import EventDispatcher
-from hotline_pbx.ami.outbound_guard import OutboundGuard, TrunkCheck
+from hotline_pbx.ami.outbound_guard import OutboundGuard, RecordSink, TrunkCheck
 from hotline_pbx.ami.queue_watch import QueueWatch
 from hotline_pbx.ami.supervisor import AmiSupervisor, AmiUnavailable
 from hotline_pbx.api.context import ApiContext
@@ -51,7 +51,7 @@ from hotline_pbx.call_tracking import CallTracking
 from hotline_pbx.callbacks import CallbackService
 from hotline_pbx.complaints import ComplaintClock
 from hotline_pbx.config import ConfigError, Settings
-from hotline_pbx.console.wallboard import Wallboard
+from hotline_pbx.console.wallboard import BlockedTee, Wallboard
 from hotline_pbx.dialer.service import Dialer, dialer_ari_settings
 from hotline_pbx.domain import contract
 from hotline_pbx.domain.call_record import CallRecord
@@ -136,14 +136,16 @@ class Daemon:
             routing = await self._start_routing(db)
             writers = await self._start_writers(db)
             tracking = CallTracking(self.settings, writers.calls)  # fed by AGI and AMI, below
+            board = self._wallboard(routing, tracking)  # the console's; started further down
             callbacks = await self._start_callbacks(db, routing, writers, tracking)
             await self._start_complaints(db, routing)
             monitor = self._line_monitor(db, routing, writers)  # started last
             agi = await self._start_agi(routing, tracking, monitor)
             await self._start_http(db)
-            trunks = await self._start_ami(tracking, writers.blocked, monitor)
+            trunks = await self._start_ami(tracking, BlockedTee(writers.blocked, board),
+                                           monitor)
             await self._start_long_calls(db, tracking, callbacks)
-            await self._start_wallboard(db, routing, tracking, monitor)
+            await self._start_wallboard(db, board, monitor, callbacks)
             # Stopping begins here: AGI stops accepting and drains while AMI still
             # tracks the calls in flight (its own stop, further down, is then a no-op).
             self._components.on_stop(agi.name, agi.stop)
@@ -275,7 +277,7 @@ class Daemon:
             raise StartupError(_bind_failure("http", s.host, s.port, exc)) from None
         log.info("HTTP (API, /healthz, /metrics) on http://%s:%s", s.host, http.port)
 
-    async def _start_ami(self, tracking: CallTracking, blocked: BatchWriter[BlockedRecord],
+    async def _start_ami(self, tracking: CallTracking, blocked: RecordSink,
                          monitor: LineMonitor | None) -> TrunkCheck | None:
         """AMI: the supervisor, the dispatcher of its events, and what they feed (the
         call tracker's sweep, the outbound guard). All stop before the writers'
@@ -347,28 +349,33 @@ class Daemon:
 
     # -- end long calls --------------------------------------------------------------------
 
-    async def _start_wallboard(self, db: Database, routing: RoutingState,
-                               tracking: CallTracking, monitor: LineMonitor | None) -> None:
-        """The console's live board (console/wallboard.py), from this process's
-        memory; today's tally is seeded once from the database (a failure to
-        seed it only starts the day's figures at zero)."""
+    def _wallboard(self, routing: RoutingState, tracking: CallTracking) -> Wallboard:
+        """The console's live board (console/wallboard.py), from this process's memory."""
         c = self.settings.console
         board = Wallboard(calls=tracking.tracker, routing=routing,
                           zone=ZoneInfo(self.settings.routing.timezone),
                           service_level_seconds=self.settings.kpi.service_level_seconds,
                           interval=c.wallboard_interval, buffer=c.wallboard_buffer,
                           max_viewers=c.max_wallboards)
+        tracking.observe_ended(board.call_ended)
+        return board
+
+    async def _start_wallboard(self, db: Database, board: Wallboard,
+                               monitor: LineMonitor | None, callbacks: CallbackService) -> None:
+        """Seed today's figures once from the database (a failure only starts them
+        at zero) and start pushing boards; the line, complaint and callback figures
+        are what their services last knew."""
         board.line = monitor
         clock = self._complaint_clock
         if clock is not None:
             board.complaints_overdue = lambda: (sum(clock.last_counts.values())
                                                 if clock.last_counts is not None else None)
+        board.callbacks_overdue = lambda: callbacks.last_count
         try:
             await board.seed(db.engine, self.settings.database.command_timeout)
         except (OSError, TimeoutError, SQLAlchemyError) as exc:
             log.warning("wallboard: today's calls so far could not be read (%s); the "
                         "day's figures start from now", exc)
-        tracking.observe_ended(board.call_ended)
         await self._components.start(board)
         if self._api is not None:
             self._api.wallboard = board

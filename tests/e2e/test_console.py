@@ -46,7 +46,11 @@ OPEN_CALLER, CLOSED_CALLER = "13900000701", "13900000702"
 BOARD_WITHIN = 1.0  # seconds from the AMI event to the wallboard (issue 14)
 SIZES = {"wall": (1920, 1080), "phone": (375, 812)}
 PAGES = {"wallboard": "/console/", "schedule": "/console/schedule",
-         "calls": "/console/calls", "reports": "/console/reports"}
+         "roster": "/console/roster", "calls": "/console/calls",
+         "callbacks": "/console/callbacks", "complaints": "/console/complaints",
+         "faults": "/console/faults", "campaigns": "/console/campaigns",
+         "blocked": "/console/blocked", "reports": "/console/reports"}
+SHOT_PAGES = ("wallboard", "schedule", "roster", "calls", "reports")
 
 
 @pytest.fixture
@@ -150,8 +154,8 @@ def screenshots(driver: webdriver.Chrome, daemon: DaemonProcess, where: Path,
     for lang in ("zh-CN", "en"):
         for size, (width, height) in SIZES.items():
             driver.set_window_size(width, height)
-            for name, path in PAGES.items():
-                driver.get(f"{daemon.url}{path}?lang={lang}")
+            for name in SHOT_PAGES:
+                driver.get(f"{daemon.url}{PAGES[name]}?lang={lang}")
                 if name == "wallboard":
                     until(driver, lambda: board_ready(driver), 5, "the board")
                 time.sleep(0.3 if name != "reports" else 1.0)  # the page's own fetches
@@ -199,6 +203,22 @@ def test_the_console_drives_and_shows_real_calls(
     assert "not in the future" in error
     assert api(daemon, "GET", "/api/v1/override", admin)[1]["override"] is None
 
+    # -- a refused weekly-hours edit: the problem next to the row's field -----------
+    until(browser, lambda: browser.find_elements(
+        By.CSS_SELECTOR, 'table[data-rows="weekly"] tbody tr'), 5, "the weekly rows")
+    rows = browser.find_elements(By.CSS_SELECTOR, 'table[data-rows="weekly"] tbody tr')
+    assert len(rows) == 7  # ALWAYS_OPEN: one row a day
+    end = rows[2].find_element(By.CSS_SELECTOR, '[data-key="end"]')
+    browser.execute_script("arguments[0].value = '08:00'", end)
+    start = rows[2].find_element(By.CSS_SELECTOR, '[data-key="start"]')
+    browser.execute_script("arguments[0].value = '09:00'", start)  # 09:00-08:00: refused
+    browser.find_element(By.CSS_SELECTOR, "#schedule-form button[type=submit]").click()
+    row_error = until(browser, lambda: rows[2].find_element(
+        By.CSS_SELECTOR, "[data-error-for]").text, 5, "the problem in the row")
+    assert row_error.startswith("end:"), row_error
+    assert end.get_attribute("aria-invalid") == "true"
+    assert api(daemon, "GET", "/api/v1/schedule", admin)[1]["weekly"] == ALWAYS_OPEN["weekly"]
+
     # -- flipped to closed in the browser: the next real call rings the mobile -------
     reloads = daemon.config_reloads()
     later = (datetime.now(zone) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
@@ -214,6 +234,22 @@ def test_the_console_drives_and_shows_real_calls(
     assert browser.find_element(By.CSS_SELECTOR, '[data-field="state"]').get_attribute(
         "data-state") == "closed"
     screenshots(browser, daemon, shots, "admin")
+
+    # -- the call's own page: its timeline, and a note with a purpose ----------------
+    calls = api(daemon, "GET", "/api/v1/calls", admin)[1]["items"]
+    closed_call = next(c for c in calls if c["caller"] == CLOSED_CALLER)
+    browser.get(f"{daemon.url}/console/calls/{closed_call['id']}")
+    until(browser, lambda: browser.find_elements(By.CSS_SELECTOR, "#timeline li"), 5,
+          "the timeline")
+    until(browser, lambda: len(browser.find_elements(
+        By.CSS_SELECTOR, "#note-purpose option")) > 1, 5, "the purposes")
+    browser.find_element(By.ID, "note-body").send_keys("<b>called back</b> tomorrow")
+    browser.find_element(By.CSS_SELECTOR, '#note-purpose option[value="query"]').click()
+    browser.find_element(By.CSS_SELECTOR, "#note-form button[type=submit]").click()
+    until(browser, lambda: "<b>called back</b> tomorrow" in browser.find_element(
+        By.ID, "notes").text, 5, "the note, as text")
+    stored = api(daemon, "GET", f"/api/v1/calls/{closed_call['id']}", admin)[1]
+    assert stored["purpose"] == "query" and stored["notes"][0]["body"].startswith("<b>")
 
     # -- a viewer finds no whole caller number anywhere ------------------------------
     log_in(browser, daemon, viewer)

@@ -215,3 +215,23 @@ async def test_pages_escape_the_roster_names(api: Api, path: str) -> None:
             '<script src="/console/static/console.js" defer></script>', "")
     finally:
         await client.session.close()  # the server is the fixture's
+
+
+async def test_every_page_of_the_navigation_opens_for_a_viewer(api: Api) -> None:
+    from hotline_pbx.console.pages import NAVIGATION
+
+    viewer = await browser(api)
+    try:
+        await log_in(viewer, api.tokens["viewer"])
+        for name, path in NAVIGATION:
+            page = await viewer.get(f"/console/{path}", allow_redirects=False)
+            html = await page.text()
+            assert page.status == 200, name
+            assert f'data-page="{name}"' in html and 'aria-current="page"' in html
+        assert (await viewer.get("/console/calls/12")).status == 200  # the API says 404
+        for bad in ("abc", "1e5", "9" * 30, "-1"):
+            assert (await viewer.get(f"/console/calls/{bad}")).status == 404
+        roster = await (await viewer.get("/console/roster")).text()
+        assert 'data-editable="no"' in roster  # a viewer's roster is read-only
+    finally:
+        await viewer.session.close()  # the server is the fixture's

@@ -31,6 +31,15 @@ ZH: Final[dict[str, str]] = {
     "caller": "主叫号码", "started": "时间", "period": "时段", "outcome": "结果",
     "wait": "等待", "talk": "通话", "purpose": "用途", "load_more": "更多",
     "month": "月份", "show": "显示", "download_pdf": "下载 PDF", "role": "角色",
+    "roster": "值班表", "callbacks": "回拨任务", "complaints": "投诉", "faults": "线路故障",
+    "campaigns": "紧急通知", "blocked": "外呼拦截", "call": "来电", "timeline": "时间线",
+    "notes": "备注", "note": "备注", "add_note": "添加备注", "name": "姓名", "mobile": "手机",
+    "deputies": "代班人", "absences": "缺勤", "person": "人员", "from": "从", "to": "至",
+    "save": "保存", "weekly": "每周工作时间", "weekday": "星期", "start": "开始", "end": "结束",
+    "period_row": "时段", "exceptions": "特别日期", "date": "日期", "kind": "类型",
+    "kind_closed": "休息", "kind_open": "开放", "periods": "开放时段", "add": "添加",
+    "delete": "删除", "remove": "移除", "open_call": "查看",
+    "callbacks_overdue": "逾期回拨", "blocked_today": "今日拦截外呼",
 }
 
 EN: Final[dict[str, str]] = {
@@ -60,6 +69,16 @@ EN: Final[dict[str, str]] = {
     "caller": "Caller", "started": "Time", "period": "Period", "outcome": "Outcome",
     "wait": "Wait", "talk": "Talk", "purpose": "Purpose", "load_more": "More",
     "month": "Month", "show": "Show", "download_pdf": "Download PDF", "role": "Role",
+    "roster": "Roster", "callbacks": "Callbacks", "complaints": "Complaints",
+    "faults": "Line faults", "campaigns": "Campaigns", "blocked": "Blocked outbound",
+    "call": "Call", "timeline": "Timeline", "notes": "Notes", "note": "Note",
+    "add_note": "Add note", "name": "Name", "mobile": "Mobile", "deputies": "Deputies",
+    "absences": "Absences", "person": "Person", "from": "From", "to": "To", "save": "Save",
+    "weekly": "Weekly hours", "weekday": "Day", "start": "Start", "end": "End",
+    "period_row": "Period", "exceptions": "Dated exceptions", "date": "Date", "kind": "Kind",
+    "kind_closed": "closed", "kind_open": "open", "periods": "Open periods", "add": "Add",
+    "delete": "Delete", "remove": "Remove", "open_call": "Open",
+    "callbacks_overdue": "Callbacks overdue", "blocked_today": "Blocked outbound today",
 }
 
 _TABLES: Final = {"zh-CN": ZH, "en": EN}

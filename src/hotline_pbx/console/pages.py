@@ -35,6 +35,7 @@ from hotline_pbx.api.auth import TOKEN_PREFIX, Principal, hash_token
 from hotline_pbx.api.context import ApiContext
 from hotline_pbx.api.sessions import CSRF_HEADER, SESSION_COOKIE, Session
 from hotline_pbx.console.labels import DEFAULT_LANGUAGE, LANG_COOKIE, LANGUAGES, words
+from hotline_pbx.console.lists import LIST_PAGES
 from hotline_pbx.domain.contract import AccessRole
 from hotline_pbx.store.api_repo import authenticate
 
@@ -158,14 +159,30 @@ def logout(api: ApiContext) -> Callable[[web.Request], Awaitable[web.StreamRespo
 # -- pages --------------------------------------------------------------------------------
 
 
-def _page(name: str, **extra: Any) -> Page:
+#: The navigation, in order: (page, path under /console/).
+NAVIGATION = (("wallboard", ""), ("schedule", "schedule"), ("roster", "roster"),
+              ("calls", "calls"), ("callbacks", "callbacks"), ("complaints", "complaints"),
+              ("faults", "faults"), ("campaigns", "campaigns"), ("blocked", "blocked"),
+              ("reports", "reports"))
+
+
+def _page(template: str, page_name: str | None = None, **extra: Any) -> Page:
     async def handler(request: web.Request, api: ApiContext, session: Session,
                       principal: Principal) -> web.StreamResponse:
         offset = datetime.now(api.zone).strftime("%z")
-        return render(request, name, csrf=session.csrf, principal=principal,
-                      role=principal.role.key, page=name.removesuffix(".html"),
-                      can_edit=principal.role >= AccessRole.ADMIN,
-                      zone_offset=f"{offset[:3]}:{offset[3:]}", **extra)
+        values = {**extra}
+        if "call_id" in request.match_info:
+            call_id = request.match_info["call_id"]
+            if not (call_id.isascii() and call_id.isdigit() and len(call_id) <= 18):
+                raise web.HTTPNotFound(text="no such call")
+            values["call_id"] = call_id
+        return render(request, template, csrf=session.csrf, principal=principal,
+                      role=principal.role.key,
+                      page=page_name or template.removesuffix(".html"),
+                      navigation=NAVIGATION, can_edit=principal.role >= AccessRole.ADMIN,
+                      can_roster=principal.role >= AccessRole.SUPERVISOR,
+                      can_note=principal.role >= AccessRole.SUPERVISOR,
+                      zone_offset=f"{offset[:3]}:{offset[3:]}", **values)
 
     return handler
 
@@ -233,5 +250,9 @@ def add_console_routes(app: web.Application, api: ApiContext) -> None:
     router.add_get(f"{PREFIX}/static/{{name}}", static_handler)
     router.add_get(f"{PREFIX}/", page(api, _page("wallboard.html")))
     router.add_get(f"{PREFIX}/events", page(api, events))
-    for name in ("schedule", "calls", "reports"):
+    for name in ("schedule", "roster", "calls", "reports"):
         router.add_get(f"{PREFIX}/{name}", page(api, _page(f"{name}.html")))
+    router.add_get(f"{PREFIX}/calls/{{call_id}}", page(api, _page("call.html", "calls")))
+    for listed in LIST_PAGES:
+        router.add_get(f"{PREFIX}/{listed.name}",
+                       page(api, _page("list.html", listed.name, list=listed)))

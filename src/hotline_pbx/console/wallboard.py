@@ -35,6 +35,7 @@ from hotline_pbx.domain.call_tracker import Call
 from hotline_pbx.domain.routing import SnapshotSource
 from hotline_pbx.domain.wallboard import Board, TodayTally, board
 from hotline_pbx.lifecycle import BackgroundTask, Readiness
+from hotline_pbx.store.blocked_repo import BlockedRecord
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ GROUP BY outcome, period = 'open'
 """)
 
 
+_BLOCKED_TODAY = text("SELECT count(*) FROM blocked_outbound WHERE occurred_at >= :start")
+
+
 class CallSource(Protocol):
     @property
     def calls(self) -> dict[str, Call]: ...
@@ -69,6 +73,23 @@ class Viewer:
     since: float = field(default_factory=time.monotonic)
 
 
+class BlockedSink(Protocol):
+    def submit(self, record: BlockedRecord) -> None: ...
+
+
+class BlockedTee:
+    """The outbound guard's sink: every blocked attempt goes to its writer, as
+    before, and is counted on the board."""
+
+    def __init__(self, writer: BlockedSink, board: Wallboard) -> None:
+        self._writer = writer
+        self._board = board
+
+    def submit(self, record: BlockedRecord) -> None:
+        self._writer.submit(record)
+        self._board.blocked_attempt(record.occurred_at)
+
+
 class Wallboard:
     def __init__(self, *, calls: CallSource, routing: SnapshotSource, zone: ZoneInfo,
                  service_level_seconds: float, interval: float, buffer: int,
@@ -83,6 +104,7 @@ class Wallboard:
         self.tally = TodayTally(self._today(), service_level_seconds)
         self.line: LineStatus | None = None
         self.complaints_overdue: Callable[[], int | None] = lambda: None
+        self.callbacks_overdue: Callable[[], int | None] = lambda: None
         self._viewers: set[Viewer] = set()
         self._last: str = ""
         self.dropped = 0  # viewers dropped for not reading, since start
@@ -97,12 +119,19 @@ class Wallboard:
         self.tally.add(record, record.started_at.astimezone(self._zone).date())
         self._wake.set()
 
+    def blocked_attempt(self, occurred_at: datetime) -> None:
+        """The outbound guard stopped a call on the 400 trunk."""
+        self.tally.add_blocked(occurred_at.astimezone(self._zone).date())
+        self._wake.set()
+
     async def seed(self, engine: AsyncEngine, timeout: float) -> None:
         """Today's calls so far, from the database (once, at start)."""
         start = datetime.combine(self._today(), day_time(), self._zone)
         async with asyncio.timeout(timeout), engine.connect() as conn:
             rows = (await conn.execute(_TODAY, {"start": start,
                                                 "sl": self.tally.service_level_seconds})).all()
+            blocked = (await conn.execute(_BLOCKED_TODAY, {"start": start})).scalar_one()
+        self.tally.blocked = int(blocked)
         for row in rows:
             self.tally.all_periods += int(row.n)
             if not row.open_only:
@@ -162,7 +191,7 @@ class Wallboard:
                      change=calendar.next_change(at, horizon=_HORIZON),
                      on_duty=snapshot.roster.on_duty(at), line_up=line_up,
                      open_fault=fault, complaints_overdue=self.complaints_overdue(),
-                     callbacks_overdue=None)
+                     callbacks_overdue=self.callbacks_overdue())
 
     # -- the service ---------------------------------------------------------------------
 

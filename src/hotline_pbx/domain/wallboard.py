@@ -40,6 +40,7 @@ class TodayTally:
     talk_sum_answered: float = 0.0
     all_periods: int = 0
     after_hours: int = 0
+    blocked: int = 0  # outbound attempts on the 400 trunk the guard stopped
 
     def add(self, record: CallRecord, local_day: date) -> None:
         """Count an ended call's record that started on ``local_day``."""
@@ -65,12 +66,18 @@ class TodayTally:
         self.wait_sum_answered += wait
         self.talk_sum_answered += talk
 
+    def add_blocked(self, local_day: date) -> None:
+        if local_day > self.day:
+            self.reset(local_day)
+        if local_day == self.day:
+            self.blocked += 1
+
     def reset(self, day: date) -> None:
         self.day = day
         self.outcomes.clear()
         self.within_service_level = 0
         self.wait_sum_answered = self.talk_sum_answered = 0.0
-        self.all_periods = self.after_hours = 0
+        self.all_periods = self.after_hours = self.blocked = 0
 
     def kpis(self) -> KpiSet:
         o = self.outcomes
@@ -130,7 +137,8 @@ def board(*, calls: Iterable[Call], now: float, local_now: datetime, today: Toda
             "asa_seconds": None if kpis.asa_seconds is None else round(kpis.asa_seconds, 1),
             "meets_floor": None if kpis.answer_rate is None
             else kpis.answer_rate >= ANSWER_RATE_FLOOR,
-            "all_periods": today.all_periods, "after_hours": today.after_hours},
+            "all_periods": today.all_periods, "after_hours": today.after_hours,
+            "blocked_outbound": today.blocked},
         "answer_rate_floor": ANSWER_RATE_FLOOR,
         "line": {"up": line_up, "open_fault": open_fault},
         "complaints_overdue": complaints_overdue, "callbacks_overdue": callbacks_overdue,

@@ -167,3 +167,22 @@ def test_the_tally_day_is_local() -> None:
     late = datetime(2026, 12, 3, 16, 30, tzinfo=UTC)  # 00:30 on the 4th in Shanghai
     board = wallboard(Calls(), [late.timestamp()])
     assert board.tally.day == date(2026, 12, 4)
+
+
+def test_a_blocked_attempt_is_written_and_counted_today() -> None:
+    from hotline_pbx.console.wallboard import BlockedTee
+    from hotline_pbx.store.blocked_repo import BlockedRecord
+
+    written: list[BlockedRecord] = []
+
+    class Writer:
+        def submit(self, record: BlockedRecord) -> None:
+            written.append(record)
+
+    board = wallboard(Calls(), [NOW.timestamp()])
+    tee = BlockedTee(Writer(), board)
+    attempt = BlockedRecord("e1", NOW, "dial", "hung_up")
+    tee.submit(attempt)
+    tee.submit(BlockedRecord("e0", NOW - timedelta(days=1), "dial", "refused"))  # yesterday's
+    assert written == [attempt, written[1]] and len(written) == 2
+    assert board.build().to_dict()["today"]["blocked_outbound"] == 1
