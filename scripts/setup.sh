@@ -35,6 +35,7 @@ for package in libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-microhei; do
     dpkg -s "$package" 2>/dev/null | grep -q "^Status: install ok installed" || missing+=("$package")
 done
 command -v pdftoppm >/dev/null || missing+=(poppler-utils)
+command -v systemd-analyze >/dev/null || missing+=(systemd)  # verifies the shipped unit
 # The console's tests drive a real browser: Debian's Chromium and its driver.
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)

@@ -50,7 +50,7 @@ from hotline_pbx.ari.events import AriEvents
 from hotline_pbx.call_tracking import CallTracking
 from hotline_pbx.callbacks import CallbackService
 from hotline_pbx.complaints import ComplaintClock
-from hotline_pbx.config import ConfigError, Settings
+from hotline_pbx.config import ConfigError, Settings, changed_settings, load_settings
 from hotline_pbx.console.wallboard import BlockedTee, Wallboard
 from hotline_pbx.dialer.service import Dialer, dialer_ari_settings
 from hotline_pbx.domain import contract
@@ -128,6 +128,7 @@ class Daemon:
         self._ami_link: AmiSupervisor | None = None
         self.dialer: Dialer | None = None
         self._complaint_clock: ComplaintClock | None = None
+        self._routing: RoutingState | None = None  # for reload (SIGHUP)
 
     async def start(self) -> None:
         initialise_series()
@@ -181,9 +182,32 @@ class Daemon:
                                "run `hotline-pbx migrate` first")
         return db
 
+    async def reload(self) -> None:
+        """SIGHUP (systemd's ``ExecReload``): reload the routing documents from the
+        database at once (they also follow every change by NOTIFY), and re-read the
+        config file: one that no longer loads is named and ignored; settings that
+        differ from the running ones are named — they apply at the next restart
+        (the daemon never swaps its sockets, pools or limits under live calls)."""
+        if self._routing is not None:
+            await self._routing.reload()
+        path = None if self.settings.source == "defaults" else self.settings.source
+        try:
+            fresh = await asyncio.to_thread(load_settings, path)
+        except ConfigError as exc:
+            log.error("reload: %s does not load (%s); the running settings stay", path, exc)
+            return
+        changed = changed_settings(self.settings, fresh)
+        if changed:
+            log.warning("reload: routing reloaded; in %s, %s changed: restart the daemon "
+                        "to apply %s", path or "the environment", ", ".join(changed),
+                        "it" if len(changed) == 1 else "them")
+        else:
+            log.info("reload: routing reloaded; the settings are unchanged")
+
     async def _start_routing(self, db: Database) -> RoutingState:
         routing = RoutingState(db.engine, self.settings)
         await routing.reload()
+        self._routing = routing
         self.readiness.add("routing", routing)
         listener = ConfigListener(db.dsn, routing.reload,
                                   connect_timeout=self.settings.database.connect_timeout)
@@ -507,6 +531,16 @@ async def run_daemon(settings: Settings) -> None:
     install_accept_error_log(loop)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[None]] = set()
+
+    def reload() -> None:
+        if reloads:  # one at a time: a burst of SIGHUPs is one reload
+            return
+        task = asyncio.create_task(daemon.reload(), name="reload")
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
     with held_until_started():  # a failed start shows its one line, not what it undid
         await daemon.start()
     # Everything built at start-up lives as long as the process: move it out of

@@ -57,12 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_staffing_parser(sub, common)  # staffing --weeks
     # -- end staffing advisor --
+    from hotline_pbx.systemd_unit import add_parser as add_systemd_parser
+
+    add_systemd_parser(sub, common)  # install-systemd
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "install-systemd":  # runs as root; needs no secret (see there)
+        from hotline_pbx.systemd_unit import run_install
+
+        return run_install(args, getattr(args, "config", None))
     try:
         settings = load_settings(args.config)
         if args.command != "check-config":  # before any command opens a file or a socket
@@ -76,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check-config":
             return check_config(settings)
+
         if args.command == "migrate":
             return asyncio.run(migrate_command(settings))
         if args.command == "run":

@@ -325,6 +325,20 @@ def load_settings(path: str | Path | None = None,
     return settings
 
 
+def changed_settings(running: Settings, fresh: Settings) -> list[str]:
+    """The ``section.key`` names whose values differ between two settings (what a
+    reload of the file would change; secrets compared, never shown)."""
+    changed = []
+    for section in dataclasses.fields(Settings):
+        if section.name == "source":
+            continue
+        old, new = getattr(running, section.name), getattr(fresh, section.name)
+        for key in dataclasses.fields(old):
+            if getattr(old, key.name) != getattr(new, key.name):
+                changed.append(f"{section.name}.{key.name}")
+    return changed
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")

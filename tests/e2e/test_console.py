@@ -235,6 +235,17 @@ def test_the_console_drives_and_shows_real_calls(
         "data-state") == "closed"
     screenshots(browser, daemon, shots, "admin")
 
+    # -- the register's filters ------------------------------------------------------
+    browser.get(daemon.url + "/console/calls")
+    until(browser, lambda: len(browser.find_elements(By.CSS_SELECTOR, "#calls tbody tr")) == 2,
+          10, "both calls in the register")
+    browser.find_element(By.CSS_SELECTOR, '#f-period option[value="override"]').click()
+    browser.find_element(By.CSS_SELECTOR, "#calls-filter button[type=submit]").click()
+    until(browser, lambda: [r.text for r in browser.find_elements(
+        By.CSS_SELECTOR, "#calls tbody tr")] and all(
+        CLOSED_CALLER in r.text for r in browser.find_elements(
+            By.CSS_SELECTOR, "#calls tbody tr")), 5, "only the override call")
+
     # -- the call's own page: its timeline, and a note with a purpose ----------------
     calls = api(daemon, "GET", "/api/v1/calls", admin)[1]["items"]
     closed_call = next(c for c in calls if c["caller"] == CLOSED_CALLER)

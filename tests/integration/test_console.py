@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from hotline_pbx.api.app_factory import CONTEXT_KEY
 from hotline_pbx.api.sessions import CSRF_HEADER, SESSION_COOKIE
 from hotline_pbx.console.wallboard import Wallboard
+from hotline_pbx.domain.call_tracker import Call
 from hotline_pbx.store import models
 from hotline_pbx.store.database import Database
 from tests.integration.api_fixtures import Api, api, call_row
@@ -235,3 +236,47 @@ async def test_every_page_of_the_navigation_opens_for_a_viewer(api: Api) -> None
         assert 'data-editable="no"' in roster  # a viewer's roster is read-only
     finally:
         await viewer.session.close()  # the server is the fixture's
+
+
+async def test_a_wallboard_client_that_never_reads_is_dropped_and_others_keep_theirs(
+        api: Api) -> None:
+    server_api = api.client.app[CONTEXT_KEY]
+    calls = Calls()
+    clock = [time.time()]
+    board: Wallboard = wallboard(calls, clock, buffer=8)
+    server_api.wallboard = board
+    reader = await browser(api)
+    try:
+        _, _ = await log_in(reader, api.tokens["viewer"])
+        cookie = reader.session.cookie_jar.filter_cookies(
+            reader.make_url("/"))[SESSION_COOKIE].value
+        # A client that sends its request and never reads a byte of the stream.
+        stuck_reader, stuck = await asyncio.open_connection(
+            "127.0.0.1", api.client.server.port)
+        stuck.write(f"GET /console/events HTTP/1.1\r\nHost: x\r\n"
+                    f"Cookie: {SESSION_COOKIE}={cookie}\r\n\r\n".encode())
+        await stuck.drain()
+        live = await reader.get("/console/events")
+        await asyncio.sleep(0.2)
+        assert board.viewers == 2
+        received = 0
+        for i in range(200_000):  # boards change until the stuck client's buffers fill
+            clock[0] += 1
+            calls.calls[f"c{i % 50}"] = Call(f"c{i % 50}", "u", "PJSIP/x", clock[0] - i)
+            board.publish()
+            await asyncio.sleep(0)
+            if board.dropped:
+                break
+        assert board.dropped == 1 and board.viewers == 1, (board.dropped, board.viewers)
+        async with asyncio.timeout(5):
+            async for line in live.content:  # the reading viewer still gets boards
+                if line.startswith(b"data: "):
+                    received += 1
+                    if received == 3:
+                        break
+        live.close()
+        stuck.close()
+        del stuck_reader
+    finally:
+        await reader.session.close()  # the server is the fixture's
+        server_api.wallboard = None

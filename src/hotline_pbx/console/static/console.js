@@ -105,6 +105,8 @@ function showProblem(form, problem) {
 }
 
 async function submitted(form, method, path, body, after) {
+  // The browser's own checks first (required, patterns), then the API's.
+  if (!form.reportValidity()) return 0;
   const result = form.querySelector(".result");
   if (result) result.textContent = "";
   const { status, data } = await api(method, path, body);
@@ -271,15 +273,7 @@ function startSchedule() {
     const mode = form.querySelector('input[name="mode"]:checked');
     const until = form.elements.until.value;
     const body = { mode: mode ? mode.value : "", until: until ? `${until.length === 16 ? until + ":00" : until}${form.dataset.offset}` : "", note: form.elements.note.value };
-    const { status, data } = await api("PUT", "/api/v1/override", body);
-    result.textContent = "";
-    if (status === 200) {
-      showProblem(form, null);
-      result.textContent = result.dataset.saved;
-      showOverride();
-    } else {
-      showProblem(form, data || { detail: String(status) });
-    }
+    await submitted(form, "PUT", "/api/v1/override", body, showOverride);
   });
   document.getElementById("clear-override").addEventListener("click", async () => {
     const { status } = await api("DELETE", "/api/v1/override");
@@ -288,13 +282,17 @@ function startSchedule() {
   });
 }
 
-async function startCalls() {
-  const { status, data } = await api("GET", "/api/v1/calls?limit=50");
-  const body = document.querySelector("#calls tbody");
-  if (status !== 200) {
-    document.getElementById("calls-error").textContent = data ? data.detail : String(status);
-    return;
+async function showCalls(form) {
+  const query = new URLSearchParams({ limit: "100" });
+  for (const name of ["from", "to", "period", "outcome", "caller"]) {
+    const input = form.elements[name];
+    if (input && input.value) query.set(name, input.value);
   }
+  const { status, data } = await api("GET", `/api/v1/calls?${query}`);
+  const body = document.querySelector("#calls tbody");
+  body.textContent = "";
+  if (status !== 200) { showProblem(form, data || { detail: String(status) }); return; }
+  showProblem(form, null);
   for (const c of data.items) {
     const row = body.insertRow();
     const link = document.createElement("a");
@@ -307,6 +305,15 @@ async function startCalls() {
       row.insertCell().textContent = value;
     }
   }
+}
+
+function startCalls() {
+  const form = document.getElementById("calls-filter");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (form.reportValidity()) showCalls(form);
+  });
+  showCalls(form);
 }
 
 function startReports() {
