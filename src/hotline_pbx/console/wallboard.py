@@ -159,6 +159,9 @@ class Wallboard:
         return len(self._viewers)
 
     def publish(self) -> None:
+        if not self._viewers:  # nobody watching: build the board when one joins
+            self._last = ""
+            return
         payload = self.render()
         if payload == self._last:
             return

@@ -16,8 +16,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import sys
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -93,7 +96,7 @@ def run_demo(work_dir: Path) -> int:
         daemon.start(timeout=120)
         try:
             dsn = embedded_dsn(pgdata)  # the daemon's server: joined, never started as root
-            say(f"daemon ready: {daemon.url}/readyz, /metrics")
+            say(f"daemon ready: {daemon.url}/readyz, /metrics, the console at /console/")
             play(pbx, network, daemon, dsn)
         finally:
             daemon.stop()
@@ -146,6 +149,29 @@ def play(pbx: AsteriskSandbox, network: PublicNetwork, daemon: DaemonProcess,
     write_config(dsn, config_repo.save_override, None)
     pbx.wait_idle(30)
     summary(daemon)
+    show_wallboard(daemon)
+
+
+def show_wallboard(daemon: DaemonProcess) -> None:
+    """Log in to the console as a viewer and read one board of its live stream."""
+    made = daemon.cli("token", "create", "--name", "demo-wallboard", "--role", "viewer")
+    if made.returncode != 0:
+        say(f"console: no token ({made.stderr.strip()})")
+        return
+    cookies = urllib.request.HTTPCookieProcessor()
+    opener = urllib.request.build_opener(cookies)
+    form = urllib.parse.urlencode({"token": made.stdout.strip()}).encode()
+    opener.open(f"{daemon.url}/console/login", data=form, timeout=10).close()
+    with opener.open(f"{daemon.url}/console/events", timeout=10) as stream:
+        for raw in stream:
+            if raw.startswith(b"data: "):
+                board = json.loads(raw[6:])
+                break
+    today = board["today"]
+    rate = "-" if today["answer_rate"] is None else f"{today['answer_rate'] * 100:.1f} %"
+    say(f"console wallboard ({daemon.url}/console/): today {today['offered']} offered in "
+        f"open hours, answer rate {rate}, {today['after_hours']} after hours; "
+        f"on duty: {board['on_duty']['role'] if board['on_duty'] else 'nobody'}")
 
 
 def wait_for_log(daemon: DaemonProcess, prefix: str, timeout: float, since: int = 0) -> int:
