@@ -193,7 +193,13 @@ def _agent(cls: type[AgentCalled | AgentRingNoAnswer | AgentConnect]
 
 
 def _agent_complete(raw: Mapping[str, str], ts: float) -> CallEvent:
-    return AgentComplete(*_channel_fields(raw, ts), _opt(raw, "Queue"),
+    # Asterisk leaves the caller's channel out of AgentComplete when that channel
+    # is already gone (the caller hung up first; seen under queue load, and in
+    # asterisk/asterisk#393's log): the member's channel belongs to the same
+    # call, so its DestLinkedid finds it.
+    channel = (_channel_fields(raw, ts) if "Uniqueid" in raw or "DestLinkedid" not in raw
+               else (ts, "", _text(raw, "DestLinkedid"), ""))
+    return AgentComplete(*channel, _opt(raw, "Queue"),
                          _opt(raw, "DestUniqueid"), _member(raw), _opt(raw, "Reason"),
                          _optional_seconds(raw, "TalkTime"))
 

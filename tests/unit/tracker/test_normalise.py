@@ -186,3 +186,26 @@ def test_an_originated_dial_is_ignored_not_malformed(name: str,
     # With neither id it is still malformed.
     assert normalise({"Event": name, "Timestamp": "1.5"}) is None
     assert normalise.malformed == 1
+
+
+def test_an_agent_complete_without_the_callers_channel_finds_its_call() -> None:
+    """Asterisk drops the caller's fields from AgentComplete once that channel is
+    gone (asterisk/asterisk#393's log); the member's DestLinkedid is the call's."""
+    from hotline_pbx.domain.call_events import AgentComplete
+
+    raw = {"Event": "AgentComplete", "DestChannel": "PJSIP/agent1-00000027",
+           "DestUniqueid": "1698408952.124", "DestLinkedid": "1698408952.123",
+           "Queue": "hotline", "MemberName": "Agent One", "Interface": "PJSIP/agent1",
+           "HoldTime": "3", "TalkTime": "11", "Reason": "caller", "Timestamp": "1698408963.5"}
+    normalise = Normaliser()
+    event = normalise(raw)
+    assert isinstance(event, AgentComplete) and normalise.malformed == 0
+    assert (event.linkedid, event.uniqueid, event.dest_uniqueid, event.reason,
+            event.talk_time) == ("1698408952.123", "", "1698408952.124", "caller", 11.0)
+    tracker = CallTracker()
+    tracker.feed(NewChannel(1698408952.0, "1698408952.123", "1698408952.123",
+                            "PJSIP/carrier-1", "hotline-inbound", "4008001234", "138", ""))
+    tracker.feed(event)
+    assert tracker.calls["1698408952.123"].complete_reason == "caller"
+    without_either = {k: v for k, v in raw.items() if k != "DestLinkedid"}
+    assert normalise(without_either) is None and normalise.malformed == 1  # still refused
