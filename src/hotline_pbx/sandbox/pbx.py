@@ -275,7 +275,13 @@ class AsteriskSandbox:
 
     def _asterisk_conf(self) -> str:
         shipped = (shipped_dir("asterisk-conf") / "asterisk.conf").read_text()
-        options = shipped[shipped.index("[options]"):]
+        # The header at the start of a line: the file's comments name "[options]"
+        # too, and a copy from there made an empty first [options] that Asterisk
+        # read instead of ours (maxcalls was "Not set").
+        header = re.search(r"(?m)^\[options\]$", shipped)
+        if header is None:
+            raise SandboxError("the shipped asterisk.conf has no [options] section")
+        options = shipped[header.start():]
         return (
             "[directories]\n"
             f"astetcdir => {self.etc_dir}\n"
