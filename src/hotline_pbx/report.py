@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hotline_pbx.config import Settings
+from hotline_pbx.domain.contract import DEFAULT_LANGUAGE, LANGUAGES
 from hotline_pbx.domain.kpi import KpiSet
 from hotline_pbx.store.stats import PERIODS, Stats, compute_stats
 
@@ -51,8 +52,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                         choices=("table", "json", "csv", "html", "pdf"),
                         help="the pack as a terminal table (default), JSON, CSV, or the "
                              "printable document as HTML or PDF")
-    parser.add_argument("--lang", default="zh-CN", choices=("zh-CN", "en"),
-                        help="the document's language (html, pdf; default zh-CN)")
+    parser.add_argument("--lang", default=DEFAULT_LANGUAGE, choices=LANGUAGES,
+                        help=f"the document's language (html, pdf; default {DEFAULT_LANGUAGE})")
     parser.add_argument("--output", metavar="FILE",
                         help="write the pack to FILE instead of standard output "
                              "(required for pdf)")

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hotline_pbx.config import Settings
+from hotline_pbx.domain.contract import DEFAULT_LANGUAGE
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.domain.monthly import Span, parse_day, parse_month
 
@@ -57,7 +58,7 @@ async def run_monthly(settings: Settings, args: argparse.Namespace,
             pack = (await monthly_pack(conn, settings, span, now)).to_dict()
     finally:
         await db.close()
-    return deliver(render_pack(pack, fmt, getattr(args, "lang", "zh-CN")), output,
+    return deliver(render_pack(pack, fmt, getattr(args, "lang", DEFAULT_LANGUAGE)), output,
                    f"the {span.label} pack ({fmt})")
 
 
@@ -78,13 +79,13 @@ def deliver(body: str | bytes, output: str | None, what: str) -> int:
 
 def render_pack(pack: dict[str, Any], fmt: str, language: str) -> str | bytes:
     """The pack in one of the CLI's formats (the API's, plus the terminal table)."""
-    from hotline_pbx.api.routes_monthly import pack_csv
+    from hotline_pbx.documents.pack_csv import pack_csv
     from hotline_pbx.documents.pack_document import render_html, render_pdf
 
     if fmt == "json":
         return json.dumps(pack, indent=2, ensure_ascii=False)
     if fmt == "csv":
-        return "\ufeff" + pack_csv(pack)
+        return pack_csv(pack)
     if fmt == "html":
         return render_html(pack, language)
     if fmt == "pdf":

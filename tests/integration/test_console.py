@@ -11,13 +11,14 @@ import asyncio
 import json
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import ClientResponse, CookieJar
 from aiohttp.test_utils import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from hotline_pbx.api.app_factory import CONTEXT_KEY
 from hotline_pbx.api.sessions import CSRF_HEADER, SESSION_COOKIE
@@ -280,3 +281,39 @@ async def test_a_wallboard_client_that_never_reads_is_dropped_and_others_keep_th
     finally:
         await reader.session.close()  # the server is the fixture's
         server_api.wallboard = None
+
+
+async def test_the_wallboard_starts_from_todays_calls_as_the_stats_count_them(
+        api: Api, db: Database) -> None:
+    from hotline_pbx.store.stats import compute_stats
+
+    zone = ZoneInfo("Asia/Shanghai")
+    start = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    if datetime.now(zone) - start < timedelta(minutes=2):
+        pytest.skip("within two minutes of local midnight: no room for today's calls")
+    at = start + timedelta(minutes=1)
+    await api.insert_calls([
+        call_row("w1", at, wait=4, talk=30), call_row("w2", at, wait=40, talk=10),
+        call_row("w3", at, outcome="abandoned", wait=20),
+        call_row("w4", at, outcome="short_abandoned", wait=1),
+        call_row("w5", at, period="closed", outcome="missed", wait=25),
+        call_row("w6", at, is_test=True), call_row("w7", at, period="unrouted"),
+        call_row("y1", start - timedelta(minutes=5))])  # yesterday's
+    async with db.engine.begin() as conn:
+        await conn.execute(insert(models.blocked_outbound), [
+            {"event_key": "b1", "occurred_at": at, "method": "dial", "action": "hung_up"},
+            {"event_key": "b0", "occurred_at": start - timedelta(hours=1), "method": "dial",
+             "action": "refused"}])
+    board: Wallboard = wallboard(Calls(), [time.time()])
+    await board.seed(db.engine, timeout=10)
+    today = board.build().to_dict()["today"]
+    async with db.engine.connect() as conn:
+        opened = (await compute_stats(conn, start, start + timedelta(days=1), "open",
+                                      timezone="Asia/Shanghai")).total
+    assert (today["offered"], today["answered"], today["abandoned"],
+            today["short_abandoned"]) == (4, 2, 1, 1) == (
+        opened.offered, opened.answered, opened.abandoned, opened.short_abandoned)
+    assert today["answer_rate"] == opened.answer_rate == 2 / 3
+    assert today["service_level"] == opened.service_level == 1 / 3
+    assert today["asa_seconds"] == 22.0
+    assert (today["all_periods"], today["after_hours"], today["blocked_outbound"]) == (5, 1, 1)

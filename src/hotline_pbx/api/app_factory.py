@@ -39,10 +39,8 @@ from hotline_pbx.api.routes_monthly import ENDPOINTS as MONTHLY_ENDPOINTS  # iss
 from hotline_pbx.api.routes_purposes import ENDPOINTS as PURPOSE_ENDPOINTS  # issue 13
 from hotline_pbx.api.sessions import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE
 from hotline_pbx.console.pages import add_console_routes
-from hotline_pbx.domain.contract import AccessRole
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.lifecycle import ReadinessBoard
-from hotline_pbx.store.api_repo import authenticate
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     *routes_config.ENDPOINTS,
@@ -100,14 +98,9 @@ def _guarded(api: ApiContext, endpoint: Endpoint
     what = f"{endpoint.method} {endpoint.path}"
 
     async def principal_of(conn: AsyncConnection, token_hash: str) -> Principal:
-        # Committed before the request's own work: the token's row is
-        # touched (and locked) for one statement, never for a whole request.
-        async with conn.begin():
-            found = await authenticate(conn, token_hash)
-        if found is None:
-            api.sessions.close_token(token_hash)  # a console login of a revoked token ends
+        principal = await api.principal_for(conn, token_hash)
+        if principal is None:
             raise unauthorized("the token is unknown or revoked")
-        principal = Principal(found[0], found[1], AccessRole.parse(found[2]))
         require(principal, endpoint.role, what)
         return principal
 

@@ -35,7 +35,7 @@ from hotline_pbx.api.sessions import SessionStore
 from hotline_pbx.config import Settings
 from hotline_pbx.domain.contract import AccessRole
 from hotline_pbx.domain.masking import mask_json, mask_name, mask_number
-from hotline_pbx.store.api_repo import record_audit
+from hotline_pbx.store.api_repo import authenticate, record_audit
 
 if TYPE_CHECKING:
     from hotline_pbx.ami.queue_watch import QueueWatch  # staffing advisor (issue 15)
@@ -107,6 +107,18 @@ class ApiContext:
                           ) -> AsyncIterator[AsyncConnection]:
         async with asyncio.timeout(deadline or self.deadline), self.engine.begin() as conn:
             yield conn
+
+    async def principal_for(self, conn: AsyncConnection, token_hash: str) -> Principal | None:
+        """Who a token's hash is, by the database (the API and the console both ask
+        here); None for an unknown or revoked token, whose console sessions end.
+        Committed before the caller's own work: the token's row is touched (and
+        locked) for one statement, never for a whole request."""
+        async with conn.begin():
+            found = await authenticate(conn, token_hash)
+        if found is None:
+            self.sessions.close_token(token_hash)
+            return None
+        return Principal(found[0], found[1], AccessRole.parse(found[2]))
 
     @asynccontextmanager
     async def connection(self, deadline: float | None = None

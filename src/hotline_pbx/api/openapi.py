@@ -28,6 +28,8 @@ from hotline_pbx.domain.callbacks import (
 from hotline_pbx.domain.complaints import Channel, ComplaintState, ReplyKind, Severity
 from hotline_pbx.domain.contract import (
     COUNTED_PERIODS,
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
     MAX_ABSENCES,
     MAX_CALL_NOTE_LENGTH,
     MAX_DAY_PERIODS,
@@ -456,7 +458,7 @@ _PACK_CONTENT = {"description": "the pack", "content": {
 def _pack_params() -> list[dict[str, Any]]:
     return [_query("format", {"enum": ["json", "csv", "html", "pdf"], "default": "json"},
                    "json, csv, or the printable document as html or pdf"),
-            _query("lang", {"enum": ["zh-CN", "en"], "default": "zh-CN"},
+            _query("lang", {"enum": list(LANGUAGES), "default": DEFAULT_LANGUAGE},
                    "the document's language (html, pdf)")]
 # -- end purposes, complaint visits, monthly statistics ---------------------------------
 

@@ -16,19 +16,16 @@ more: 429 with Retry-After), within :data:`PDF_TIMEOUT` seconds (else 503).
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from aiohttp import web
 
 from hotline_pbx.api.context import Call, Endpoint, json_response
 from hotline_pbx.api.problems import Problem, bad_query, invalid
-from hotline_pbx.documents.labels import DEFAULT_LANGUAGE, LANGUAGES
+from hotline_pbx.documents.pack_csv import pack_csv
 from hotline_pbx.documents.pack_document import render_html, render_pdf
-from hotline_pbx.domain.contract import AccessRole
+from hotline_pbx.domain.contract import DEFAULT_LANGUAGE, LANGUAGES, AccessRole
 from hotline_pbx.domain.errors import ValidationError
 from hotline_pbx.domain.monthly import (
     DAY_EXAMPLE,
@@ -42,9 +39,6 @@ from hotline_pbx.store.monthly_stats import monthly_pack
 API = "/api/v1"
 FORMATS = ("json", "csv", "html", "pdf")
 PDF_TIMEOUT = 60.0  # seconds; a month renders in about a second
-DAY_COLUMNS = ("day", "mark", "working_day", "offered_all_periods", "offered", "answered",
-               "abandoned", "short_abandoned", "missed", "answer_rate", "meets_floor",
-               "service_level", "asa_seconds")
 
 
 async def get_monthly(call: Call) -> web.StreamResponse:
@@ -86,7 +80,7 @@ async def _pack_response(call: Call, parse: Callable[[datetime], Span]
     if fmt == "json":
         return json_response(pack)
     if fmt == "csv":
-        return _download(b"\xef\xbb\xbf" + pack_csv(pack).encode("utf-8"),
+        return _download(pack_csv(pack).encode("utf-8"),
                          "text/csv; charset=utf-8", f"{name}.csv")
     html = render_html(pack, language)
     if fmt == "html":
@@ -114,52 +108,6 @@ def _download(body: bytes, content_type: str, filename: str) -> web.Response:
     return web.Response(body=body, headers={
         "Content-Type": content_type,
         "Content-Disposition": f'attachment; filename="{filename}"'})
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
-
-
-def _day_line(day: dict[str, Any]) -> list[str]:
-    opened = day["open_hours"] or {}
-    every = day["all_periods"] or {}
-    values = [day["day"], day["mark"], day["working_day"], every.get("offered", 0)]
-    values += [opened.get(k, 0) for k in ("offered", "answered", "abandoned",
-                                           "short_abandoned", "missed")]
-    values += [opened.get(k) for k in ("answer_rate", "meets_floor", "service_level",
-                                       "asa_seconds")]
-    return [_cell(v) for v in values]
-
-
-def pack_csv(pack: dict[str, Any]) -> str:
-    buffer = io.StringIO()
-    out = csv.writer(buffer, lineterminator="\r\n")
-    out.writerow([pack["kind"], pack[pack["kind"]], "timezone", pack["timezone"],
-                  "note", pack["note"] or ""])
-    out.writerows([[], DAY_COLUMNS, *(_day_line(d) for d in pack["days"])])
-    out.writerows([[], ["purpose", "name", "talk_target_seconds", "calls", "answered",
-                        "met_target"]])
-    out.writerows([_cell(p[k]) for k in ("purpose", "name", "talk_target_seconds", "calls",
-                                         "answered", "met_target")] for p in pack["purposes"])
-    complaints = pack["complaints"]
-    out.writerows([[], ["complaints", "group", "value", "count"]])
-    for group in ("by_department", "by_category", "by_severity"):
-        out.writerows(["complaints", group, k, n] for k, n in complaints[group].items())
-    out.writerows(["complaints", "sla", k, _cell(v["compliance"])]
-                  for k, v in complaints["sla"].items())
-    out.writerow(["complaints", "mean_resolution_working_hours", "",
-                  _cell(complaints["mean_resolution_working_hours"])])
-    out.writerows([[], ["visits", "scale", "count", "mean", "distribution"]])
-    out.writerows(["visits", s["scale"], s["count"], _cell(s["mean"]),
-                   " ".join(f"{k}:{v}" for k, v in s["distribution"].items())]
-                  for s in pack["visits"]["per_scale"])
-    return buffer.getvalue()
 
 
 ENDPOINTS = (

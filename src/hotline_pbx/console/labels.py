@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Final
 
-LANGUAGES: Final = ("zh-CN", "en")
-DEFAULT_LANGUAGE: Final = "zh-CN"
+from hotline_pbx.domain.contract import DEFAULT_LANGUAGE, LANGUAGES
+
+__all__ = ["DEFAULT_LANGUAGE", "EN", "LANGUAGES", "LANG_COOKIE", "ZH", "words"]
+
 LANG_COOKIE: Final = "hotline_lang"
 
 ZH: Final[dict[str, str]] = {

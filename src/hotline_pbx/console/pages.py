@@ -37,7 +37,6 @@ from hotline_pbx.api.sessions import CSRF_HEADER, SESSION_COOKIE, Session
 from hotline_pbx.console.labels import DEFAULT_LANGUAGE, LANG_COOKIE, LANGUAGES, words
 from hotline_pbx.console.lists import LIST_PAGES
 from hotline_pbx.domain.contract import AccessRole
-from hotline_pbx.store.api_repo import authenticate
 
 PREFIX = "/console"
 STATIC = {"console.js": "application/javascript", "console.css": "text/css"}
@@ -84,13 +83,9 @@ def _headers() -> dict[str, str]:
             "Referrer-Policy": "same-origin", "Cache-Control": "no-store"}
 
 
-async def _principal(api: ApiContext, session: Session) -> Principal | None:
-    async with api.connection() as conn, conn.begin():
-        found = await authenticate(conn, session.token_hash)
-    if found is None:
-        api.sessions.close_token(session.token_hash)
-        return None
-    return Principal(found[0], found[1], AccessRole.parse(found[2]))
+async def _principal(api: ApiContext, token_hash: str) -> Principal | None:
+    async with api.connection() as conn:
+        return await api.principal_for(conn, token_hash)
 
 
 def _see_other(location: str) -> web.Response:
@@ -108,7 +103,7 @@ def page(api: ApiContext, handler: Page) -> Callable[[web.Request],
                                                      Awaitable[web.StreamResponse]]:
     async def serve(request: web.Request) -> web.StreamResponse:
         session = api.sessions.find(request.cookies.get(SESSION_COOKIE))
-        principal = None if session is None else await _principal(api, session)
+        principal = None if session is None else await _principal(api, session.token_hash)
         if session is None or principal is None:
             return _to_login(request)
         return await handler(request, api, session, principal)
@@ -129,8 +124,7 @@ def login(api: ApiContext) -> Callable[[web.Request], Awaitable[web.StreamRespon
         token = str(form.get("token", "")).strip()
         found = None
         if token.startswith(TOKEN_PREFIX) and len(token) <= 120:
-            async with api.connection() as conn, conn.begin():
-                found = await authenticate(conn, hash_token(token))
+            found = await _principal(api, hash_token(token))
         if found is None:
             return render(request, "login.html", status=401, failed=True)
         session = api.sessions.open(hash_token(token))
@@ -225,20 +219,23 @@ async def events(request: web.Request, api: ApiContext, session: Session,
     return response
 
 
-def static(request: web.Request) -> web.StreamResponse:
+@cache
+def _static_body(name: str) -> bytes:
+    """A file of static/, read once: afterwards served from memory."""
+    return (files("hotline_pbx.console") / "static" / name).read_bytes()
+
+
+async def static(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     if name not in STATIC:
         raise web.HTTPNotFound()
-    body = (files("hotline_pbx.console") / "static" / name).read_bytes()
+    body = _static_body(name)
     return web.Response(body=body, headers={**_headers(), "Content-Type": STATIC[name],
                                             "Cache-Control": "max-age=300"})
 
 
 def add_console_routes(app: web.Application, api: ApiContext) -> None:
     router = app.router
-
-    async def static_handler(request: web.Request) -> web.StreamResponse:
-        return static(request)
 
     async def to_console(_request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(f"{PREFIX}/")
@@ -247,7 +244,7 @@ def add_console_routes(app: web.Application, api: ApiContext) -> None:
     router.add_get(f"{PREFIX}/login", login_form)
     router.add_post(f"{PREFIX}/login", login(api))
     router.add_post(f"{PREFIX}/logout", logout(api))
-    router.add_get(f"{PREFIX}/static/{{name}}", static_handler)
+    router.add_get(f"{PREFIX}/static/{{name}}", static)
     router.add_get(f"{PREFIX}/", page(api, _page("wallboard.html")))
     router.add_get(f"{PREFIX}/events", page(api, events))
     for name in ("schedule", "roster", "calls", "reports"):

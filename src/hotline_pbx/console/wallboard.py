@@ -23,39 +23,25 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from datetime import time as day_time
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline_pbx.domain.call_record import CallRecord
 from hotline_pbx.domain.call_tracker import Call
+from hotline_pbx.domain.monthly import Day
 from hotline_pbx.domain.routing import SnapshotSource
 from hotline_pbx.domain.wallboard import Board, TodayTally, board
 from hotline_pbx.lifecycle import BackgroundTask, Readiness
 from hotline_pbx.store.blocked_repo import BlockedRecord
+from hotline_pbx.store.pack_operations import blocked_attempts
+from hotline_pbx.store.stats import compute_stats
 
 log = logging.getLogger(__name__)
 
 #: How far ahead the board looks for the next open/closed change.
 _HORIZON = timedelta(days=14)
-
-_TODAY = text("""
-SELECT outcome, count(*) AS n,
-       count(*) FILTER (WHERE outcome = 'answered' AND wait_seconds <= :sl) AS within,
-       coalesce(sum(wait_seconds) FILTER (WHERE outcome = 'answered'), 0) AS wait_sum,
-       coalesce(sum(talk_seconds) FILTER (WHERE outcome = 'answered'), 0) AS talk_sum,
-       bool_and(period = 'open') AS open_only
-FROM calls
-WHERE started_at >= :start AND NOT is_test AND period <> 'unrouted'
-GROUP BY outcome, period = 'open'
-""")
-
-
-_BLOCKED_TODAY = text("SELECT count(*) FROM blocked_outbound WHERE occurred_at >= :start")
-
 
 class CallSource(Protocol):
     @property
@@ -125,20 +111,17 @@ class Wallboard:
         self._wake.set()
 
     async def seed(self, engine: AsyncEngine, timeout: float) -> None:
-        """Today's calls so far, from the database (once, at start)."""
-        start = datetime.combine(self._today(), day_time(), self._zone)
+        """Today's calls so far, from the database (once, at start), counted by the
+        same SQL as ``/stats`` and the day's blocked attempts as the pack counts them."""
+        today = Day(self._today(), self._zone)
+        sl = self.tally.service_level_seconds
         async with asyncio.timeout(timeout), engine.connect() as conn:
-            rows = (await conn.execute(_TODAY, {"start": start,
-                                                "sl": self.tally.service_level_seconds})).all()
-            blocked = (await conn.execute(_BLOCKED_TODAY, {"start": start})).scalar_one()
-        self.tally.blocked = int(blocked)
-        for row in rows:
-            self.tally.all_periods += int(row.n)
-            if not row.open_only:
-                self.tally.after_hours += int(row.n)
-                continue
-            self.tally.add_counts(row.outcome, int(row.n), within=int(row.within),
-                                  wait=float(row.wait_sum), talk=float(row.talk_sum))
+            opened = await compute_stats(conn, today.start, today.end, "open",
+                                         timezone=self._zone.key, service_level_seconds=sl)
+            every = await compute_stats(conn, today.start, today.end, None,
+                                        timezone=self._zone.key, service_level_seconds=sl)
+            blocked = await blocked_attempts(conn, today)
+        self.tally.seed(opened.total, every.total.offered, blocked["count"])
 
     # -- viewers -----------------------------------------------------------------------
 
@@ -187,8 +170,7 @@ class Wallboard:
         calendar = snapshot.calendar
         line_up, fault = self.line.status() if self.line is not None else (None, None)
         local = at.astimezone(self._zone)
-        if local.date() > self.tally.day:
-            self.tally.reset(local.date())
+        self.tally.roll_to(local.date())  # past midnight with no call yet: a new day
         return board(calls=self._calls.calls.values(), now=now, local_now=local,
                      today=self.tally, state=calendar.state_at(at),
                      change=calendar.next_change(at, horizon=_HORIZON),

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Final
 
-LANGUAGES: Final = ("zh-CN", "en")
-DEFAULT_LANGUAGE: Final = "zh-CN"
+from hotline_pbx.domain.contract import DEFAULT_LANGUAGE, LANGUAGES
+
+__all__ = ["DEFAULT_LANGUAGE", "EN", "LANGUAGES", "ZH", "word", "words"]
 
 ZH: Final[dict[str, str]] = {
     "title_month": "客服热线月度统计 {label}",

@@ -18,7 +18,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from jinja2 import Environment, select_autoescape
+from jinja2 import Environment, Template, select_autoescape
 from markupsafe import Markup
 
 from hotline_pbx.documents import charts
@@ -29,15 +29,12 @@ __all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "render_html", "render_pdf"]
 
 
 @cache
-def _environment() -> Environment:
+def _template() -> Template:
+    """The pack's template, compiled once."""
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True),
                       keep_trailing_newline=True)
-    return env
-
-
-@cache
-def _template_text() -> str:
-    return (files("hotline_pbx.documents") / "templates" / "pack.html").read_text("utf-8")
+    source = (files("hotline_pbx.documents") / "templates" / "pack.html").read_text("utf-8")
+    return env.from_string(source)
 
 
 def _pct(value: float | None) -> str:
@@ -98,8 +95,7 @@ def render_html(pack: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> str:
     kind = pack["kind"]
     generated = datetime.fromisoformat(pack["generated_at"]).astimezone(
         datetime.fromisoformat(pack["from"]).tzinfo)
-    template = _environment().from_string(_template_text())
-    return template.render(
+    return _template().render(
         pack=pack, w=w, lang=language, charts=_charts(pack, w),
         title=w[f"title_{kind}"].format(label=pack[kind]),
         subtitle=w["subtitle"].format(zone=pack["timezone"],

@@ -277,3 +277,9 @@ DEFAULT_STAFFING_WEEKS, MIN_STAFFING_WEEKS, MAX_STAFFING_WEEKS = 4, 1, 26
 __all__ += ["ANSWER_RATE_FLOOR", "DEFAULT_STAFFING_WEEKS", "MAX_STAFFING_WEEKS",
             "MIN_STAFFING_WEEKS", "SERVICE_LEVEL_TARGET"]
 # -- end staffing advisor --
+
+#: The languages people read the printed pack and the console in; Chinese first:
+#: the hotline's staff and managers are Chinese (``lang=``, ``--lang``).
+LANGUAGES: Final = ("zh-CN", "en")
+DEFAULT_LANGUAGE: Final = "zh-CN"
+__all__ += ["DEFAULT_LANGUAGE", "LANGUAGES"]

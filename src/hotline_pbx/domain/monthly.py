@@ -27,11 +27,40 @@ MONTH_EXAMPLE = "2026-11"
 DAY_EXAMPLE = "2026-11-03"
 
 
+class _LocalDays:
+    """Whole local days of ``zone`` from ``first_day`` up to ``next_first_day``
+    (excluded): what :class:`Month` and :class:`Day` have in common."""
+
+    __slots__ = ()
+    zone: ZoneInfo
+
+    @property
+    def first_day(self) -> date:
+        raise NotImplementedError
+
+    @property
+    def next_first_day(self) -> date:
+        raise NotImplementedError
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first_day, time(), self.zone)
+
+    @property
+    def end(self) -> datetime:
+        return datetime.combine(self.next_first_day, time(), self.zone)
+
+    def days(self) -> list[date]:
+        count = (self.next_first_day - self.first_day).days
+        return [self.first_day + timedelta(days=i) for i in range(count)]
+
+
 @dataclass(frozen=True, slots=True)
-class Month:
+class Month(_LocalDays):
     year: int
     month: int
     zone: ZoneInfo
+    kind = "month"
 
     @property
     def label(self) -> str:
@@ -45,24 +74,10 @@ class Month:
     def next_first_day(self) -> date:
         return date(self.year + self.month // 12, self.month % 12 + 1, 1)
 
-    @property
-    def start(self) -> datetime:
-        return datetime.combine(self.first_day, time(), self.zone)
-
-    @property
-    def end(self) -> datetime:
-        return datetime.combine(self.next_first_day, time(), self.zone)
-
-    kind = "month"
-
-    def days(self) -> list[date]:
-        count = (self.next_first_day - self.first_day).days
-        return [self.first_day + timedelta(days=i) for i in range(count)]
-
 
 @dataclass(frozen=True, slots=True)
-class Day:
-    """One local day: the daily pack. Same shape as :class:`Month`."""
+class Day(_LocalDays):
+    """One local day: the daily pack."""
 
     day: date
     zone: ZoneInfo
@@ -79,17 +94,6 @@ class Day:
     @property
     def next_first_day(self) -> date:
         return self.day + timedelta(days=1)
-
-    @property
-    def start(self) -> datetime:
-        return datetime.combine(self.day, time(), self.zone)
-
-    @property
-    def end(self) -> datetime:
-        return datetime.combine(self.next_first_day, time(), self.zone)
-
-    def days(self) -> list[date]:
-        return [self.day]
 
 
 #: What a pack covers: a month or a day.

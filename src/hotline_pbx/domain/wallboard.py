@@ -42,35 +42,45 @@ class TodayTally:
     after_hours: int = 0
     blocked: int = 0  # outbound attempts on the 400 trunk the guard stopped
 
+    def seed(self, opened: KpiSet, every_offered: int, blocked: int) -> None:
+        """Start from the day so far as the store counted it (``store/stats.py``:
+        ``opened`` the open-hours KPIs, ``every_offered`` every period's offered)."""
+        for outcome in Outcome:
+            count = getattr(opened, outcome.value)
+            if count:
+                self.outcomes[outcome.value] = self.outcomes.get(outcome.value, 0) + count
+        self.within_service_level += opened.answered_within_service_level
+        self.wait_sum_answered += (opened.asa_seconds or 0.0) * opened.answered
+        self.talk_sum_answered += (opened.mean_talk_seconds or 0.0) * opened.answered
+        self.all_periods += every_offered
+        self.after_hours += every_offered - opened.offered
+        self.blocked += blocked
+
     def add(self, record: CallRecord, local_day: date) -> None:
         """Count an ended call's record that started on ``local_day``."""
-        if local_day > self.day:
-            self.reset(local_day)
-        if local_day != self.day or not record.offered:
+        if not self.roll_to(local_day) or not record.offered:
             return
         self.all_periods += 1
         if record.period is not Period.OPEN:
             self.after_hours += 1
             return
-        self.add_counts(record.outcome.value, 1,
-                        within=int(record.outcome is Outcome.ANSWERED
-                                   and record.wait_seconds <= self.service_level_seconds),
-                        wait=record.wait_seconds if record.outcome is Outcome.ANSWERED
-                        else 0.0,
-                        talk=record.talk_seconds or 0.0)
-
-    def add_counts(self, outcome: str, count: int, *, within: int = 0, wait: float = 0.0,
-                   talk: float = 0.0) -> None:
-        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + count
-        self.within_service_level += within
-        self.wait_sum_answered += wait
-        self.talk_sum_answered += talk
+        outcome = record.outcome
+        self.outcomes[outcome.value] = self.outcomes.get(outcome.value, 0) + 1
+        if outcome is Outcome.ANSWERED:
+            self.within_service_level += int(record.wait_seconds <= self.service_level_seconds)
+            self.wait_sum_answered += record.wait_seconds
+            self.talk_sum_answered += record.talk_seconds or 0.0
 
     def add_blocked(self, local_day: date) -> None:
+        if self.roll_to(local_day):
+            self.blocked += 1
+
+    def roll_to(self, local_day: date) -> bool:
+        """Whether ``local_day`` is the tally's day; a later one starts a new day
+        (an earlier one — a late record of yesterday's — counts nowhere)."""
         if local_day > self.day:
             self.reset(local_day)
-        if local_day == self.day:
-            self.blocked += 1
+        return local_day == self.day
 
     def reset(self, day: date) -> None:
         self.day = day
