@@ -309,3 +309,33 @@ async def test_a_server_without_pdf_libraries_says_so_and_html_still_works(
     status, _, _ = await september.call("GET", f"{MONTHLY}?month=2026-09&format=html",
                                         "viewer")
     assert status == 200
+
+
+async def test_parallel_pdfs_are_bounded_and_the_api_keeps_answering(db: Database) -> None:
+    import dataclasses
+
+    from hotline_pbx.config import HttpSettings
+    from tests.integration.api_fixtures import SETTINGS, start_api
+
+    bounded = await start_api(db, dataclasses.replace(SETTINGS, http=HttpSettings(max_exports=1)))
+    try:
+        await bounded.insert_calls(september_calls())
+
+        async def pdf() -> int:
+            response = await bounded.client.get(f"{MONTHLY}?month=2026-09&format=pdf",
+                                                headers=bounded.headers("viewer"))
+            await response.read()
+            if response.status == 429:
+                assert response.headers["Retry-After"]
+            return response.status
+
+        async def schedule() -> int:
+            await asyncio.sleep(0.05)  # while the PDFs render in their threads
+            status, _, _ = await bounded.call("GET", "/api/v1/schedule", "viewer")
+            return status
+
+        *statuses, other = await asyncio.gather(*(pdf() for _ in range(4)), schedule())
+        assert statuses.count(200) >= 1 and statuses.count(429) >= 1, statuses
+        assert set(statuses) <= {200, 429} and other == 200
+    finally:
+        await bounded.client.close()
