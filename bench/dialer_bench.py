@@ -39,6 +39,7 @@ from typing import Any
 from hotline_pbx.sandbox.daemon import DaemonProcess
 from hotline_pbx.sandbox.network import PublicNetwork
 from hotline_pbx.sandbox.pbx import AsteriskSandbox, PbxPorts
+from hotline_pbx.sandbox.proc import cpu_seconds, rss_mb
 from hotline_pbx.sandbox.unprivileged import daemon_account
 
 CALLED = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.\d+\].*network: stand-in (\d+) called",
@@ -59,18 +60,6 @@ def get(daemon: DaemonProcess, path: str, token: str) -> Any:
     req.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(req, timeout=30) as response:
         return json.loads(response.read())
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 class Sampler(threading.Thread):

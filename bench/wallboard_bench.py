@@ -29,22 +29,11 @@ from typing import Any
 import asyncpg
 from aiohttp import ClientSession, ClientTimeout, CookieJar
 
+from hotline_pbx.sandbox.proc import cpu_seconds, rss_mb
+
 ADMIN_DSN = os.environ.get("HOTLINE_BENCH_ADMIN_DSN",
                            "postgresql://postgres@127.0.0.1:5432/postgres")
 RESULTS = Path(__file__).parent / "results" / "wallboard_bench.json"
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def serve(dsn: str, calls: int) -> None:

@@ -36,6 +36,8 @@ for package in libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-microhei; do
 done
 command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 command -v systemd-analyze >/dev/null || missing+=(systemd)  # verifies the shipped unit
+# Several daemons behind hagi:// in the failover test: a loopback DNS server for the SRV records.
+command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
 # The console's tests drive a real browser: Debian's Chromium and its driver.
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)

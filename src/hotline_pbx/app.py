@@ -30,6 +30,7 @@ import gc
 import logging
 import signal
 import time
+import uuid
 from dataclasses import dataclass
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -83,7 +84,9 @@ from hotline_pbx.store.migrate import (
     head_revision,
     migrate,
 )
+from hotline_pbx.store.models import ROUTES_CHANNEL
 from hotline_pbx.store.notify import ConfigListener
+from hotline_pbx.store.route_share import RoutePublisher, route_receiver
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +139,9 @@ class Daemon:
             db = await self._start_database()
             routing = await self._start_routing(db)
             writers = await self._start_writers(db)
-            tracking = CallTracking(self.settings, writers.calls)  # fed by AGI and AMI, below
+            tracking = CallTracking(self.settings, writers.calls,  # fed by AGI and AMI, below
+                                    dsn=db.dsn)
+            await self._share_routes(db, tracking)  # several daemons: their /route decisions
             board = self._wallboard(routing, tracking)  # the console's; started further down
             callbacks = await self._start_callbacks(db, routing, writers, tracking)
             await self._start_complaints(db, routing)
@@ -215,6 +220,25 @@ class Daemon:
         await self._components.start(OpenHoursGauge(routing), reports_as="routing")
         self._check_test_number(routing)
         return routing
+
+    async def _share_routes(self, db: Database, tracking: CallTracking) -> None:
+        """A cluster (``cluster.enabled``): publish this instance's /route decisions
+        and apply the others' to the tracker (store/route_share.py)."""
+        if not self.settings.cluster.enabled:
+            return
+        sender = uuid.uuid4().hex
+        publisher = RoutePublisher(db.dsn, sender,
+                                   connect_timeout=self.settings.database.connect_timeout)
+        await self._components.start(publisher, reports_as="routing")
+        tracking.share_routes(publisher.publish)
+        listener = ConfigListener(db.dsn, _nothing_to_reload, channel=ROUTES_CHANNEL,
+                                  connect_timeout=self.settings.database.connect_timeout,
+                                  on_payload=route_receiver(sender,
+                                                            tracking.tracker.route_decided))
+        listener.name = "route listener"
+        await self._components.start(listener, reports_as="routing")
+        log.info("cluster: node %s; /route decisions shared with the other instances",
+                 self.settings.cluster.node or "(unnamed)")
 
     def _check_test_number(self, routing: RoutingState) -> None:
         """The line monitor must never dial a person: refuse a test number that is
@@ -381,7 +405,7 @@ class Daemon:
                           service_level_seconds=self.settings.kpi.service_level_seconds,
                           interval=c.wallboard_interval, buffer=c.wallboard_buffer,
                           max_viewers=c.max_wallboards)
-        tracking.observe_ended(board.call_ended)
+        tracking.observe_ended(board.call_ended, on_standby=True)
         return board
 
     async def _start_wallboard(self, db: Database, board: Wallboard,
@@ -511,6 +535,11 @@ class Daemon:
         started = time.monotonic()
         await self._components.stop()
         log.info("stopped in %.1fs", time.monotonic() - started)
+
+
+async def _nothing_to_reload() -> None:
+    """The route listener's (re)connect: decisions missed meanwhile are not
+    asked again; their calls are recorded without the targets' names."""
 
 
 def _bind_failure(section: str, host: str, port: int, exc: OSError) -> str:

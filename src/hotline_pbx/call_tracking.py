@@ -6,6 +6,16 @@ decided, with names and roles), the AMI on-connect hook (reconcile) and the
 tracker's observer (offered and ended calls → Prometheus and the writer).
 Everything here is synchronous and quick except the reconcile and the sweep,
 which run as their own coroutines.
+
+**Several daemons** (``cluster.enabled``, docs/operations.md): every daemon
+follows every call of its Asterisk node, but only the holder of the node's
+tracking lock (:func:`~hotline_pbx.store.models.tracking_lock_key`) writes
+the records, counts them in its metrics and tells the observers of ended
+calls. A standby keeps the records of the last ``cluster.takeover_window``
+seconds; when it takes the lock over (its holder died or lost PostgreSQL) it
+writes those first: the calls its predecessor ended but never wrote, and the
+ones that ended while nobody held the lock. The store keeps one row per node
+and Linkedid, so a record written by both is stored once.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 
 from hotline_pbx.agi.route_handler import RoutedCall
@@ -28,10 +39,15 @@ from hotline_pbx.lifecycle import BackgroundTask, Readiness
 from hotline_pbx.logs import Identifier
 from hotline_pbx.metrics import CALL_TALK, CALL_WAIT, CALLS, CALLS_ACTIVE, CALLS_OFFERED
 from hotline_pbx.store.batch_writer import BatchWriter
+from hotline_pbx.store.leader_lock import LeaderLock
+from hotline_pbx.store.models import tracking_lock_key
 
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL = 60.0
+#: A standby's records kept for a takeover, at most (the window's calls at 300
+#: calls/s); beyond, the oldest go: they are the likeliest stored already.
+MAX_RECENT = 20_000
 
 
 def route_info(routed: RoutedCall) -> RouteInfo:
@@ -50,9 +66,11 @@ def route_info(routed: RoutedCall) -> RouteInfo:
 
 
 class CallTracking:
-    def __init__(self, settings: Settings, writer: BatchWriter[CallRecord]) -> None:
+    def __init__(self, settings: Settings, writer: BatchWriter[CallRecord], *,
+                 dsn: str | None = None) -> None:
         self.writer = writer
         self.kpi = settings.kpi
+        self.node = settings.cluster.node
         self.normaliser = Normaliser()
         self.tracker = CallTracker(observer=self)
         self._lost_logged = 0
@@ -60,11 +78,34 @@ class CallTracking:
         self.name = "call tracking"
         self._sweep = BackgroundTask("call-sweep", self.sweep_forever)
         self._ended_observers: list[Callable[[CallRecord], None]] = []
+        self._standby_observers: list[Callable[[CallRecord], None]] = []
+        # Cluster: the lock decides who writes; a standby keeps the recent records.
+        self.lock: LeaderLock | None = None
+        self._holding = True
+        self._window = settings.cluster.takeover_window
+        self._recent: deque[tuple[float, CallRecord]] = deque(maxlen=MAX_RECENT)
+        self._share: Callable[[RouteInfo], None] | None = None
+        self.taken_over = 0  # records written at takeovers (including ones stored already)
+        if settings.cluster.enabled:
+            if dsn is None:
+                raise ValueError("cluster tracking needs the database's DSN for its lock")
+            self.lock = LeaderLock(dsn, tracking_lock_key(self.node),
+                                   what=f"call tracking ({self.node or 'the node'})",
+                                   retry_seconds=settings.cluster.lock_retry,
+                                   check_seconds=settings.cluster.lock_retry)
+            self._holding = False
+            self._takeover = BackgroundTask("call-takeover", self._follow_lock)
 
-    def observe_ended(self, observer: Callable[[CallRecord], None]) -> None:
+    def observe_ended(self, observer: Callable[[CallRecord], None], *,
+                      on_standby: bool = False) -> None:
         """Call ``observer`` with each ended call's record (synchronous and quick;
-        an observer that raises is logged and never stops the record being written)."""
-        self._ended_observers.append(observer)
+        an observer that raises is logged and never stops the record being written).
+
+        In a cluster only the tracking instance calls it, once per record it writes
+        (a takeover's records included); ``on_standby``: every instance calls it,
+        at the call's end (a display of the calls, which writes nothing).
+        """
+        (self._standby_observers if on_standby else self._ended_observers).append(observer)
 
     # -- inputs -------------------------------------------------------------------
 
@@ -77,7 +118,15 @@ class CallTracking:
 
     def on_route(self, routed: RoutedCall) -> None:
         """RouteHandler observer."""
-        self.tracker.route_decided(route_info(routed))
+        info = route_info(routed)
+        self.tracker.route_decided(info)
+        if self._share is not None:
+            self._share(info)
+
+    def share_routes(self, publish: Callable[[RouteInfo], None]) -> None:
+        """A cluster: each decision of this instance's /route goes to ``publish`` too
+        (never blocking; the other instances apply it to their trackers)."""
+        self._share = publish
 
     async def on_ami_connected(self, supervisor: AmiSupervisor) -> None:
         """AmiSupervisor on_connected hook: reconcile the calls in progress.
@@ -97,8 +146,14 @@ class CallTracking:
 
     async def start(self) -> None:
         self._sweep.start()
+        if self.lock is not None:
+            await self.lock.start()
+            self._takeover.start()
 
     async def stop(self) -> None:
+        if self.lock is not None:
+            await self._takeover.stop()
+            await self.lock.stop()
         await self._sweep.stop()
         if self._reconcile is not None:
             self._reconcile.cancel()
@@ -106,7 +161,47 @@ class CallTracking:
                 await self._reconcile
 
     def readiness(self) -> Readiness:
-        return self._sweep.readiness()
+        failed = self._sweep.readiness()
+        if not failed.ok or self.lock is None:
+            return failed
+        for task in (self._takeover, self.lock):
+            failed = task.readiness()
+            if not failed.ok:
+                return failed
+        role = "writing the calls" if self._holding else "standby"
+        return Readiness(True, f"{role} of node {self.node or '(unnamed)'}")
+
+    @property
+    def holding(self) -> bool:
+        """Does this instance write the node's call records (always, outside a cluster)?"""
+        return self._holding
+
+    async def _follow_lock(self) -> None:
+        assert self.lock is not None
+        while True:
+            await self.lock.held.wait()
+            self._take_over()
+            await self.lock.released.wait()
+            self._holding = False
+            log.warning("call tracking of node %s: standby (the lock was lost); another "
+                        "instance writes the calls", self.node or "(unnamed)")
+
+    def _take_over(self) -> None:
+        """Now the writer: first the records of the window, in the order they ended."""
+        self._holding = True
+        self._forget_before(time.monotonic() - self._window)
+        replayed = [record for _, record in self._recent]
+        self._recent.clear()
+        for record in replayed:
+            self._write(record)
+        self.taken_over += len(replayed)
+        log.warning("call tracking of node %s: this instance writes the calls now (%d "
+                    "records of the last %.0f s written too; those stored already are "
+                    "skipped)", self.node or "(unnamed)", len(replayed), self._window)
+
+    def _forget_before(self, cutoff: float) -> None:
+        while self._recent and self._recent[0][0] < cutoff:
+            self._recent.popleft()
 
     async def sweep_forever(self) -> None:
         """Close calls whose hang-up was never seen (events lost in a gap)."""
@@ -123,22 +218,37 @@ class CallTracking:
     # -- TrackerObserver -----------------------------------------------------------
 
     def call_offered(self, call: Call) -> None:
-        CALLS_OFFERED.labels(call.period.value).inc()
+        if self._holding:
+            CALLS_OFFERED.labels(call.period.value).inc()
 
     def call_ended(self, call: Call) -> None:
-        record = record_of(call, self.kpi)
+        record = record_of(call, self.kpi, node=self.node)
+        log.info("call %s ended: %s/%s, wait %.1fs%s%s%s", Identifier(record.call_key),
+                 record.period.value, record.outcome.value, record.wait_seconds,
+                 f", talk {record.talk_seconds:.1f}s" if record.talk_seconds is not None else "",
+                 " (line-monitor test call: counted nowhere)" if record.is_test else "",
+                 "" if self._holding else " (standby: kept for a takeover)")
+        self._notify(self._standby_observers, record)
+        if not self._holding:
+            now = time.monotonic()
+            self._recent.append((now, record))
+            self._forget_before(now - self._window)
+            return
         if record.offered:
             period, outcome = record.period.value, record.outcome.value
             CALLS.labels(period, outcome).inc()
             CALL_WAIT.labels(period, outcome).observe(record.wait_seconds)
             if record.outcome is Outcome.ANSWERED and record.talk_seconds is not None:
                 CALL_TALK.labels(period).observe(record.talk_seconds)
-        log.info("call %s ended: %s/%s, wait %.1fs%s%s", Identifier(record.call_key),
-                 record.period.value, record.outcome.value, record.wait_seconds,
-                 f", talk {record.talk_seconds:.1f}s" if record.talk_seconds is not None else "",
-                 " (line-monitor test call: counted nowhere)" if record.is_test else "")
+        self._write(record)
+
+    def _write(self, record: CallRecord) -> None:
         self.writer.submit(record)
-        for observer in self._ended_observers:
+        self._notify(self._ended_observers, record)
+
+    @staticmethod
+    def _notify(observers: list[Callable[[CallRecord], None]], record: CallRecord) -> None:
+        for observer in observers:
             try:
                 observer(record)
             except Exception:

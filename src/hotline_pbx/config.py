@@ -274,6 +274,23 @@ class ConsoleSettings:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    """``[cluster]``: several daemons on one PostgreSQL (docs/operations.md#several-daemons).
+
+    Every daemon follows its Asterisk's calls; the one holding the node's
+    tracking lock writes their records and counts them in its metrics. A
+    daemon taking the lock over writes the calls that ended in the last
+    ``takeover_window`` seconds too (those its predecessor may not have
+    written); the store keeps one row per node and Linkedid.
+    """
+
+    enabled: bool = False
+    node: str = ""  # the Asterisk node this daemon's AMI is; stored with each call
+    takeover_window: float = 60.0
+    lock_retry: float = 1.0  # seconds between two tries for the tracking lock
+
+
+@dataclass(frozen=True)
 class RetentionSettings:
     # Call records, notes, blocked-outbound attempts, closed line faults and
     # audit entries older than this are deleted by `hotline-pbx purge`.
@@ -297,6 +314,7 @@ class Settings:
     long_call: LongCallSettings = field(default_factory=LongCallSettings)
     complaints: ComplaintSettings = field(default_factory=ComplaintSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     source: str = "defaults"
 
@@ -511,6 +529,12 @@ def validate(settings: Settings) -> None:
     _check_complaints(settings)
     _check_console(settings)
     _range("retention.days", settings.retention.days, 1, 36500)
+    _node("cluster.node", settings.cluster.node)
+    if settings.cluster.enabled and not settings.database.dsn:
+        raise ConfigError("cluster.enabled", "several daemons share one PostgreSQL: set "
+                          "database.dsn (the embedded database is one daemon's own)")
+    _positive("cluster.takeover_window", settings.cluster.takeover_window)
+    _positive("cluster.lock_retry", settings.cluster.lock_retry)
 
 
 def _check_complaints(settings: Settings) -> None:
@@ -658,6 +682,15 @@ def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
 def _positive(key: str, value: float) -> None:
     if not value > 0:
         raise ConfigError(key, f"must be greater than 0, not {value!r}")
+
+
+_NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
+def _node(key: str, value: str) -> None:
+    if value and _NODE_NAME.fullmatch(value) is None:
+        raise ConfigError(key, "must be empty (one Asterisk) or a name of up to 63 letters, "
+                          f"digits, '.', '_' or '-' such as pbx1, not {value!r}")
 
 
 def _range(key: str, value: float, low: float, high: float) -> None:

@@ -86,6 +86,13 @@ def test_secret_from_file(tmp_path: Path) -> None:
         ("[daemon]\nlog_format = \"xml\"\n", {}, "daemon.log_format"),
         ("[ami]\nenabled = \"maybe\"\n", {}, "ami.enabled"),
         ("", {"HOTLINE_AMI_SECRET": ""}, "ami.secret"),
+        ("[cluster]\nnode = \"pbx 1\"\n", {}, "cluster.node"),
+        ("[cluster]\nnode = \"-pbx\"\n", {}, "cluster.node"),
+        ("[cluster]\nnode = \"" + "p" * 64 + "\"\n", {}, "cluster.node"),
+        ("[cluster]\ntakeover_window = 0\n", {}, "cluster.takeover_window"),
+        ("[cluster]\nlock_retry = -1\n", {}, "cluster.lock_retry"),
+        # Several daemons share one PostgreSQL: the embedded one is a daemon's own.
+        ("[cluster]\nenabled = true\n", {}, "cluster.enabled"),
     ],
 )
 def test_bad_values_name_their_key(tmp_path: Path, toml: str, env: dict[str, str],

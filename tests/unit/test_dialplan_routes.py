@@ -51,6 +51,6 @@ def test_the_fail_safe_never_takes_a_test_call() -> None:
     """The test route is checked right after the AGI, before anything can reach
     the fail-safe (an AGISTATUS other than SUCCESS, an unknown route)."""
     inbound = _contexts()["hotline-inbound"]
-    agi = next(i for i, line in enumerate(inbound) if "AGI(agi://" in line)
+    agi = next(i for i, line in enumerate(inbound) if "AGI(${HOTLINE_AGI_SCHEME}://" in line)
     assert inbound[agi + 1].endswith(_route_jump(Route.TEST))
     assert not any("hotline-failsafe" in line for line in inbound[:agi + 1])

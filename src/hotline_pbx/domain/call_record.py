@@ -95,6 +95,7 @@ class CallRecord:
     needs_callback: bool = False
     details: Mapping[str, Any] = field(default_factory=dict)
     long_call: bool = False  # issue 12; last, so spool lines written before it still load
+    node: str = ""  # the Asterisk node (cluster.node); after long_call for the same reason
 
     @property
     def offered(self) -> bool:
@@ -146,9 +147,9 @@ class RecordSettings(Protocol):
     def short_abandon_seconds(self) -> float: ...
 
 
-def record_of(call: Call, settings: RecordSettings) -> CallRecord:
-    """The call's record: for an ended call; for one in progress, as if it ended at
-    its last event."""
+def record_of(call: Call, settings: RecordSettings, *, node: str = "") -> CallRecord:
+    """The call's record (from Asterisk ``node``): for an ended call; for one in
+    progress, as if it ended at its last event."""
     ended = call.ended_at if call.ended_at is not None else call.last_event_at
     outcome = _outcome(call, settings.short_abandon_seconds)
     wait_from = _wait_from(call)
@@ -189,6 +190,7 @@ def record_of(call: Call, settings: RecordSettings) -> CallRecord:
                         and bool(call.caller) and not call.is_test),
         details=_details(call),
         long_call=call.long_call,
+        node=node,
     )
 
 

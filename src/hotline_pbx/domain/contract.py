@@ -194,6 +194,7 @@ class DialplanVar:
     DIAL_TARGET: Final = "HOTLINE_TARGET"  # the dial string of the current try
     QUEUE_NAME: Final = "HOTLINE_QUEUE_NAME"
     AGI_HOST: Final = "HOTLINE_AGI_HOST"
+    AGI_SCHEME: Final = "HOTLINE_AGI_SCHEME"  # agi, or hagi: several daemons by DNS SRV
     FAILSAFE_QUEUE: Final = "HOTLINE_FAILSAFE_QUEUE"
     FAILSAFE_MOBILE: Final = "HOTLINE_FAILSAFE_MOBILE"
     FAILSAFE_RING: Final = "HOTLINE_FAILSAFE_RING"

@@ -38,6 +38,11 @@ SANDBOX_GLOBALS = {
 }
 
 
+#: The root's only name server: a loopback address of its own, where nothing
+#: listens (a lookup is refused at once) unless a test serves SRV records there
+#: (:mod:`hotline_pbx.sandbox.srv_dns`).
+SANDBOX_DNS = "127.0.1.53"
+
 #: PJSIP's qualify_timeout (its default; the shipped pjsip.conf keeps it), seconds.
 CARRIER_QUALIFY_TIMEOUT = 3
 
@@ -376,12 +381,13 @@ def _has_whole_reply(data: bytes, marker: bytes) -> bool:
 
 
 def isolate_name_lookups(root: Path = DEFAULT_ROOT) -> None:
-    """Give the root a hosts file and no DNS server.
+    """Give the root a hosts file and a DNS server of its own, mostly absent.
 
     Asterisk looks up the host name (and, to find its own address, a root name
     server) while setting up channels; in a debootstrap root with the host's
     resolver and no network those lookups stall for seconds. The sandbox only
     ever talks to 127.0.0.1: a refused lookup is the right, instant answer.
+    Only a failover test serves names there (SRV records for ``hagi://``).
     """
     etc = root / "etc"
     (etc / "hosts").write_text(
@@ -389,8 +395,8 @@ def isolate_name_lookups(root: Path = DEFAULT_ROOT) -> None:
     )
     resolv = etc / "resolv.conf"
     resolv.unlink(missing_ok=True)  # may be a symlink into the host's runtime dirs
-    resolv.write_text("# hotline-pbx sandbox: loopback only, no DNS\n"
-                      "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+    resolv.write_text("# hotline-pbx sandbox: loopback only, DNS only for hagi:// tests\n"
+                      f"nameserver {SANDBOX_DNS}\noptions timeout:1 attempts:1\n")
 
 
 def reap_orphans(root: Path = DEFAULT_ROOT) -> list[str]:

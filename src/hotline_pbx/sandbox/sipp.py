@@ -230,13 +230,31 @@ def place_call(script: CallScript, sip_port: int, *, timeout: float = 120.0,
     ``local_ip``: where the call comes from (any 127.x.y.z is this host's
     loopback too, and not the address the sandbox's trunks are matched by).
     """
+    return _run_sipp(script, sip_port, ["-m", "1", "-l", "1"], timeout=timeout,
+                     local_port=local_port, local_ip=local_ip)
+
+
+def place_load(script: CallScript, sip_port: int, *, rate: float, calls: int,
+               max_concurrent: int = 1000, timeout: float | None = None) -> SippResult:
+    """Place ``calls`` calls at ``rate`` new calls a second, at most
+    ``max_concurrent`` up at once (SIPp's own pacing); blocks until all ended."""
+    if rate <= 0 or calls <= 0:
+        raise ValueError("a load needs a rate and a number of calls above 0")
+    limit = timeout if timeout is not None else calls / rate + script.answer_timeout + 60
+    pacing = ["-r", f"{rate:g}", "-rp", "1000", "-m", str(calls), "-l", str(max_concurrent)]
+    return _run_sipp(script, sip_port, pacing, timeout=limit, local_port=0,
+                     local_ip="127.0.0.1")
+
+
+def _run_sipp(script: CallScript, sip_port: int, pacing: list[str], *, timeout: float,
+              local_port: int, local_ip: str) -> SippResult:
     with tempfile.TemporaryDirectory(prefix="hotline-sipp-") as tmp:
         path = Path(tmp) / "call.xml"
         path.write_text(script.scenario())
         stats = Path(tmp) / "stats"
         command = [
             "sipp", f"127.0.0.1:{sip_port}", "-sf", str(path), "-s", script.service,
-            "-i", local_ip, "-p", str(local_port), "-m", "1", "-l", "1",
+            "-i", local_ip, "-p", str(local_port), *pacing,
             "-timeout", f"{int(timeout)}s", "-timeout_error", "-nostdin", "-trace_screen",
             "-screen_file", str(stats),
         ]

@@ -19,7 +19,8 @@ goes direct again. At shutdown, what cannot be written in time is spooled
 (fsynced) for the next start, never only logged.
 
 **Idempotent**: every row carries the kind's key and is inserted with
-``ON CONFLICT (key) DO NOTHING``. A replay cut short by a crash (rows in,
+``ON CONFLICT (key) DO NOTHING`` (the key may span columns: a call's node and
+Linkedid). A replay cut short by a crash (rows in,
 segment not yet deleted) or a batch retried after a lost reply inserts
 nothing twice.
 
@@ -78,7 +79,7 @@ class RecordKind(Generic[T]):
     name: str  # the spool directory and segment prefix: <spool_root>/<name>/<name>-N.jsonl
     noun: str  # "call record": for log lines
     table: Table
-    key_column: str  # a unique column: the idempotent key
+    key_column: str  # the unique column of the idempotent key
     key: Callable[[T], str]
     row: Callable[[T], dict[str, Any]]  # the table row
     to_json: Callable[[T], dict[str, Any]]  # the spool line (JSON-safe)
@@ -91,13 +92,20 @@ class RecordKind(Generic[T]):
     # dialer job, or close a caller's tasks): its own idempotent write of a batch,
     # in the writer's transaction, instead of the insert. None: the insert.
     write: Callable[[AsyncConnection, Sequence[T]], Awaitable[None]] | None = None
+    # The columns of the unique key when it is more than ``key_column`` (calls:
+    # node and call_key); ``key`` then returns a string unique across all of them.
+    unique_columns: tuple[str, ...] = ()
+
+    @property
+    def conflict_columns(self) -> list[str]:
+        return list(self.unique_columns or (self.key_column,))
 
     def insert_statement(self) -> Insert:
         insert = pg_insert(self.table)
         if not self.merge:
-            return insert.on_conflict_do_nothing(index_elements=[self.key_column])
+            return insert.on_conflict_do_nothing(index_elements=self.conflict_columns)
         return insert.on_conflict_do_update(
-            index_elements=[self.key_column],
+            index_elements=self.conflict_columns,
             set_={name: func.coalesce(insert.excluded[name], self.table.c[name])
                   for name in self.merge})
 

@@ -9,6 +9,8 @@ exactly these tables; ``tests/integration`` checks the two agree.
 
 from __future__ import annotations
 
+import zlib
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -47,8 +49,10 @@ calls = Table(
     "calls",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
-    # HOTLINE_CALL_ID from /route, or the Linkedid when routing never ran.
-    Column("call_key", Text, nullable=False, unique=True),
+    # The Asterisk node (cluster.node; '' with one Asterisk) and the call's key
+    # there (its Linkedid): unique together, so several nodes share the table.
+    Column("node", Text, nullable=False, server_default=""),
+    Column("call_key", Text, nullable=False),
     Column("linkedid", Text),
     Column("uniqueid", Text),
     Column("caller", Text, nullable=False, server_default=""),
@@ -83,6 +87,8 @@ calls = Table(
     CheckConstraint(
         "outcome IN ('answered', 'abandoned', 'short_abandoned', 'missed')", name="outcome"
     ),
+    UniqueConstraint("node", "call_key", name="uq_calls_node_call_key"),
+    Index("ix_calls_call_key", "call_key"),
     Index("ix_calls_started_at", "started_at"),
     Index("ix_calls_caller", "caller"),
     Index("ix_calls_purpose", "purpose"),
@@ -501,6 +507,19 @@ recognises its call), a test asked for through the API (the monitor runs it)."""
 #: The PostgreSQL advisory lock the one running line monitor holds (an arbitrary,
 #: fixed 64-bit key: "hotline line monitor").
 LINE_MONITOR_LOCK = 0x486F746C696E654D
+
+ROUTES_CHANNEL = "hotline_routes"
+"""NOTIFY channel of the cluster (``cluster.enabled``): each instance's ``/route``
+decisions, so that whichever instance tracks the node's calls knows them."""
+
+#: The advisory locks of call tracking, one per Asterisk node ("hotline track" and
+#: the node name's CRC-32): one instance writes a node's calls at a time.
+_TRACKING_LOCK_BASE = 0x486F746C54000000
+
+
+def tracking_lock_key(node: str) -> int:
+    return _TRACKING_LOCK_BASE | zlib.crc32(node.encode())
+
 
 CONFIG_CHANNEL = "hotline_config"
 """NOTIFY channel: any change to schedule, exceptions, override or roster."""

@@ -81,6 +81,7 @@ def summary(record: CallRecord, t0: float) -> dict[str, Any]:
     # Only the long-call service sets long_call (never a replayed capture): the
     # expectations were written before the field, and must stay exact.
     assert out.pop("long_call") is False
+    assert out.pop("node") == ""  # one Asterisk, as in every capture (cluster.node unset)
     for name in ("started_at", "routed_at", "answered_at", "ended_at"):
         value = getattr(record, name)
         out[name] = None if value is None else round(value.timestamp() - t0, 3)
