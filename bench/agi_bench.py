@@ -1,9 +1,10 @@
-"""FastAGI benchmark: our `hotline_pbx.agi` server against `panoramisk.fast_agi`.
+"""FastAGI benchmark: our `hotline_pbx.agi` server against `panoramisk.fast_agi` and
+against the bare-protocol limit (a minimal asyncio server doing the same exchange).
 
     .venv/bin/python bench/agi_bench.py                 # both servers on the asyncio loop
     .venv/bin/python bench/agi_bench.py --loop uvloop   # both servers on uvloop
 
-Both servers run in this process, on the same event loop, answering the same
+All servers run in this process, on the same event loop, answering the same
 exchange: three `SET VARIABLE` commands per session. A load generator
 (`agi_loadgen.py`, uvloop) runs as a subprocess pinned to the other core when
 there are two, and drives one server at a time, over loopback:
@@ -59,6 +60,34 @@ class ThreeRoundTrips:
 class Pipelined:
     async def handle(self, session: AgiSession, channel: AgiChannel) -> None:
         await channel.set_variables(VARIABLES, final=True)
+
+
+class BareRoute(asyncio.Protocol):
+    """The bare-protocol limit: the least an asyncio FastAGI server can do for
+    this exchange (the environment block read, the three commands in one write,
+    their three replies counted, then close); no parsing, checks or timeouts."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.replies = -1  # until the environment's blank line
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.replies < 0:
+            end = self.buffer.find(b"\n\n")
+            if end < 0:
+                return
+            self.buffer, self.replies = self.buffer[end + 2:], 0
+            assert isinstance(self.transport, asyncio.WriteTransport)
+            self.transport.write(b"".join(f'SET VARIABLE {name} "{value}"\n'.encode()
+                                          for name, value in VARIABLES.items()))
+        self.replies += self.buffer.count(b"\n")
+        self.buffer = self.buffer[self.buffer.rfind(b"\n") + 1:]
+        if self.replies >= len(VARIABLES):
+            self.transport.close()
 
 
 async def panoramisk_route(request: Request) -> None:
@@ -174,6 +203,9 @@ async def bench(o: argparse.Namespace) -> dict[str, Any]:
     application.add_route("route", panoramisk_route)
     peer = await asyncio.start_server(application.handler, "127.0.0.1", 0, backlog=1024)
     peer_port = peer.sockets[0].getsockname()[1]
+    bare = await asyncio.get_running_loop().create_server(BareRoute, "127.0.0.1", 0,
+                                                          backlog=1024)
+    bare_port = bare.sockets[0].getsockname()[1]
     if o.gc_freeze:
         # What the daemon can do once started: leave startup objects out of
         # every later full collection (they are long-lived anyway).
@@ -189,6 +221,7 @@ async def bench(o: argparse.Namespace) -> dict[str, Any]:
         return [
             Target("ours, 3 round trips", ours.port, "route"),
             Target("ours, pipelined (final)", ours.port, "route_pipelined"),
+            Target("bare-protocol limit", bare_port, "route"),
             Target("panoramisk 1.4", peer_port, "route"),
         ]
 
@@ -196,7 +229,7 @@ async def bench(o: argparse.Namespace) -> dict[str, Any]:
     if "closed" in o.phases:
         closed = targets()
         for round_ in range(o.rounds):
-            for target in closed[round_ % 3 :] + closed[: round_ % 3]:
+            for target in closed[round_ % len(closed) :] + closed[: round_ % len(closed)]:
                 target.runs.append(await run_loadgen(target, "closed", o, client_cpu))
         print_closed(closed, o)
         report["closed"] = {t.label: t.runs for t in closed}
@@ -208,6 +241,7 @@ async def bench(o: argparse.Namespace) -> dict[str, Any]:
         report["open"] = {t.label: t.runs for t in opened}
 
     peer.close()
+    bare.close()
     await ours.stop(drain_deadline=2.0)
     return report
 
@@ -238,6 +272,10 @@ def print_closed(targets: list[Target], o: argparse.Namespace) -> None:
             f"{median(t, 'other_cpu'):>10.0%}{sum(r['errors'] for r in t.runs):>7}"
         )
     print("ratio = median sessions/s ÷ panoramisk's; busy = CPU time ÷ wall time of that process")
+    limit = next(t for t in targets if t.label == "bare-protocol limit")
+    ours = next(t for t in targets if t.label == "ours, pipelined (final)")
+    print(f"ours (pipelined, as /route) ÷ the bare-protocol limit: "
+          f"{median(ours, 'per_second') / median(limit, 'per_second'):.2f}")
 
 
 def print_open(targets: list[Target], o: argparse.Namespace) -> None:

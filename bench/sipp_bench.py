@@ -18,6 +18,11 @@ rate. For each rate SIPp places ``rate × seconds`` calls; then, per rate:
   same run: the PBX the daemon serves) and against the **target**, 1.5 ms;
 * the daemon's **RSS** after the run; the AMI events it received per call.
 
+Then ``--concurrent`` calls (2,000) are put up at 100 a second and held (the
+stand-in talks 99 s): the daemon's RSS while it tracks them all and its peak,
+against the 100 MB limit. (Asterisk's maxcalls is raised for this sandbox:
+three channels a call.)
+
 Results go to ``--json`` as well.
 """
 
@@ -26,8 +31,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -36,10 +44,11 @@ from typing import Any
 from hotline_pbx.metrics import AGI_BUCKETS
 from hotline_pbx.sandbox.daemon import DaemonProcess
 from hotline_pbx.sandbox.pbx import AsteriskSandbox, PbxPorts
-from hotline_pbx.sandbox.proc import cpu_seconds, rss_mb
-from hotline_pbx.sandbox.sipp import CallScript, place_load
+from hotline_pbx.sandbox.proc import cpu_seconds, cpu_times, rss_mb
+from hotline_pbx.sandbox.sipp import CallScript, SippResult, place_load
 
 TARGET_CPU_MS = 1.5
+RSS_LIMIT_MB = 100
 CLOSED = {"timezone": "Asia/Shanghai", "weekly": []}
 ROSTER = {"supervisor": {"id": "li.na", "name": "Li Na", "mobile": "13810200000"},
           "deputies": [{"id": "wang.wei", "name": "Wang Wei", "mobile": "13810200001"}]}
@@ -88,6 +97,17 @@ def quantile(before: list[tuple[float, float]], after: list[tuple[float, float]]
     return lower
 
 
+def task_queue_warnings(pbx: AsteriskSandbox) -> int:
+    """Asterisk's "The 'stasis/m:manager:core-…' task processor queue reached N
+    scheduled tasks" warnings so far: AMI's event queue falling behind."""
+    try:
+        text = pbx.log_path.read_text(errors="replace")
+    except FileNotFoundError:
+        return 0
+    return sum(1 for line in text.splitlines()
+               if "task processor queue reached" in line and "manager" in line)
+
+
 def counted(metrics: dict[str, float]) -> float:
     return sum(v for k, v in metrics.items() if k.startswith("hotline_calls_total{"))
 
@@ -98,6 +118,8 @@ def run_rate(pbx: AsteriskSandbox, daemon: DaemonProcess, token: str, rate: int,
     before = daemon.metrics()
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
     cpu_d, cpu_a = cpu_seconds(daemon_pid), cpu_seconds(asterisk_pid)
+    sys_d = cpu_times(daemon_pid)[1]
+    warned = task_queue_warnings(pbx)
     result = place_load(CallScript(caller="13912300000", hold_after_answer=30), pbx.ports.sip,
                         rate=rate, calls=calls)
     pbx.wait_idle(120)
@@ -106,6 +128,7 @@ def run_rate(pbx: AsteriskSandbox, daemon: DaemonProcess, token: str, rate: int,
         time.sleep(0.2)
     time.sleep(1.0)  # the writer's last batch
     used_d, used_a = cpu_seconds(daemon_pid) - cpu_d, cpu_seconds(asterisk_pid) - cpu_a
+    kernel_d = cpu_times(daemon_pid)[1] - sys_d
     after = daemon.metrics()
     stored = stored_rows(daemon, token, since)
     events = after.get("hotline_ami_events_total", 0) - before.get("hotline_ami_events_total", 0)
@@ -119,9 +142,11 @@ def run_rate(pbx: AsteriskSandbox, daemon: DaemonProcess, token: str, rate: int,
         "route_p50_ms": None if p50 is None else round(p50 * 1000, 3),
         "route_p99_ms": None if p99 is None else round(p99 * 1000, 3),
         "daemon_cpu_ms_per_call": round(used_d / calls * 1000, 3),
+        "daemon_system_share": round(kernel_d / max(used_d, 1e-9), 2),
         "asterisk_cpu_ms_per_call": round(used_a / calls * 1000, 3),
         "ami_events_per_call": round(events / calls, 1),
         "daemon_rss_mb": round(rss_mb(daemon_pid), 1),
+        "asterisk_task_queue_warnings": task_queue_warnings(pbx) - warned,
     }
 
 
@@ -130,32 +155,70 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rates", default="10,30,50,100")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--json", type=Path, default=Path("bench/results/sipp_bench.json"))
+    parser.add_argument("--concurrent", type=int, default=2000,
+                        help="then this many calls up at once, for the daemon's RSS (0: skip)")
+    parser.add_argument("--loops", default="asyncio",
+                        help="daemon.event_loop values to measure in turn, e.g. asyncio,uvloop")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="py-spy's collapsed stacks of the daemon over the runs, to this file")
     args = parser.parse_args(argv)
     rates = [int(r) for r in args.rates.split(",")]
     if os.geteuid() != 0:
         print("run as root: the Asterisk sandbox needs chroot (the daemon runs unprivileged)",
               file=sys.stderr)
         return 2
-    pbx = AsteriskSandbox(name=f"sippbench-{os.getpid()}", ports=PbxPorts.allocate())
+    # Three channels a call (the trunk's leg, the Local pair to the mobile): the
+    # concurrent phase needs more than the shipped maxcalls.
+    pbx = AsteriskSandbox(name=f"sippbench-{os.getpid()}", ports=PbxPorts.allocate(),
+                          options={"maxcalls": str(max(2000, 4 * args.concurrent))})
     pbx.start()
+    rows: list[dict[str, Any]] = []
+    held: list[dict[str, Any]] = []
     try:
-        with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
-            daemon = DaemonProcess.for_sandbox(pbx, None, Path(tmp), {
-                "HOTLINE_DAEMON_LOG_LEVEL": "warning", "HOTLINE_LINE_ENABLED": "false",
-                "HOTLINE_ROUTING_USE_STATUTORY_CALENDAR": "false"})
-            daemon.start(timeout=120)
-            try:
-                rows = measure(pbx, daemon, rates, args.seconds)
-            finally:
-                daemon.stop()
+        for loop in args.loops.split(","):
+            measured, concurrent = run_daemon(pbx, loop, rates, args.seconds, args.profile,
+                                              args.concurrent)
+            rows += measured
+            held += concurrent
     finally:
         pbx.stop()
-    report(rows, args.json)
+    report(rows, held, args.json)
     return 0 if all(r["success_ratio"] == 1.0 for r in rows) else 1
 
 
+def run_daemon(pbx: AsteriskSandbox, loop: str, rates: list[int], seconds: float,
+               profile: Path | None, concurrent: int
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
+        daemon = DaemonProcess.for_sandbox(pbx, None, Path(tmp), {
+            "HOTLINE_DAEMON_LOG_LEVEL": "warning", "HOTLINE_LINE_ENABLED": "false",
+            "HOTLINE_ROUTING_USE_STATUTORY_CALENDAR": "false",
+            "HOTLINE_DAEMON_EVENT_LOOP": loop})
+        daemon.start(timeout=120)
+        profiler = None
+        try:
+            if profile is not None:
+                assert daemon.process is not None
+                command = (["strace", "-c", "-f", "-o", f"{profile}.{loop}.strace"]
+                           if str(profile).endswith("strace") else
+                           ["py-spy", "record", "--format", "raw", "--rate", "200",
+                            "--nonblocking", "-o", f"{profile}.{loop}"])
+                profiler = subprocess.Popen([*command, "-p", str(daemon.process.pid)],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            rows = [{"event_loop": loop, **row}
+                    for row in measure(pbx, daemon, rates, seconds, loop)]
+            held = [{"event_loop": loop, **hold_concurrent(pbx, daemon, concurrent)}
+                    ] if concurrent else []
+            return rows, held
+        finally:
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(30)
+            daemon.stop()
+
+
 def measure(pbx: AsteriskSandbox, daemon: DaemonProcess, rates: list[int],
-            seconds: float) -> list[dict[str, Any]]:
+            seconds: float, loop: str) -> list[dict[str, Any]]:
     assert daemon.process is not None and pbx._process is not None
     token = daemon.cli("token", "create", "--name", "bench", "--role", "admin").stdout.strip()
     request(daemon, "PUT", "/api/v1/schedule", token, CLOSED)
@@ -165,24 +228,68 @@ def measure(pbx: AsteriskSandbox, daemon: DaemonProcess, rates: list[int],
     for rate in rates:
         row = run_rate(pbx, daemon, token, rate, seconds, pbx._process.pid, daemon.process.pid)
         rows.append(row)
-        print(f"{rate:>4} calls/s: {row['successful']}/{row['calls']} answered, "
+        print(f"{loop:>7} {rate:>4} calls/s: {row['successful']}/{row['calls']} answered, "
               f"{row['counted']} counted, {row['rows']} rows; /route p50 "
               f"{row['route_p50_ms']} ms p99 {row['route_p99_ms']} ms; CPU per call: daemon "
               f"{row['daemon_cpu_ms_per_call']} ms, Asterisk "
               f"{row['asterisk_cpu_ms_per_call']} ms; {row['ami_events_per_call']} AMI "
-              f"events/call; RSS {row['daemon_rss_mb']} MB", flush=True)
+              f"events/call; RSS {row['daemon_rss_mb']} MB; manager task-queue warnings "
+              f"{row['asterisk_task_queue_warnings']}", flush=True)
     return rows
 
 
-def report(rows: list[dict[str, Any]], path: Path) -> None:
-    print("\nrate  daemon/Asterisk CPU  daemon/target(1.5 ms)  success")
+def hold_concurrent(pbx: AsteriskSandbox, daemon: DaemonProcess,
+                    concurrent: int) -> dict[str, Any]:
+    """``concurrent`` calls up at once (the supervisor's stand-in talks 99 s):
+    the daemon's RSS while it tracks them all, its peak, and after."""
+    assert daemon.process is not None
+    pid = daemon.process.pid
+    token = daemon.cli("token", "create", "--name", "held", "--role", "admin").stdout.strip()
+    long_talk = {**ROSTER, "supervisor": {**ROSTER["supervisor"], "mobile": "13819900000"}}
+    request(daemon, "PUT", "/api/v1/roster", token, long_talk)
+    time.sleep(1.0)
+    before = rss_mb(pid)
+    outcome: dict[str, Any] = {}
+    load = threading.Thread(target=lambda: outcome.update(result=place_load(
+        CallScript(caller="13912300001", hold_after_answer=150), pbx.ports.sip,
+        rate=100, calls=concurrent, max_concurrent=concurrent + 10)))
+    load.start()
+    peak, at_full, most = before, None, 0.0
+    while load.is_alive():
+        active = daemon.metrics().get("hotline_calls_active", 0.0)
+        rss = rss_mb(pid)
+        peak, most = max(peak, rss), max(most, active)
+        if at_full is None and active >= concurrent:
+            at_full = rss
+        time.sleep(0.5)
+    pbx.wait_idle(120)
+    request(daemon, "PUT", "/api/v1/roster", token, ROSTER)
+    result: SippResult = outcome["result"]
+    row = {"concurrent": concurrent, "most_tracked": int(most),
+           "successful": result.successful, "rss_before_mb": round(before, 1),
+           "rss_all_up_mb": None if at_full is None else round(at_full, 1),
+           "rss_peak_mb": round(peak, 1), "rss_after_mb": round(rss_mb(pid), 1)}
+    print(f"{concurrent} calls up at once: {int(most)} tracked at most; daemon RSS "
+          f"{row['rss_before_mb']} → {row['rss_all_up_mb']} MB with all up (peak "
+          f"{row['rss_peak_mb']}, after {row['rss_after_mb']}); limit 100 MB", flush=True)
+    return row
+
+
+def report(rows: list[dict[str, Any]], held: list[dict[str, Any]], path: Path) -> None:
+    print("\n   loop  rate  daemon/Asterisk CPU  daemon/target(1.5 ms)  success")
     for row in rows:
         daemon_ms, asterisk_ms = row["daemon_cpu_ms_per_call"], row["asterisk_cpu_ms_per_call"]
-        print(f"{row['rate']:>4}  {daemon_ms / max(asterisk_ms, 1e-9):>19.2f}  "
+        ratio = daemon_ms / max(asterisk_ms, 1e-9)
+        print(f"{row['event_loop']:>7}  {row['rate']:>4}  {ratio:>19.2f}  "
               f"{daemon_ms / TARGET_CPU_MS:>21.2f}  {row['success_ratio']:>7.4f}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"target_cpu_ms_per_call": TARGET_CPU_MS, "rows": rows},
-                               indent=2) + "\n")
+    for row in held:
+        print(f"{row['event_loop']:>7}  {row['concurrent']} up at once: RSS peak "
+              f"{row['rss_peak_mb']} MB = {row['rss_peak_mb'] / RSS_LIMIT_MB:.2f} of the "
+              f"{RSS_LIMIT_MB} MB limit")
+    path.write_text(json.dumps({"target_cpu_ms_per_call": TARGET_CPU_MS,
+                                "rss_limit_mb": RSS_LIMIT_MB, "rows": rows,
+                                "concurrent": held}, indent=2) + "\n")
     print(f"written to {path}")
 
 

@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from hotline_pbx import __version__
 from hotline_pbx.config import ConfigError, Settings, load_settings, redacted
@@ -147,11 +147,22 @@ def admin_command(settings: Settings, args: argparse.Namespace) -> int:
         raise CommandFailed(str(exc)) from None
 
 
+def event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """``daemon.event_loop``: None for asyncio's own loop, or uvloop's (checked
+    installed when the settings loaded)."""
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return None
+
+
 def run_command(settings: Settings) -> int:
     from hotline_pbx.app import StartupError, run_daemon
 
     try:
-        asyncio.run(run_daemon(settings))
+        with asyncio.Runner(loop_factory=event_loop_factory(settings.daemon.event_loop)) as runner:
+            runner.run(run_daemon(settings))
     except StartupError as exc:
         raise CommandFailed(f"not started: {exc}") from None
     except ConfigError as exc:  # found only once the PBX answers, e.g. a trunk it lacks

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib.util
 import ipaddress
 import math
 import os
@@ -75,6 +76,9 @@ OTHER_VARIABLES: frozenset[str] = frozenset({
     "HOTLINE_AGI_BIND",  # docker/compose.yaml
 })
 
+#: The event loops `daemon.event_loop` may name.
+EVENT_LOOPS = ("asyncio", "uvloop")
+
 #: Connections the database pool may open beyond `database.pool_size` (SQLAlchemy's
 #: `max_overflow`); counted in the daemon's open-file budget.
 DATABASE_POOL_OVERFLOW = 10
@@ -88,6 +92,7 @@ class DaemonSettings:
     drain_seconds: float = 10.0
     data_dir: str = "~/.local/share/hotline-pbx"
     user: str = ""  # started as root: become this user first (else `run` refuses)
+    event_loop: str = "asyncio"  # asyncio | uvloop (docs/performance.md: what it saves)
 
 
 @dataclass(frozen=True)
@@ -479,6 +484,10 @@ def validate(settings: Settings) -> None:
     """Every cross-field and format rule, each failing with the key named."""
     d = settings.daemon
     _one_of("daemon.log_format", d.log_format, ("text", "json"))
+    _one_of("daemon.event_loop", d.event_loop, EVENT_LOOPS)
+    if d.event_loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        raise ConfigError("daemon.event_loop", "uvloop is not installed (pip install uvloop, "
+                          "or event_loop = \"asyncio\")")
     _one_of("daemon.log_level", d.log_level, ("debug", "info", "warning", "error"))
     _positive("daemon.drain_seconds", d.drain_seconds)
     if settings.database.dsn:

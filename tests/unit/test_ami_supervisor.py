@@ -7,9 +7,18 @@ import logging
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.message import Message
 
-from hotline_pbx.ami.supervisor import AmiSupervisor, AmiUnavailable, _Manager, describe
+from hotline_pbx.ami.supervisor import (
+    AmiSupervisor,
+    AmiUnavailable,
+    _Manager,
+    describe,
+    event_fields,
+)
 from hotline_pbx.config import AmiSettings, Secret
 from hotline_pbx.sandbox.pbx import free_port
 
@@ -181,3 +190,18 @@ async def test_a_connection_completing_after_its_attempt_was_abandoned_is_closed
     finally:
         loop.set_exception_handler(None)
         await ami.down()
+
+
+@given(st.dictionaries(st.text(min_size=1, alphabet=st.characters(blacklist_characters=":\r\n")),
+                       st.text(alphabet=st.characters(blacklist_characters="\r\n")),
+                       max_size=12))
+def test_event_fields_are_the_messages_own_names_and_values(headers: dict[str, str]) -> None:
+    lines = "\r\n".join(["Event: Test", *(f"{k}: {v}" for k, v in headers.items())])
+    message = Message.from_line(lines)
+    assert event_fields(message) == {str(k): str(v) for k, v in message.items()}
+
+
+def test_a_header_given_twice_keeps_both_values_as_text() -> None:
+    message = Message.from_line("Event: Test\r\nChanVariable: A=1\r\nChanVariable: B=2")
+    assert event_fields(message) == {"Event": "Test", "ChanVariable": "['A=1', 'B=2']",
+                                     "content": ""}  # panoramisk's own field, as before

@@ -40,7 +40,7 @@ _VARIABLE = re.compile(r"HOTLINE_[A-Z_0-9]+")
 _METRIC = re.compile(r"\bhotline_[a-z_]+\b")
 #: hotline_* words in the docs that are not metrics: the package, the
 #: LISTEN/NOTIFY channels, the console's cookies.
-_NOT_METRICS = {"hotline_pbx", "hotline_config", "hotline_line",
+_NOT_METRICS = {"hotline_pbx", "hotline_config", "hotline_line", "hotline_routes",
                 "hotline_dialer",  # the package, NOTIFY channels
                 "hotline_session", "hotline_lang"}  # the console's cookies (docs/console.md)
 _HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")

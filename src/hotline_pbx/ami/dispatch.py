@@ -51,6 +51,9 @@ class EventDispatcher:
         return self._task.readiness()
 
     async def run(self) -> None:
+        source = self._source
         while True:
-            event = await self._source.get()
-            self.dispatch(event)
+            self.dispatch(await source.get())
+            # What arrived meanwhile, without a round through the loop for each.
+            while not source.empty():
+                self.dispatch(source.get_nowait())

@@ -43,7 +43,7 @@ from hotline_pbx.domain.call_events import (
     SnapshotComplete,
     VarSet,
 )
-from hotline_pbx.domain.contract import DIALPLAN_VAR_PREFIX
+from hotline_pbx.domain.contract import is_tracked_variable
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +117,8 @@ def _var_set(raw: Mapping[str, str], ts: float) -> CallEvent | None:
     if raw.get("Channel", "none") == "none" and not raw.get("Linkedid"):
         return None  # a global variable: not about a call
     name = _text(raw, "Variable")
-    if not name.startswith(DIALPLAN_VAR_PREFIX):
-        return None
+    if not is_tracked_variable(name):
+        return None  # one the tracker never reads (manager.conf's filter drops them too)
     return VarSet(*_channel_fields(raw, ts), name, _opt(raw, "Value"))
 
 

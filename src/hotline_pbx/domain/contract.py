@@ -46,6 +46,8 @@ __all__ = [
     "MIN_SHORT_ABANDON_SECONDS",
     "MIN_YEAR",
     "ROUTED_PERIODS",
+    "TRACKED_TARGET_PATTERN",
+    "TRACKED_VARIABLES",
     "AccessRole",
     "BlockedAction",
     "BlockedMethod",
@@ -57,6 +59,7 @@ __all__ = [
     "Route",
     "dialplan_target",
     "dialplan_target_timeout",
+    "is_tracked_variable",
 ]
 
 
@@ -204,6 +207,20 @@ class DialplanVar:
         """Every variable name (prefixes with their trailing ``_``)."""
         return frozenset(value for key, value in vars(cls).items()
                          if key.isupper() and isinstance(value, str))
+
+
+#: The dialplan variables whose VarSet events the tracker and the line monitor
+#: read, and the pattern of the targets' (``HOTLINE_TARGET_<n>``): manager.conf
+#: lets exactly these through, the normaliser reads no other.
+TRACKED_VARIABLES: Final = frozenset({
+    DialplanVar.CALL_ID, DialplanVar.PERIOD, DialplanVar.ROUTE, DialplanVar.TRY,
+    DialplanVar.CLOSED, DialplanVar.TEST_CALL, DialplanVar.DNID})
+TRACKED_TARGET_PATTERN: Final = rf"^{DialplanVar.TARGET}[0-9]+$"
+
+
+def is_tracked_variable(name: str) -> bool:
+    return name in TRACKED_VARIABLES or (
+        name.startswith(DialplanVar.TARGET) and name[len(DialplanVar.TARGET):].isdigit())
 
 
 def dialplan_target(n: int) -> str:

@@ -121,6 +121,9 @@ class AsteriskSandbox:
     # purpose). Tests of the trunk state turn it on, with a PublicNetwork
     # (sandbox/network.py) answering the qualify.
     carrier_qualify_seconds: int = 0
+    # asterisk.conf [options] to change from the shipped values (a benchmark's
+    # 2,000 concurrent calls need more channels than the shipped maxcalls).
+    options: Mapping[str, str] = field(default_factory=dict)
     _process: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
@@ -287,6 +290,11 @@ class AsteriskSandbox:
         if header is None:
             raise SandboxError("the shipped asterisk.conf has no [options] section")
         options = shipped[header.start():]
+        for key, value in self.options.items():
+            options, found = re.subn(rf"(?m)^{re.escape(key)} = .*$", f"{key} = {value}",
+                                     options)
+            if not found:
+                options = options.replace("[options]\n", f"[options]\n{key} = {value}\n", 1)
         return (
             "[directories]\n"
             f"astetcdir => {self.etc_dir}\n"

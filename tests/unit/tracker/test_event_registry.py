@@ -13,6 +13,11 @@ import pytest
 from hotline_pbx.ami.normalise import PARSERS, Normaliser
 from hotline_pbx.domain.call_events import AMI_EVENTS, RECONNECTED, HangupRequest
 from hotline_pbx.domain.call_tracker import CallTracker
+from hotline_pbx.domain.contract import (
+    TRACKED_TARGET_PATTERN,
+    TRACKED_VARIABLES,
+    is_tracked_variable,
+)
 
 MANAGER_CONF = Path(__file__).resolve().parents[3] / "asterisk-conf" / "manager.conf"
 
@@ -101,9 +106,19 @@ def test_manager_conf_admits_every_event_the_registry_needs() -> None:
 
 
 def test_the_variables_manager_conf_lets_through_are_those_the_tracker_reads() -> None:
-    (varset,) = [f for f in event_filters() if f.get("name") == "VarSet"]
-    assert (varset["header"], varset["method"], varset["value"]) == (
-        "Variable", "starts_with", "HOTLINE_")
+    varsets = [f for f in event_filters() if f.get("name") == "VarSet"]
+    assert all(f["header"] == "Variable" for f in varsets)
+    exact = {f["value"] for f in varsets if f["method"] == "exact"}
+    patterns = [f["value"] for f in varsets if f["method"] == "regex"]
+    assert exact == TRACKED_VARIABLES
+    assert patterns == [TRACKED_TARGET_PATTERN]
+    assert len(varsets) == len(exact) + len(patterns)  # nothing else lets a VarSet in
     normalise = Normaliser()
-    assert normalise({**FULL_EVENT, "Event": "VarSet", "Variable": "HOTLINE_TRY"}) is not None
-    assert normalise({**FULL_EVENT, "Event": "VarSet", "Variable": "DIALSTATUS"}) is None
+    for name in (*TRACKED_VARIABLES, "HOTLINE_TARGET_1", "HOTLINE_TARGET_12"):
+        assert normalise({**FULL_EVENT, "Event": "VarSet", "Variable": name}) is not None
+        assert is_tracked_variable(name)
+    for name in ("DIALSTATUS", "HOTLINE_TARGET_COUNT", "HOTLINE_TARGET_TIMEOUT_1",
+                 "HOTLINE_TARGET", "HOTLINE_QUEUE_NAME", "HOTLINE_TARGET_1x"):
+        assert normalise({**FULL_EVENT, "Event": "VarSet", "Variable": name}) is None
+        assert not is_tracked_variable(name)
+        assert re.search(TRACKED_TARGET_PATTERN, name) is None
