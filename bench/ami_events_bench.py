@@ -10,10 +10,11 @@ a busy PBX: about 40 events per call. Nothing is synthetic but the ids.
 1. **throughput**: the whole stream as fast as it goes through the daemon's own
    path, normaliser → tracker → metrics → batched writer → PostgreSQL, timed
    until the last row is committed. Twice: from parsed events (dicts), and
-   from the raw bytes through everything the daemon runs (panoramisk's parser,
-   our supervisor's callback and bounded queue, the dispatcher task), against
-   the **peer**: panoramisk's parser alone on the same
-   bytes, which is the floor of any panoramisk-based daemon.
+   from the raw bytes through everything the daemon runs (its AMI protocol,
+   whose fast lane reads plain events without panoramisk's messages, our
+   supervisor's bounded queue, the dispatcher task), against the **peer**:
+   panoramisk's parser alone on the same bytes, which was the floor of a
+   daemon that parses every event through panoramisk.
 2. **lag**: an open-loop feed at ``--rate`` events/s for ``--seconds``; for
    each call, the time from feeding its last event (the root ``Hangup``) to
    its row being committed: p50, p99, max.
@@ -41,7 +42,7 @@ from typing import Any
 import asyncpg
 
 from hotline_pbx.ami.dispatch import EventDispatcher
-from hotline_pbx.ami.supervisor import AmiEvent, AmiSupervisor
+from hotline_pbx.ami.supervisor import AmiEvent, AmiSupervisor, _Protocol
 from hotline_pbx.call_tracking import CallTracking
 from hotline_pbx.config import AmiSettings, DatabaseSettings, Secret, Settings
 from hotline_pbx.store.batch_writer import BatchWriter
@@ -114,10 +115,10 @@ class _Factory:
             self.on_message(message)
 
 
-def panoramisk_protocol(factory: _Factory) -> Any:
+def panoramisk_protocol(factory: _Factory, protocol_class: Any = None) -> Any:
     from panoramisk.ami_protocol import AMIProtocol
 
-    protocol = AMIProtocol()
+    protocol = (protocol_class or AMIProtocol)()
     protocol.connection_made(None)
     protocol.factory = factory
     protocol.version = "11.0.0"
@@ -183,15 +184,18 @@ async def throughput_dicts(db: Database, events: list[AmiEvent], tmp: Path) -> f
 
 
 async def throughput_bytes(db: Database, data: bytes, expected: int, tmp: Path) -> float:
-    """The daemon's whole path: panoramisk's parser → AmiSupervisor's callback (dict
-    copy, counter, bounded queue) → EventDispatcher task → tracking → writer."""
+    """The daemon's whole path: its AMI protocol (plain events read straight into
+    dicts, the rest by panoramisk) → AmiSupervisor's queueing (counter, bounded
+    queue) → EventDispatcher task → tracking → writer."""
     supervisor = AmiSupervisor(AmiSettings(secret=Secret("unused")))
     dispatcher = EventDispatcher(supervisor.events)
     async with Pipeline(db, tmp / "spool-b") as pipe:
         dispatcher.subscribe("call-tracker", pipe.tracking.on_ami_event)
         task = asyncio.create_task(dispatcher.run())
         factory = _Factory(on_message=lambda m: supervisor._on_event(None, m))
-        protocol = panoramisk_protocol(factory)
+        # The daemon's protocol: plain events take its fast lane to the queue.
+        factory.deliver_event = supervisor._queue_event  # type: ignore[attr-defined]
+        protocol = panoramisk_protocol(factory, _Protocol)
         started = time.perf_counter()
         for chunk in chunks(data, 32768):
             protocol.data_received(chunk)  # ~65 events into the queue

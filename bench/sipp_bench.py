@@ -50,6 +50,9 @@ from hotline_pbx.sandbox.sipp import CallScript, SippResult, place_load
 TARGET_CPU_MS = 1.5
 RSS_LIMIT_MB = 100
 CLOSED = {"timezone": "Asia/Shanghai", "weekly": []}
+ALWAYS_OPEN = {"timezone": "Asia/Shanghai", "weekly": [
+    {"day": day, "start": "00:00", "end": "24:00"}
+    for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")]}
 ROSTER = {"supervisor": {"id": "li.na", "name": "Li Na", "mobile": "13810200000"},
           "deputies": [{"id": "wang.wei", "name": "Wang Wei", "mobile": "13810200001"}]}
 ROUTE = 'hotline_agi_request_seconds_bucket{le="%s",script="route"}'
@@ -157,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=Path("bench/results/sipp_bench.json"))
     parser.add_argument("--concurrent", type=int, default=2000,
                         help="then this many calls up at once, for the daemon's RSS (0: skip)")
+    parser.add_argument("--queue-rates", default="",
+                        help="then the open hours: calls/s through the hotline queue, e.g. 50,100")
+    parser.add_argument("--agents", type=int, default=600,
+                        help="stand-in agents in the queue for --queue-rates (ring 1 s, talk 3 s)")
     parser.add_argument("--loops", default="asyncio",
                         help="daemon.event_loop values to measure in turn, e.g. asyncio,uvloop")
     parser.add_argument("--profile", type=Path, default=None,
@@ -177,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for loop in args.loops.split(","):
             measured, concurrent = run_daemon(pbx, loop, rates, args.seconds, args.profile,
-                                              args.concurrent)
+                                              args.concurrent, args)
             rows += measured
             held += concurrent
     finally:
@@ -187,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_daemon(pbx: AsteriskSandbox, loop: str, rates: list[int], seconds: float,
-               profile: Path | None, concurrent: int
+               profile: Path | None, concurrent: int, args: argparse.Namespace
                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
         daemon = DaemonProcess.for_sandbox(pbx, None, Path(tmp), {
@@ -209,6 +216,10 @@ def run_daemon(pbx: AsteriskSandbox, loop: str, rates: list[int], seconds: float
                     for row in measure(pbx, daemon, rates, seconds, loop)]
             held = [{"event_loop": loop, **hold_concurrent(pbx, daemon, concurrent)}
                     ] if concurrent else []
+            queue_rates = [int(r) for r in args.queue_rates.split(",") if r]
+            if queue_rates:
+                rows += [{"event_loop": loop, **row} for row in
+                         through_queue(pbx, daemon, queue_rates, seconds, args.agents)]
             return rows, held
         finally:
             if profiler is not None:
@@ -235,6 +246,35 @@ def measure(pbx: AsteriskSandbox, daemon: DaemonProcess, rates: list[int],
               f"{row['asterisk_cpu_ms_per_call']} ms; {row['ami_events_per_call']} AMI "
               f"events/call; RSS {row['daemon_rss_mb']} MB; manager task-queue warnings "
               f"{row['asterisk_task_queue_warnings']}", flush=True)
+    return rows
+
+
+def through_queue(pbx: AsteriskSandbox, daemon: DaemonProcess, rates: list[int],
+                  seconds: float, agents: int) -> list[dict[str, Any]]:
+    """Open hours: every call to the hotline queue, ``agents`` stand-ins in it."""
+    assert daemon.process is not None and pbx._process is not None
+    token = daemon.cli("token", "create", "--name", "queue", "--role", "admin").stdout.strip()
+    request(daemon, "PUT", "/api/v1/schedule", token, ALWAYS_OPEN)
+    for n in range(2, agents + 1):
+        pbx.ami_action({"Action": "QueueAdd", "Queue": "hotline",
+                        "Interface": f"Local/agent{n}@hotline-agents",
+                        "MemberName": f"Agent {n}", "Penalty": "0"})
+    time.sleep(2.0)
+    rows = []
+    try:
+        for rate in rates:
+            row = run_rate(pbx, daemon, token, rate, seconds, pbx._process.pid,
+                           daemon.process.pid)
+            row = {"route": "queue", "agents": agents, **row}
+            rows.append(row)
+            print(f"  queue {rate:>4} calls/s, {agents} agents: {row['successful']}/"
+                  f"{row['calls']} answered; daemon {row['daemon_cpu_ms_per_call']} ms, "
+                  f"Asterisk {row['asterisk_cpu_ms_per_call']} ms a call", flush=True)
+    finally:
+        for n in range(2, agents + 1):
+            pbx.ami_action({"Action": "QueueRemove", "Queue": "hotline",
+                            "Interface": f"Local/agent{n}@hotline-agents"})
+        request(daemon, "PUT", "/api/v1/schedule", token, CLOSED)
     return rows
 
 

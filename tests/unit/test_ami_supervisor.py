@@ -15,9 +15,12 @@ from panoramisk.message import Message
 from hotline_pbx.ami.supervisor import (
     AmiSupervisor,
     AmiUnavailable,
+    _is_plain_event,
     _Manager,
+    _Protocol,
     describe,
     event_fields,
+    plain_event,
 )
 from hotline_pbx.config import AmiSettings, Secret
 from hotline_pbx.sandbox.pbx import free_port
@@ -205,3 +208,68 @@ def test_a_header_given_twice_keeps_both_values_as_text() -> None:
     message = Message.from_line("Event: Test\r\nChanVariable: A=1\r\nChanVariable: B=2")
     assert event_fields(message) == {"Event": "Test", "ChanVariable": "['A=1', 'B=2']",
                                      "content": ""}  # panoramisk's own field, as before
+
+
+_names = st.text(min_size=1, max_size=12,
+                 alphabet=st.characters(min_codepoint=33, max_codepoint=126,
+                                        blacklist_characters=":"))
+_values = st.text(max_size=20, alphabet=st.characters(blacklist_characters="\r\n",
+                                                      blacklist_categories=("Cs",)))
+
+
+@given(st.lists(st.tuples(_names, _values), max_size=12), st.sampled_from(
+    ["Newchannel", "VarSet", "Hangup", "ChanVariable"]))
+def test_the_fast_lane_reads_an_event_as_panoramisk_does(
+        headers: list[tuple[str, str]], name: str) -> None:
+    # Asterisk never writes one header name in two cases (panoramisk would fold them).
+    seen: set[str] = {"event"}
+    distinct = [(k, v) for k, v in headers
+                if k.lower() not in seen and not seen.add(k.lower())]  # type: ignore[func-returns-value]
+    block = "\r\n".join([f"Event: {name}", *(f"{k}: {v}" for k, v in distinct),
+                         "Result: %22quoted%22 "])
+    assert plain_event(block) == event_fields(Message.from_line(block))
+
+
+def test_events_of_actions_and_shutdown_take_panoramisks_lane() -> None:
+    assert _is_plain_event("Event: Newchannel\r\nChannel: PJSIP/x")
+    assert not _is_plain_event("Event: CoreShowChannel\r\nActionID: 7\r\nChannel: x")
+    assert not _is_plain_event("Event: AsyncAGIExec\r\nCommandID: 7")
+    assert not _is_plain_event("Event: Shutdown\r\nShutdown: Cleanly")
+    assert not _is_plain_event("Response: Success\r\nActionID: 1")
+
+
+def test_the_protocol_delivers_plain_events_and_keeps_responses_for_their_actions() -> None:
+    delivered: list[dict[str, str]] = []
+
+    class Factory:
+        def __init__(self) -> None:
+            self.dispatched: list[Any] = []
+            self.deliver_event = delivered.append
+
+        def dispatch(self, message: Any) -> None:
+            self.dispatched.append(message)
+
+    protocol = _Protocol()
+    protocol.connection_made(_NullTransport())
+    factory = Factory()
+    protocol.factory = factory
+    protocol.data_received(b"Asterisk Call Manager/9.0.0\r\n")
+    # The banner shares its block with the login's reply (panoramisk's lane).
+    protocol.data_received(b"Response: Success\r\nMessage: Authentication accepted\r\n\r\n")
+    stream = (b"Event: Newchannel\r\nChannel: PJSIP/a-1\r\nUniqueid: 1.1\r\n\r\n"
+              b"Event: CoreShowChannel\r\nActionID: 42\r\nChannel: PJSIP/a-1\r\n\r\n"
+              b"Event: Hangup\r\nChan")
+    protocol.data_received(stream)
+    protocol.data_received(b"nel: PJSIP/a-1\r\nCause: 16\r\n\r\n")
+    assert [e["Event"] for e in delivered] == ["Newchannel", "Hangup"]
+    assert delivered[1]["Channel"] == "PJSIP/a-1"  # split across two reads
+    # No action waits for ActionID 42: panoramisk dispatches it as an event.
+    assert [m["event"] for m in factory.dispatched] == ["CoreShowChannel"]
+
+
+class _NullTransport:
+    def write(self, data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

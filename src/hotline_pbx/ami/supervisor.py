@@ -20,8 +20,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
+from urllib.parse import unquote
 
 from panoramisk import Manager
+from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
 from hotline_pbx.config import AmiSettings
@@ -50,6 +52,66 @@ def event_fields(message: Message) -> AmiEvent:
     return {str(k): v if isinstance(v, str) else str(v) for k, v in pairs}
 
 
+def plain_event(block: str) -> AmiEvent:
+    """One AMI event block (its ``\\r\\n``-separated lines) as the same dict
+    :func:`event_fields` makes of panoramisk's message for it, without the
+    message: header names as Asterisk wrote them (it never writes one name in
+    two cases), a header given twice as its values' list in text, ``Result``
+    unquoted, and panoramisk's empty ``content``."""
+    fields: dict[str, Any] = {}
+    for line in block.split("\r\n"):
+        name, separator, value = line.partition(": ")
+        if not separator:
+            continue
+        if name.lower() in Message.quoted_keys:
+            value = unquote(value).strip()
+        if name in fields:
+            earlier = fields[name]
+            fields[name] = [*earlier, value] if isinstance(earlier, list) else [earlier, value]
+        else:
+            fields[name] = value
+    fields["content"] = ""
+    return {name: value if isinstance(value, str) else str(value)
+            for name, value in fields.items()}
+
+
+def _is_plain_event(block: str) -> bool:
+    """An event no action waits for (no ActionID/CommandID), and not Shutdown
+    (panoramisk treats that as the connection's end)."""
+    return (block.startswith("Event: ") and "ActionID: " not in block
+            and "CommandID: " not in block and not block.startswith("Event: Shutdown"))
+
+
+class _Protocol(AMIProtocol):  # type: ignore[misc]
+    """panoramisk's AMI protocol with a fast lane for the event stream.
+
+    Responses, and the events that belong to an action (they carry its
+    ActionID), go through panoramisk as before. Every other event is read
+    straight into a dict (:func:`plain_event`) and handed to the manager's
+    ``deliver_event``: no message object, no response lookup, no pattern match
+    (``bench/ami_events_bench.py``, from bytes: see docs/performance.md).
+    """
+
+    def data_received(self, data: bytes) -> None:
+        deliver = getattr(self.factory, "deliver_event", None)
+        if self.version is None or deliver is None:
+            super().data_received(data)  # the banner, and whatever shares its read
+            return
+        text = data.decode(getattr(self, "encoding", "ascii"), "ignore")
+        if self.queue:
+            text = self.queue.popleft() + text
+        blocks = text.split("\r\n\r\n")
+        self.queue.append(blocks.pop())
+        for raw in blocks:
+            block = raw.strip()
+            if _is_plain_event(block):
+                deliver(plain_event(block))
+                continue
+            message = Message.from_line(block)
+            if message is not None:
+                self.handle_message(message)
+
+
 def describe(exc: BaseException) -> str:
     """An exception as a log reason: its text, or its type when it has none
     (``TimeoutError()`` prints as nothing)."""
@@ -72,10 +134,13 @@ class _Manager(Manager):  # type: ignore[misc]
     closed a Manager never connects or logs in.
     """
 
-    def __init__(self, on_lost: Callable[[Any], None], **config: Any) -> None:
-        super().__init__(**config)
+    def __init__(self, on_lost: Callable[[Any], None],
+                 deliver_event: Callable[[AmiEvent], None] | None = None,
+                 **config: Any) -> None:
+        super().__init__(protocol_factory=_Protocol, **config)
         self._on_lost = on_lost
         self._closed = False
+        self.deliver_event = deliver_event  # _Protocol's fast lane for plain events
 
     def ping(self) -> None:  # our watchdog pings; panoramisk's timer must not
         self.pinger = None
@@ -176,7 +241,7 @@ class AmiSupervisor:
         s = self.settings
         self._lost = asyncio.Event()
         manager = _Manager(
-            on_lost=self._connection_lost,
+            on_lost=self._connection_lost, deliver_event=self._queue_event,
             loop=asyncio.get_running_loop(), host=s.host, port=s.port,
             username=s.username, secret=str(s.secret), events="on",
             ping_delay=s.ping_interval, ping_interval=s.ping_interval,
@@ -237,10 +302,15 @@ class AmiSupervisor:
     # -- traffic ----------------------------------------------------------------
 
     def _on_event(self, _manager: Any, message: Message) -> None:
-        """panoramisk's callback: copy into our queue; must never raise."""
+        """panoramisk's callback (events of actions; the rest take _Protocol's
+        fast lane to :meth:`_queue_event`)."""
+        self._queue_event(event_fields(message))
+
+    def _queue_event(self, event: AmiEvent) -> None:
+        """Into our bounded queue; must never raise."""
         try:
             AMI_EVENTS.inc()
-            self.events.put_nowait(event_fields(message))
+            self.events.put_nowait(event)
         except asyncio.QueueFull:
             self.dropped += 1
             now = time.monotonic()
