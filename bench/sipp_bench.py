@@ -111,8 +111,18 @@ def task_queue_warnings(pbx: AsteriskSandbox) -> int:
                if "task processor queue reached" in line and "manager" in line)
 
 
-def counted(metrics: dict[str, float]) -> float:
-    return sum(v for k, v in metrics.items() if k.startswith("hotline_calls_total{"))
+def counted(metrics: dict[str, float], outcome: str = "") -> float:
+    wanted = f'outcome="{outcome}"'
+    return sum(v for k, v in metrics.items()
+               if k.startswith("hotline_calls_total{") and (not outcome or wanted in k))
+
+
+def mean_wait(before: dict[str, float], after: dict[str, float]) -> float | None:
+    def total(metrics: dict[str, float], suffix: str) -> float:
+        return sum(v for k, v in metrics.items()
+                   if k.startswith(f"hotline_call_wait_seconds_{suffix}{{"))
+    calls = total(after, "count") - total(before, "count")
+    return None if calls <= 0 else (total(after, "sum") - total(before, "sum")) / calls
 
 
 def run_rate(pbx: AsteriskSandbox, daemon: DaemonProcess, token: str, rate: int,
@@ -141,6 +151,8 @@ def run_rate(pbx: AsteriskSandbox, daemon: DaemonProcess, token: str, rate: int,
         "rate": rate, "calls": calls, "successful": result.successful, "failed": result.failed,
         "success_ratio": round(result.successful / calls, 4),
         "counted": int(counted(after) - counted(before)),
+        "answered": int(counted(after, "answered") - counted(before, "answered")),
+        "mean_wait_s": None if (w := mean_wait(before, after)) is None else round(w, 2),
         "rows": stored,
         "route_p50_ms": None if p50 is None else round(p50 * 1000, 3),
         "route_p99_ms": None if p99 is None else round(p99 * 1000, 3),
@@ -169,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=Path, default=None,
                         help="py-spy's collapsed stacks of the daemon over the runs, to this file")
     args = parser.parse_args(argv)
-    rates = [int(r) for r in args.rates.split(",")]
+    rates = [int(r) for r in args.rates.split(",") if r]
     if os.geteuid() != 0:
         print("run as root: the Asterisk sandbox needs chroot (the daemon runs unprivileged)",
               file=sys.stderr)
@@ -182,9 +194,12 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     held: list[dict[str, Any]] = []
     try:
-        for loop in args.loops.split(","):
+        for n, loop in enumerate(args.loops.split(",")):
+            # The concurrent and queue phases with the first loop only: their
+            # figures are about Asterisk and memory, not the loop.
             measured, concurrent = run_daemon(pbx, loop, rates, args.seconds, args.profile,
-                                              args.concurrent, args)
+                                              args.concurrent if n == 0 else 0,
+                                              args if n == 0 else None)
             rows += measured
             held += concurrent
     finally:
@@ -194,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_daemon(pbx: AsteriskSandbox, loop: str, rates: list[int], seconds: float,
-               profile: Path | None, concurrent: int, args: argparse.Namespace
+               profile: Path | None, concurrent: int, args: argparse.Namespace | None
                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
         daemon = DaemonProcess.for_sandbox(pbx, None, Path(tmp), {
@@ -216,10 +231,11 @@ def run_daemon(pbx: AsteriskSandbox, loop: str, rates: list[int], seconds: float
                     for row in measure(pbx, daemon, rates, seconds, loop)]
             held = [{"event_loop": loop, **hold_concurrent(pbx, daemon, concurrent)}
                     ] if concurrent else []
-            queue_rates = [int(r) for r in args.queue_rates.split(",") if r]
+            queue_rates = [int(r) for r in args.queue_rates.split(",") if r] if args else []
             if queue_rates:
                 rows += [{"event_loop": loop, **row} for row in
-                         through_queue(pbx, daemon, queue_rates, seconds, args.agents)]
+                         through_queue(pbx, daemon, queue_rates, seconds,
+                                       args.agents if args else 0)]
             return rows, held
         finally:
             if profiler is not None:
@@ -267,8 +283,9 @@ def through_queue(pbx: AsteriskSandbox, daemon: DaemonProcess, rates: list[int],
                            daemon.process.pid)
             row = {"route": "queue", "agents": agents, **row}
             rows.append(row)
-            print(f"  queue {rate:>4} calls/s, {agents} agents: {row['successful']}/"
-                  f"{row['calls']} answered; daemon {row['daemon_cpu_ms_per_call']} ms, "
+            print(f"  queue {rate:>4} calls/s, {agents} agents: {row['answered']}/"
+                  f"{row['calls']} answered by an agent, mean wait {row['mean_wait_s']} s; "
+                  f"daemon {row['daemon_cpu_ms_per_call']} ms, "
                   f"Asterisk {row['asterisk_cpu_ms_per_call']} ms a call", flush=True)
     finally:
         for n in range(2, agents + 1):

@@ -18,7 +18,7 @@ import pytest
 
 from hotline_pbx.sandbox.ami_recorder import AmiEvent, AmiRecorder
 from hotline_pbx.sandbox.daemon import DaemonProcess
-from hotline_pbx.sandbox.pbx import AsteriskSandbox
+from hotline_pbx.sandbox.pbx import OBSERVER_USER, AsteriskSandbox
 from hotline_pbx.sandbox.sipp import CallScript, place_call
 from hotline_pbx.sandbox.tcp_relay import TcpRelay
 from tests.e2e.conftest import ConfigWriter
@@ -128,7 +128,7 @@ def test_a_call_keeps_its_true_record_when_the_daemon_loses_ami_mid_call(
     config.schedule(ALWAYS_OPEN)
     pbx = pbx_clean
     with TcpRelay(pbx.ports.ami) as relay, \
-            AmiRecorder(pbx.ports.ami, pbx.ami_user, pbx.ami_secret) as recorder, \
+            AmiRecorder(pbx.ports.ami, OBSERVER_USER, pbx.ami_secret) as recorder, \
             ThreadPoolExecutor(max_workers=1) as pool:
         daemon: DaemonProcess = daemon_factory({
             **DAEMON_ENV, "HOTLINE_AMI_PORT": str(relay.port),

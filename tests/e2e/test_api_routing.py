@@ -21,7 +21,7 @@ import pytest
 
 from hotline_pbx.sandbox.ami_recorder import AmiRecorder
 from hotline_pbx.sandbox.daemon import DaemonProcess
-from hotline_pbx.sandbox.pbx import AsteriskSandbox
+from hotline_pbx.sandbox.pbx import OBSERVER_USER, AsteriskSandbox
 from hotline_pbx.sandbox.sipp import CallScript, place_call
 from tests.e2e.conftest import ROUTING_FOLLOWS_WITHIN
 from tests.e2e.waiting import wait_until
@@ -39,7 +39,7 @@ NO_STATUTORY = {"HOTLINE_ROUTING_USE_STATUTORY_CALENDAR": "false"}
 
 @pytest.fixture
 def ami(pbx_clean: AsteriskSandbox) -> Iterator[AmiRecorder]:
-    recorder = AmiRecorder(pbx_clean.ports.ami, pbx_clean.ami_user, pbx_clean.ami_secret)
+    recorder = AmiRecorder(pbx_clean.ports.ami, OBSERVER_USER, pbx_clean.ami_secret)
     with recorder:
         yield recorder
 

@@ -32,7 +32,7 @@ from selenium.webdriver.common.by import By
 
 from hotline_pbx.sandbox.ami_recorder import AmiRecorder
 from hotline_pbx.sandbox.daemon import DaemonProcess
-from hotline_pbx.sandbox.pbx import AsteriskSandbox
+from hotline_pbx.sandbox.pbx import OBSERVER_USER, AsteriskSandbox
 from hotline_pbx.sandbox.sipp import CallScript, place_call
 from tests.e2e.test_api_routing import ALWAYS_OPEN, NO_STATUTORY, api, put_and_follow, token
 from tests.e2e.waiting import wait_until
@@ -55,7 +55,7 @@ SHOT_PAGES = ("wallboard", "schedule", "roster", "calls", "reports")
 
 @pytest.fixture
 def ami(pbx_clean: AsteriskSandbox) -> Iterator[AmiRecorder]:
-    recorder = AmiRecorder(pbx_clean.ports.ami, pbx_clean.ami_user, pbx_clean.ami_secret)
+    recorder = AmiRecorder(pbx_clean.ports.ami, OBSERVER_USER, pbx_clean.ami_secret)
     with recorder:
         yield recorder
 

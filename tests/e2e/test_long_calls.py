@@ -26,7 +26,7 @@ import pytest
 
 from hotline_pbx.sandbox.ami_recorder import AmiRecorder
 from hotline_pbx.sandbox.daemon import DaemonProcess
-from hotline_pbx.sandbox.pbx import AsteriskSandbox
+from hotline_pbx.sandbox.pbx import OBSERVER_USER, AsteriskSandbox
 from hotline_pbx.sandbox.sipp import CallScript, SippResult, place_call
 from hotline_pbx.sandbox.tcp_relay import TcpRelay
 from tests.e2e.conftest import ConfigWriter
@@ -176,7 +176,7 @@ def test_a_long_call_while_a_caller_waits_is_whispered_flagged_and_continued_els
     config.schedule(ALWAYS_OPEN)
     pbx.set_global("SANDBOX_AGENT_RING", "1")
     pbx.set_global("SANDBOX_AGENT_TALK", "60")
-    with AmiRecorder(pbx.ports.ami, pbx.ami_user, pbx.ami_secret) as recorder, \
+    with AmiRecorder(pbx.ports.ami, OBSERVER_USER, pbx.ami_secret) as recorder, \
             AriObserver(pbx) as observer:
         daemon = daemon_factory(_daemon_env(pbx))
         viewer, supervisor = _token(daemon, "viewer"), _token(daemon, "supervisor")
@@ -264,7 +264,7 @@ def test_a_long_call_with_nobody_waiting_is_not_flagged(
     config.schedule(ALWAYS_OPEN)
     pbx.set_global("SANDBOX_AGENT_RING", "1")
     pbx.set_global("SANDBOX_AGENT_TALK", str(THRESHOLD + 5))
-    with AmiRecorder(pbx.ports.ami, pbx.ami_user, pbx.ami_secret) as recorder, \
+    with AmiRecorder(pbx.ports.ami, OBSERVER_USER, pbx.ami_secret) as recorder, \
             AriObserver(pbx) as observer:
         daemon = daemon_factory(_daemon_env(pbx))
         supervisor = _token(daemon, "supervisor")
@@ -295,7 +295,7 @@ def test_the_queue_watch_follows_the_queue_and_is_reconciled_after_an_ami_gap(
     pbx.set_global("SANDBOX_AGENT_RING", "1")
     pbx.set_global("SANDBOX_AGENT_TALK", "20")
     with TcpRelay(pbx.ports.ami) as relay, \
-            AmiRecorder(pbx.ports.ami, pbx.ami_user, pbx.ami_secret) as recorder:
+            AmiRecorder(pbx.ports.ami, OBSERVER_USER, pbx.ami_secret) as recorder:
         daemon = daemon_factory(_daemon_env(pbx, **{
             "HOTLINE_AMI_PORT": str(relay.port), "HOTLINE_AMI_PING_INTERVAL": "1",
             "HOTLINE_AMI_PING_TIMEOUT": "1", "HOTLINE_AMI_RECONNECT_BACKOFF_MAX": "0.5"}))
@@ -345,7 +345,7 @@ def test_the_agents_feature_code_continues_the_call_from_another_line(
     config.schedule(ALWAYS_OPEN)
     pbx.set_global("SANDBOX_AGENT_RING", "1")
     pbx.set_global("SANDBOX_AGENT_TALK", "40")
-    with AmiRecorder(pbx.ports.ami, pbx.ami_user, pbx.ami_secret) as recorder:
+    with AmiRecorder(pbx.ports.ami, OBSERVER_USER, pbx.ami_secret) as recorder:
         daemon = daemon_factory(_daemon_env(pbx))
         call = _call(sipp_pool, pbx, "13900000105", hold=40)
         connect = _connect_of(recorder, "13900000105")

@@ -45,7 +45,7 @@ from sqlalchemy.engine import Row
 from hotline_pbx.config import DatabaseSettings, Secret
 from hotline_pbx.sandbox.ami_recorder import AmiRecorder
 from hotline_pbx.sandbox.daemon import DaemonProcess
-from hotline_pbx.sandbox.pbx import AsteriskSandbox
+from hotline_pbx.sandbox.pbx import OBSERVER_USER, AsteriskSandbox
 from hotline_pbx.sandbox.sipp import CallScript, SippResult, place_call
 from hotline_pbx.store.database import open_database
 from hotline_pbx.store.models import blocked_outbound
@@ -134,7 +134,7 @@ def test_hotline_trunk_is_inbound_only(pbx_clean: AsteriskSandbox, daemon_factor
     wait_until(lambda: "PJSIP/carrier-" in pbx.rx("core show channels concise"), 5,
                "the originated carrier channel")
     daemon: DaemonProcess = daemon_factory()
-    recorder = AmiRecorder(pbx.ports.ami, pbx.ami_user, pbx.ami_secret).start()
+    recorder = AmiRecorder(pbx.ports.ami, OBSERVER_USER, pbx.ami_secret).start()
     try:
         with sipp_uas(pbx.ports.mobile_peer), misconfigured_dialplan(pbx):
             phone = pbx.phone_password

@@ -34,6 +34,7 @@ from hotline_pbx.sandbox.daemon import DaemonProcess
 from hotline_pbx.sandbox.network import NetworkFault, PublicNetwork
 from hotline_pbx.sandbox.pbx import (
     CARRIER_QUALIFY_TIMEOUT,
+    OBSERVER_USER,
     AsteriskSandbox,
     SandboxError,
 )
@@ -58,7 +59,8 @@ def ami(looped_pbx: AsteriskSandbox, network: PublicNetwork) -> Iterator[AmiReco
     """The PBX's AMI stream during one test; the network NORMAL before and after."""
     network.set_fault(NetworkFault.NORMAL)
     looped_pbx.wait_idle(30)
-    with AmiRecorder(looped_pbx.ports.ami, looped_pbx.ami_user, looped_pbx.ami_secret) as rec:
+    # Unfiltered: the tests see Newstate (ringing), which the daemon's filter drops.
+    with AmiRecorder(looped_pbx.ports.ami, OBSERVER_USER, looped_pbx.ami_secret) as rec:
         yield rec
     network.set_fault(NetworkFault.NORMAL)
     looped_pbx.wait_idle(60)

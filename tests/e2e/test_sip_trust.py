@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from hotline_pbx.sandbox.ami_recorder import AmiEvent, AmiRecorder
-from hotline_pbx.sandbox.pbx import AsteriskSandbox
+from hotline_pbx.sandbox.pbx import OBSERVER_USER, AsteriskSandbox
 from hotline_pbx.sandbox.sipp import CallScript, place_call
 from tests.e2e.peers import sipp_uas
 from tests.e2e.waiting import wait_until
@@ -94,7 +94,7 @@ def test_a_trunks_name_as_from_user_elsewhere_is_nobody(pbx_clean: AsteriskSandb
                                                          trunk: str) -> None:
     pbx = pbx_clean
     log_offset = pbx.log_path.stat().st_size
-    with AmiRecorder(pbx.ports.ami, pbx.ami_user, pbx.ami_secret) as recorder:
+    with AmiRecorder(pbx.ports.ami, OBSERVER_USER, pbx.ami_secret) as recorder:
         forged = place_call(CallScript(caller=trunk, refused=True), pbx.ports.sip,
                             timeout=20, local_ip=ELSEWHERE)
         # The fence: a customer's call from the carrier's address is the carrier's.

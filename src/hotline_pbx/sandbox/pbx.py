@@ -43,6 +43,10 @@ SANDBOX_GLOBALS = {
 #: (:mod:`hotline_pbx.sandbox.srv_dns`).
 SANDBOX_DNS = "127.0.1.53"
 
+#: An AMI user of the sandbox's own, unfiltered: tests that watch what Asterisk
+#: does beyond what the daemon reads (a Newstate of ringing) log in as it.
+OBSERVER_USER = "sandbox-observer"
+
 #: PJSIP's qualify_timeout (its default; the shipped pjsip.conf keeps it), seconds.
 CARRIER_QUALIFY_TIMEOUT = 3
 
@@ -318,6 +322,10 @@ class AsteriskSandbox:
             text = re.sub(r"(?m)^port = \d+", f"port = {p.ami}", text)
             text = re.sub(r"(?m)^secret = .*", f"secret = {self.ami_secret}", text)
             text = text.replace("[hotline]", f"[{self.ami_user}]")
+            # The tests' own observer: every event, not the daemon's filtered few.
+            text += (f"\n[{OBSERVER_USER}]\nsecret = {self.ami_secret}\n"
+                     "deny = 0.0.0.0/0.0.0.0\npermit = 127.0.0.1/255.255.255.255\n"
+                     "read = all\nwrite = system,call,originate,reporting\n")
         elif name == "http.conf":
             text = re.sub(r"(?m)^bindport = \d+", f"bindport = {p.http}", text)
         elif name == "ari.conf":
