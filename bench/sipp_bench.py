@@ -213,7 +213,7 @@ def run_daemon(pbx: AsteriskSandbox, loop: str, rates: list[int], seconds: float
                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
         daemon = DaemonProcess.for_sandbox(pbx, None, Path(tmp), {
-            "HOTLINE_DAEMON_LOG_LEVEL": "warning", "HOTLINE_LINE_ENABLED": "false",
+            "HOTLINE_DAEMON_LOG_FORMAT": "text", "HOTLINE_LINE_ENABLED": "false",
             "HOTLINE_ROUTING_USE_STATUTORY_CALENDAR": "false",
             "HOTLINE_DAEMON_EVENT_LOOP": loop})
         daemon.start(timeout=120)
@@ -271,10 +271,12 @@ def through_queue(pbx: AsteriskSandbox, daemon: DaemonProcess, rates: list[int],
     assert daemon.process is not None and pbx._process is not None
     token = daemon.cli("token", "create", "--name", "queue", "--role", "admin").stdout.strip()
     request(daemon, "PUT", "/api/v1/schedule", token, ALWAYS_OPEN)
-    for n in range(2, agents + 1):
-        pbx.ami_action({"Action": "QueueAdd", "Queue": "hotline",
-                        "Interface": f"Local/agent{n}@hotline-agents",
-                        "MemberName": f"Agent {n}", "Penalty": "0"})
+    for n in range(2, agents + 1):  # the CLI: the daemon's AMI user may not QueueAdd
+        pbx.rx(f"queue add member Local/agent{n}@hotline-agents to hotline penalty 0 "
+               f"as Agent{n}")
+    members = pbx.rx("queue show hotline").count("@hotline-agents")
+    if members != agents:
+        raise RuntimeError(f"{members} agents in the queue, not {agents}")
     time.sleep(2.0)
     rows = []
     try:
@@ -289,8 +291,7 @@ def through_queue(pbx: AsteriskSandbox, daemon: DaemonProcess, rates: list[int],
                   f"Asterisk {row['asterisk_cpu_ms_per_call']} ms a call", flush=True)
     finally:
         for n in range(2, agents + 1):
-            pbx.ami_action({"Action": "QueueRemove", "Queue": "hotline",
-                            "Interface": f"Local/agent{n}@hotline-agents"})
+            pbx.rx(f"queue remove member Local/agent{n}@hotline-agents from hotline")
         request(daemon, "PUT", "/api/v1/schedule", token, CLOSED)
     return rows
 
@@ -311,11 +312,13 @@ def hold_concurrent(pbx: AsteriskSandbox, daemon: DaemonProcess,
         CallScript(caller="13912300001", hold_after_answer=150), pbx.ports.sip,
         rate=100, calls=concurrent, max_concurrent=concurrent + 10)))
     load.start()
-    peak, at_full, most = before, None, 0.0
+    peak, at_full, most, peak_active = before, None, 0.0, 0.0
     while load.is_alive():
         active = daemon.metrics().get("hotline_calls_active", 0.0)
         rss = rss_mb(pid)
-        peak, most = max(peak, rss), max(most, active)
+        if rss > peak:
+            peak, peak_active = rss, active
+        most = max(most, active)
         if at_full is None and active >= concurrent:
             at_full = rss
         time.sleep(0.5)
@@ -325,10 +328,12 @@ def hold_concurrent(pbx: AsteriskSandbox, daemon: DaemonProcess,
     row = {"concurrent": concurrent, "most_tracked": int(most),
            "successful": result.successful, "rss_before_mb": round(before, 1),
            "rss_all_up_mb": None if at_full is None else round(at_full, 1),
-           "rss_peak_mb": round(peak, 1), "rss_after_mb": round(rss_mb(pid), 1)}
+           "rss_peak_mb": round(peak, 1), "calls_up_at_the_peak": int(peak_active),
+           "rss_after_mb": round(rss_mb(pid), 1)}
     print(f"{concurrent} calls up at once: {int(most)} tracked at most; daemon RSS "
           f"{row['rss_before_mb']} → {row['rss_all_up_mb']} MB with all up (peak "
-          f"{row['rss_peak_mb']}, after {row['rss_after_mb']}); limit 100 MB", flush=True)
+          f"{row['rss_peak_mb']} with {row['calls_up_at_the_peak']} up, after "
+          f"{row['rss_after_mb']}); limit 100 MB", flush=True)
     return row
 
 

@@ -230,8 +230,9 @@ def test_a_known_mix_is_recorded_counted_and_scraped_exactly(
         for n in range(6):
             _, period, outcome, role, who, wait, _side = by_caller[f"1390000010{n}"]
             assert (period, outcome, role) == ("open", "answered", "agent")
-            # Agents ring 1 s; six callers at once compete for them (ringall, and a
-            # member ringing for one caller is busy for the others), so some wait longer.
+            # Agents ring 1 s; six callers at once compete for them (one agent rings
+            # per caller, a member ringing for one caller is busy for the others),
+            # so some wait longer.
             assert who.startswith("Agent") and 0.5 < wait < 20, rows
         # Answered side by side by several agents.
         assert len({by_caller[f"1390000010{n}"][4] for n in range(6)}) >= 3
