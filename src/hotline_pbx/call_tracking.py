@@ -14,8 +14,11 @@ the records, counts them in its metrics and tells the observers of ended
 calls. A standby keeps the records of the last ``cluster.takeover_window``
 seconds; when it takes the lock over (its holder died or lost PostgreSQL) it
 writes those first: the calls its predecessor ended but never wrote, and the
-ones that ended while nobody held the lock. The store keeps one row per node
-and Linkedid, so a record written by both is stored once.
+ones that ended while nobody held the lock. A record leaving the window is
+forgotten only while PostgreSQL says another instance holds the lock; when
+nobody is known to (PostgreSQL unreachable for all), the standby writes it
+itself (its writer spools it): a record is never dropped. The store keeps one
+row per node and Linkedid, so a record written by both is stored once.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL = 60.0
 #: A standby's records kept for a takeover, at most (the window's calls at 300
-#: calls/s); beyond, the oldest go: they are the likeliest stored already.
+#: calls/s); beyond, the oldest leave the window early (see _leave_window).
 MAX_RECENT = 20_000
 
 
@@ -83,9 +86,10 @@ class CallTracking:
         self.lock: LeaderLock | None = None
         self._holding = True
         self._window = settings.cluster.takeover_window
-        self._recent: deque[tuple[float, CallRecord]] = deque(maxlen=MAX_RECENT)
+        self._recent: deque[tuple[float, CallRecord]] = deque()
         self._share: Callable[[RouteInfo], None] | None = None
         self.taken_over = 0  # records written at takeovers (including ones stored already)
+        self.written_on_standby = 0  # records past the window with no holder known
         if settings.cluster.enabled:
             if dsn is None:
                 raise ValueError("cluster tracking needs the database's DSN for its lock")
@@ -153,6 +157,10 @@ class CallTracking:
     async def stop(self) -> None:
         if self.lock is not None:
             await self._takeover.stop()
+            if not self._holding and not self.lock.another_holds:
+                # A standby stopping while no holder is known: its records go to
+                # its writer (spooled if PostgreSQL is down), not with the process.
+                self._forget_before(float("inf"))
             await self.lock.stop()
         await self._sweep.stop()
         if self._reconcile is not None:
@@ -200,8 +208,16 @@ class CallTracking:
                     "skipped)", self.node or "(unnamed)", len(replayed), self._window)
 
     def _forget_before(self, cutoff: float) -> None:
-        while self._recent and self._recent[0][0] < cutoff:
-            self._recent.popleft()
+        while self._recent and (self._recent[0][0] < cutoff or len(self._recent) > MAX_RECENT):
+            self._leave_window(self._recent.popleft()[1])
+
+    def _leave_window(self, record: CallRecord) -> None:
+        """A standby's record past the window: the holder has written it, if
+        PostgreSQL says there is one; otherwise nobody may have: ours to write."""
+        if self.lock is not None and self.lock.another_holds:
+            return
+        self.written_on_standby += 1
+        self._write(record)
 
     async def sweep_forever(self) -> None:
         """Close calls whose hang-up was never seen (events lost in a gap)."""
@@ -209,6 +225,8 @@ class CallTracking:
             await asyncio.sleep(SWEEP_INTERVAL)
             self.tracker.sweep(time.time())
             CALLS_ACTIVE.set(self.tracker.active)
+            if not self._holding:  # records past the window even when no call ends
+                self._forget_before(time.monotonic() - self._window)
             if self.tracker.lost_calls > self._lost_logged:
                 log.warning("%d calls closed without their hang-up so far (AMI gap or "
                             "lost events); their records say so in details",

@@ -189,3 +189,26 @@ async def test_route_decisions_reach_the_other_instances_but_not_their_sender(
 
 async def _nothing() -> None:
     return None
+
+
+async def test_with_no_holder_known_a_standby_writes_what_leaves_its_window(
+        db: Database, tmp_path: Path, instances: list[Instance]) -> None:
+    """PostgreSQL unreachable for the lock (nobody can be known to hold it): a
+    record past the window is written by the standby, and so is the rest at its
+    stop. Never dropped; the store keeps each once."""
+    lonely = Instance(db, tmp_path / "lonely", cluster(window=0.3))
+    lonely.tracking = CallTracking(cluster(window=0.3), lonely.writer,
+                                   dsn="postgresql://nobody@127.0.0.1:1/none")
+    await lonely.start()
+    instances.append(lonely)
+    await asyncio.sleep(0.3)
+    assert not lonely.tracking.holding and lonely.tracking.lock is not None
+    assert not lonely.tracking.lock.another_holds
+    lonely.tracking.call_ended(call(1))
+    await asyncio.sleep(0.5)
+    lonely.tracking.call_ended(call(2))  # call 1 leaves the window: written
+    await wait_rows(db, 1)
+    assert lonely.tracking.written_on_standby == 1
+    await lonely.tracking.stop()  # call 2 with it
+    await wait_rows(db, 2)
+    assert [key for _, key in await rows(db)] == ["1795000000.1", "1795000000.2"]

@@ -39,6 +39,9 @@ class LeaderLock:
         self.held = asyncio.Event()
         self.released = asyncio.Event()  # set whenever not held
         self.released.set()
+        # True while PostgreSQL answers and says another instance holds the lock:
+        # the one case where this instance knows somebody else does the work.
+        self.another_holds = False
         self.name = f"{what} lock"
         self._task = BackgroundTask(f"{what}-lock", self._run)
         self._state = "not tried yet"
@@ -69,6 +72,7 @@ class LeaderLock:
             except Exception as exc:
                 self._note(f"cannot reach PostgreSQL to take the lock: {describe(exc)}")
             finally:
+                self.another_holds = False
                 self._set_held(False)
                 if connection is not None:
                     with contextlib.suppress(Exception):
@@ -78,8 +82,10 @@ class LeaderLock:
     async def _hold_while_alive(self, connection: Any) -> None:
         """Try for the lock until it is ours, then keep it while the session lives."""
         while not await self._try_lock(connection):
+            self.another_holds = True
             self._note("another instance holds it")
             await asyncio.sleep(self.retry_seconds)
+        self.another_holds = False
         self._set_held(True)
         self._note("held by this instance")
         while True:
