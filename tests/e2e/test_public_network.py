@@ -208,11 +208,14 @@ def test_a_looped_call_reaches_the_real_daemons_route(
         # /route answered it: the call id is the carrier channel's own uniqueid.
         ami.wait_for(lambda e: e.get("Event") == "VarSet" and e.get("Uniqueid") == inbound[
             "Uniqueid"] and e.get("Variable") == DialplanVar.CALL_ID, ROUTE_SEEN_WITHIN)
-        samples = daemon.metrics()
-        routed = [v for k, v in samples.items()
-                  if k.startswith("hotline_agi_requests_total{") and 'script="route"' in k
-                  and 'result="ok"' in k]
-        assert routed == [1.0]
+        # The variable is set mid-session; the request is counted when it ends.
+        def routed() -> list[float]:
+            return [v for k, v in daemon.metrics().items()
+                    if k.startswith("hotline_agi_requests_total{") and 'script="route"' in k
+                    and 'result="ok"' in k]
+
+        wait_until(lambda: routed() == [1.0], ROUTE_SEEN_WITHIN, "the /route request counted")
+        assert routed() == [1.0]
         looped_pbx.ami_action({"Action": "Hangup", "Channel": inbound["Channel"]})
     finally:
         assert daemon.stop() == 0
