@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +29,7 @@ from hotline_pbx.store.database import Database
 from hotline_pbx.store.models import ROUTES_CHANNEL
 from hotline_pbx.store.notify import ConfigListener
 from hotline_pbx.store.route_share import RoutePublisher, route_receiver
+from tests.integration.test_call_writer import wait_until
 from tests.unit.tracker.test_call_record import ended_call
 
 
@@ -65,14 +66,6 @@ async def instances(db: Database, tmp_path: Path) -> AsyncIterator[list[Instance
         await instance.stop()
 
 
-async def until(condition: Callable[[], object], seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 async def rows(db: Database) -> list[tuple[str, str]]:
     async with db.engine.connect() as conn:
         result = await conn.execute(text("SELECT node, call_key FROM calls ORDER BY id"))
@@ -98,7 +91,7 @@ async def test_the_holder_writes_a_standby_keeps_and_a_takeover_writes_what_was_
         db: Database, tmp_path: Path, instances: list[Instance]) -> None:
     first = await Instance(db, tmp_path / "first", cluster()).start()
     instances.append(first)
-    await until(lambda: first.tracking.holding)
+    await wait_until(lambda: first.tracking.holding, 5.0)
     second = await Instance(db, tmp_path / "second", cluster()).start()
     instances.append(second)
     await asyncio.sleep(0.3)  # several tries for the lock: all refused
@@ -117,7 +110,7 @@ async def test_the_holder_writes_a_standby_keeps_and_a_takeover_writes_what_was_
 
     await first.stop()
     instances.remove(first)
-    await until(lambda: second.tracking.holding)
+    await wait_until(lambda: second.tracking.holding, 5.0)
     # Call 1 again (stored already: skipped), and call 2, which only it kept.
     await wait_rows(db, 2)
     assert second.tracking.taken_over == 2
@@ -132,7 +125,7 @@ async def test_a_takeover_writes_only_its_window(
         db: Database, tmp_path: Path, instances: list[Instance]) -> None:
     first = await Instance(db, tmp_path / "first", cluster(window=0.3)).start()
     instances.append(first)
-    await until(lambda: first.tracking.holding)
+    await wait_until(lambda: first.tracking.holding, 5.0)
     second = await Instance(db, tmp_path / "second", cluster(window=0.3)).start()
     instances.append(second)
     second.tracking.call_ended(call(1))  # older than the window at the takeover
@@ -140,7 +133,7 @@ async def test_a_takeover_writes_only_its_window(
     second.tracking.call_ended(call(2))
     await first.stop()
     instances.remove(first)
-    await until(lambda: second.tracking.holding)
+    await wait_until(lambda: second.tracking.holding, 5.0)
     await wait_rows(db, 1)
     assert await rows(db) == [("pbx1", "1795000000.2")]
 
@@ -150,7 +143,7 @@ async def test_two_nodes_each_hold_their_own_lock_and_share_the_table(
     one = await Instance(db, tmp_path / "one", cluster("pbx1")).start()
     two = await Instance(db, tmp_path / "two", cluster("pbx2")).start()
     instances.extend((one, two))
-    await until(lambda: one.tracking.holding and two.tracking.holding)
+    await wait_until(lambda: one.tracking.holding and two.tracking.holding, 5.0)
     # The same Linkedid on two nodes is two calls; twice on one node, one.
     for instance in (one, two, one):
         instance.tracking.call_ended(call(7))
@@ -168,7 +161,7 @@ async def test_route_decisions_reach_the_other_instances_but_not_their_sender(
     for service in (*listeners, publisher):
         await service.start()
     try:
-        await until(lambda: all(listener.listening.is_set() for listener in listeners))
+        await wait_until(lambda: all(listener.listening.is_set() for listener in listeners), 5.0)
         infos = [RouteInfo(call_id=f"1795000000.{n}", period="closed", route="forward",
                            decided_at=1_800_000_000.5 + n,
                            targets=(RouteTarget("supervisor", "li.na", "李娜 " * 20,
@@ -177,7 +170,7 @@ async def test_route_decisions_reach_the_other_instances_but_not_their_sender(
                      for n in range(200)]  # several payloads' worth
         for info in infos:
             publisher.publish(info)
-        await until(lambda: len(heard["b"]) == len(infos))
+        await wait_until(lambda: len(heard["b"]) == len(infos), 5.0)
         assert heard["b"] == infos  # every field, in order
         await asyncio.sleep(0.2)
         assert heard["a"] == []

@@ -16,13 +16,11 @@ than go on alongside the new holder.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
-import asyncpg
-
 from hotline_pbx.lifecycle import BackgroundTask, Readiness, describe
+from hotline_pbx.store.pg_session import keep_connected
 
 log = logging.getLogger(__name__)
 
@@ -62,22 +60,17 @@ class LeaderLock:
         return self.held.is_set()
 
     async def _run(self) -> None:
-        while True:
-            connection: Any = None
-            try:
-                connection = await asyncpg.connect(self._dsn, timeout=self._connect_timeout)
-                await self._hold_while_alive(connection)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._note(f"cannot reach PostgreSQL to take the lock: {describe(exc)}")
-            finally:
-                self.another_holds = False
-                self._set_held(False)
-                if connection is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(connection.close(), 2)
-            await asyncio.sleep(self.retry_seconds)
+        await keep_connected(self._dsn, self._hold_while_alive,
+                             connect_timeout=self._connect_timeout,
+                             retry_seconds=self.retry_seconds, failed=self._unreachable,
+                             ended=self._not_held)
+
+    def _unreachable(self, exc: Exception) -> None:
+        self._note(f"cannot reach PostgreSQL to take the lock: {describe(exc)}")
+
+    def _not_held(self) -> None:
+        self.another_holds = False
+        self._set_held(False)
 
     async def _hold_while_alive(self, connection: Any) -> None:
         """Try for the lock until it is ours, then keep it while the session lives."""

@@ -10,15 +10,13 @@ triggers a reload too: no change is missed, only applied a little later.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg
-
 from hotline_pbx.lifecycle import BackgroundTask, Readiness
 from hotline_pbx.store.models import CONFIG_CHANNEL
+from hotline_pbx.store.pg_session import keep_connected
 
 log = logging.getLogger(__name__)
 
@@ -53,26 +51,20 @@ class ConfigListener:
         return self._task.readiness()
 
     async def _run(self) -> None:
-        while True:
-            connection: Any = None
-            try:
-                connection = await asyncpg.connect(self._dsn, timeout=self._connect_timeout)
-                lost = asyncio.Event()
-                connection.add_termination_listener(lambda _c, lost=lost: lost.set())
-                await connection.add_listener(self._channel, self._on_notify)
-                await self._reload_safely()  # whatever changed while we were away
-                self.listening.set()  # listening, and up to date
-                await self._serve(lost)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("config listener: %s; retrying in %ss", exc, self._retry_seconds)
-            finally:
-                self.listening.clear()
-                if connection is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(connection.close(), 2)
-            await asyncio.sleep(self._retry_seconds)
+        await keep_connected(self._dsn, self._listen, connect_timeout=self._connect_timeout,
+                             retry_seconds=self._retry_seconds, failed=self._failed,
+                             ended=self.listening.clear)
+
+    async def _listen(self, connection: Any) -> None:
+        lost = asyncio.Event()
+        connection.add_termination_listener(lambda _c, lost=lost: lost.set())
+        await connection.add_listener(self._channel, self._on_notify)
+        await self._reload_safely()  # whatever changed while we were away
+        self.listening.set()  # listening, and up to date
+        await self._serve(lost)
+
+    def _failed(self, exc: Exception) -> None:
+        log.warning("config listener: %s; retrying in %ss", exc, self._retry_seconds)
 
     async def _serve(self, lost: asyncio.Event) -> None:
         """Reload on each wake-up; several NOTIFYs in a burst cost one reload."""

@@ -18,18 +18,16 @@ never dropped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import asyncpg
-
 from hotline_pbx.domain.call_tracker import RouteInfo, RouteTarget
 from hotline_pbx.lifecycle import BackgroundTask, Readiness, describe
 from hotline_pbx.store.models import ROUTES_CHANNEL
+from hotline_pbx.store.pg_session import keep_connected
 
 log = logging.getLogger(__name__)
 
@@ -145,21 +143,12 @@ class RoutePublisher:
         return self._task.readiness()
 
     async def _run(self) -> None:
-        while True:
-            connection: Any = None
-            try:
-                connection = await asyncpg.connect(self._dsn, timeout=self._connect_timeout)
-                await self._send_while_connected(connection)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("route publisher: %s; retrying in %ss", describe(exc),
-                            self._retry_seconds)
-            finally:
-                if connection is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(connection.close(), 2)
-            await asyncio.sleep(self._retry_seconds)
+        await keep_connected(self._dsn, self._send_while_connected,
+                             connect_timeout=self._connect_timeout,
+                             retry_seconds=self._retry_seconds, failed=self._failed)
+
+    def _failed(self, exc: Exception) -> None:
+        log.warning("route publisher: %s; retrying in %ss", describe(exc), self._retry_seconds)
 
     async def _send_while_connected(self, connection: Any) -> None:
         while True:
