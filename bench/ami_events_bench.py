@@ -12,7 +12,7 @@ a busy PBX: about 40 events per call. Nothing is synthetic but the ids.
    until the last row is committed. Twice: from parsed events (dicts), and
    from the raw bytes through everything the daemon runs (its AMI protocol,
    whose fast lane reads plain events without panoramisk's messages, our
-   supervisor's bounded queue, the dispatcher task), against the **peer**:
+   supervisor and the dispatcher), against the **peer**:
    panoramisk's parser alone on the same bytes, which was the floor of a
    daemon that parses every event through panoramisk.
 2. **lag**: an open-loop feed at ``--rate`` events/s for ``--seconds``; for
@@ -185,26 +185,22 @@ async def throughput_dicts(db: Database, events: list[AmiEvent], tmp: Path) -> f
 
 async def throughput_bytes(db: Database, data: bytes, expected: int, tmp: Path) -> float:
     """The daemon's whole path: its AMI protocol (plain events read straight into
-    dicts, the rest by panoramisk) → AmiSupervisor's queueing (counter, bounded
-    queue) → EventDispatcher task → tracking → writer."""
-    supervisor = AmiSupervisor(AmiSettings(secret=Secret("unused")))
-    dispatcher = EventDispatcher(supervisor.events)
+    dicts, the rest by panoramisk) → AmiSupervisor (counter) → EventDispatcher
+    → tracking → writer, each read's events dispatched as it is read."""
+    dispatcher = EventDispatcher()
+    supervisor = AmiSupervisor(AmiSettings(secret=Secret("unused")), dispatcher.dispatch)
     async with Pipeline(db, tmp / "spool-b") as pipe:
         dispatcher.subscribe("call-tracker", pipe.tracking.on_ami_event)
-        task = asyncio.create_task(dispatcher.run())
         factory = _Factory(on_message=lambda m: supervisor._on_event(None, m))
-        # The daemon's protocol: plain events take its fast lane to the queue.
-        factory.deliver_event = supervisor._queue_event  # type: ignore[attr-defined]
+        # The daemon's protocol: plain events take its fast lane.
+        factory.deliver_event = supervisor._received  # type: ignore[attr-defined]
         protocol = panoramisk_protocol(factory, _Protocol)
         started = time.perf_counter()
         for chunk in chunks(data, 32768):
-            protocol.data_received(chunk)  # ~65 events into the queue
-            await asyncio.sleep(0)  # the dispatcher drains the queue in one go
+            protocol.data_received(chunk)  # ~65 events, dispatched
+            await asyncio.sleep(0)  # what the loop does between two reads
         await pipe.until_written(expected)
-        elapsed = time.perf_counter() - started
-        task.cancel()
-        assert supervisor.dropped == 0
-        return elapsed
+        return time.perf_counter() - started
 
 
 async def lag(db: Database, events: list[AmiEvent], rate: float, tmp: Path
@@ -293,7 +289,7 @@ async def main_async(args: argparse.Namespace) -> None:
                   "is committed):")
             rows = [("peer: panoramisk's parser alone (no queue, tracking, database)", "peer"),
                     ("ours from dicts: normaliser+tracker+metrics+writer→PostgreSQL", "dicts"),
-                    ("ours from bytes: parser+supervisor queue+dispatcher+all above", "bytes")]
+                    ("ours from bytes: parser+supervisor+dispatcher+all above", "bytes")]
             for label, key in rows:
                 value = statistics.median(rounds[key])
                 print(f"  {label:64} {value:>9,.0f}   ratio to peer {value / peer:5.2f}")

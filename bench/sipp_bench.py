@@ -132,6 +132,7 @@ def run_rate(pbx: AsteriskSandbox, daemon: DaemonProcess, token: str, rate: int,
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
     cpu_d, cpu_a = cpu_seconds(daemon_pid), cpu_seconds(asterisk_pid)
     sys_d = cpu_times(daemon_pid)[1]
+    window_start = time.monotonic()
     warned = task_queue_warnings(pbx)
     result = place_load(CallScript(caller="13912300000", hold_after_answer=30), pbx.ports.sip,
                         rate=rate, calls=calls)
@@ -141,6 +142,7 @@ def run_rate(pbx: AsteriskSandbox, daemon: DaemonProcess, token: str, rate: int,
         time.sleep(0.2)
     time.sleep(1.0)  # the writer's last batch
     used_d, used_a = cpu_seconds(daemon_pid) - cpu_d, cpu_seconds(asterisk_pid) - cpu_a
+    window = time.monotonic() - window_start
     kernel_d = cpu_times(daemon_pid)[1] - sys_d
     after = daemon.metrics()
     stored = stored_rows(daemon, token, since)
@@ -156,6 +158,7 @@ def run_rate(pbx: AsteriskSandbox, daemon: DaemonProcess, token: str, rate: int,
         "rows": stored,
         "route_p50_ms": None if p50 is None else round(p50 * 1000, 3),
         "route_p99_ms": None if p99 is None else round(p99 * 1000, 3),
+        "window_s": round(window, 2), "daemon_cpu_s": round(used_d, 3),
         "daemon_cpu_ms_per_call": round(used_d / calls * 1000, 3),
         "daemon_system_share": round(kernel_d / max(used_d, 1e-9), 2),
         "asterisk_cpu_ms_per_call": round(used_a / calls * 1000, 3),
@@ -337,6 +340,31 @@ def hold_concurrent(pbx: AsteriskSandbox, daemon: DaemonProcess,
     return row
 
 
+def cost_split(rows: list[dict[str, Any]]) -> dict[str, float] | None:
+    """The daemon's CPU over the rates as ``fixed × seconds + marginal × calls``
+    (least squares through the origin): what it spends whatever the traffic
+    (timers, a writer's batch every 0.25 s however small) apart from what each
+    call adds. At 10 calls/s the first is most of a call's share; at scale, the
+    second is the cost of a call. Needs two rates or more."""
+    if len(rows) < 2:
+        return None
+    t = [r["window_s"] for r in rows]
+    n = [r["calls"] for r in rows]
+    y = [r["daemon_cpu_s"] for r in rows]
+    tt, nn = sum(a * a for a in t), sum(b * b for b in n)
+    tn = sum(a * b for a, b in zip(t, n, strict=True))
+    ty = sum(a * c for a, c in zip(t, y, strict=True))
+    ny = sum(b * c for b, c in zip(n, y, strict=True))
+    det = tt * nn - tn * tn
+    if det <= 0:
+        return None
+    fixed, marginal = (ty * nn - ny * tn) / det, (ny * tt - ty * tn) / det
+    asterisk = sum(r["asterisk_cpu_ms_per_call"] * r["calls"] for r in rows) / sum(n)
+    return {"fixed_ms_per_s": round(fixed * 1000, 2),
+            "marginal_ms_per_call": round(marginal * 1000, 3),
+            "asterisk_ms_per_call": round(asterisk, 2)}
+
+
 def report(rows: list[dict[str, Any]], held: list[dict[str, Any]], path: Path) -> None:
     print("\n   loop  rate  daemon/Asterisk CPU  daemon/target(1.5 ms)  success")
     for row in rows:
@@ -344,6 +372,15 @@ def report(rows: list[dict[str, Any]], held: list[dict[str, Any]], path: Path) -
         ratio = daemon_ms / max(asterisk_ms, 1e-9)
         print(f"{row['event_loop']:>7}  {row['rate']:>4}  {ratio:>19.2f}  "
               f"{daemon_ms / TARGET_CPU_MS:>21.2f}  {row['success_ratio']:>7.4f}")
+    fits: dict[str, dict[str, float]] = {}
+    for loop in dict.fromkeys(r["event_loop"] for r in rows):  # the mobile mix, not the queue
+        fit = cost_split([r for r in rows if r["event_loop"] == loop and "route" not in r])
+        if fit is not None:
+            fits[loop] = fit
+            marginal = fit["marginal_ms_per_call"]
+            print(f"{loop:>7}  fixed {fit['fixed_ms_per_s']} ms/s (timers, batch flushes) + "
+                  f"{marginal} ms a call = {marginal / TARGET_CPU_MS:.2f} of the target; "
+                  f"Asterisk {fit['asterisk_ms_per_call']} ms a call")
     path.parent.mkdir(parents=True, exist_ok=True)
     for row in held:
         print(f"{row['event_loop']:>7}  {row['concurrent']} up at once: RSS peak "
@@ -351,6 +388,7 @@ def report(rows: list[dict[str, Any]], held: list[dict[str, Any]], path: Path) -
               f"{RSS_LIMIT_MB} MB limit")
     path.write_text(json.dumps({"target_cpu_ms_per_call": TARGET_CPU_MS,
                                 "rss_limit_mb": RSS_LIMIT_MB, "rows": rows,
+                                "cost_split": fits,
                                 "concurrent": held}, indent=2) + "\n")
     print(f"written to {path}")
 

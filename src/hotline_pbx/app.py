@@ -342,8 +342,8 @@ class Daemon:
             if monitor is not None:
                 await monitor.after_ami_login(ami)
 
-        ami = AmiSupervisor(self.settings.ami, on_connected=after_login)
-        dispatcher = EventDispatcher(ami.events)
+        dispatcher = EventDispatcher()
+        ami = AmiSupervisor(self.settings.ami, dispatcher.dispatch, on_connected=after_login)
         # The 400 trunk's watchdog: hang up outbound channels, record them (issue 4).
         guard = OutboundGuard(self.settings.trunks.hotline, ami, blocked)
         dispatcher.subscribe("outbound-guard", guard)
@@ -360,7 +360,7 @@ class Daemon:
         if monitor is not None:
             dispatcher.subscribe("line-monitor", monitor.on_ami_event)
             monitor.use_ami(ami)
-        for service in (guard, tracking, dispatcher, ami):
+        for service in (guard, tracking, ami):
             await self._components.start(service, reports_as="ami")
         self.readiness.add("ami", trunks)
         return trunks

@@ -76,7 +76,7 @@ async def live(db: Database, tmp_path: Path) -> AsyncIterator[tuple[Api, LongCal
         return NOW
 
     watch = QueueWatch({"hotline"}, clock=clock)
-    ami = AmiSupervisor(AmiSettings(secret=Secret("x")))
+    ami = AmiSupervisor(AmiSettings(secret=Secret("x")), lambda _event: None)
     marked: list[str] = []
 
     def mark(linkedid: str) -> bool:

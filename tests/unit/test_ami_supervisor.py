@@ -13,6 +13,7 @@ from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
 from hotline_pbx.ami.supervisor import (
+    AmiError,
     AmiSupervisor,
     AmiUnavailable,
     _is_plain_event,
@@ -52,7 +53,8 @@ async def test_a_login_that_times_out_is_logged_with_its_type_and_limit(
     server = await asyncio.start_server(accept, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     supervisor = AmiSupervisor(AmiSettings(host="127.0.0.1", port=port, secret=Secret("s"),
-                                           connect_timeout=0.3, reconnect_backoff_max=0.5))
+                                           connect_timeout=0.3, reconnect_backoff_max=0.5),
+                               lambda _event: None)
     caplog.set_level(logging.WARNING, logger="hotline_pbx.ami.supervisor")
     await supervisor.start()
     try:
@@ -85,6 +87,7 @@ class ScriptedAmi:
         self.logins = 0
         self.sessions: list[asyncio.StreamWriter] = []  # logged in, still open
         self.no_session = asyncio.Event()
+        self.listings: dict[str, int] = {}  # action (lower case) → events it lists
         self._server: asyncio.Server | None = None
 
     async def up(self) -> None:
@@ -100,6 +103,22 @@ class ScriptedAmi:
         for writer in sessions:
             writer.close()
 
+    def _list(self, writer: asyncio.StreamWriter, action: dict[str, str], count: int) -> None:
+        """An event list as Asterisk writes it; a negative count: refused."""
+        action_id = action.get("ActionID", "")
+        if count < 0:
+            writer.write(_message({"Response": "Error", "ActionID": action_id,
+                                   "Message": "Permission denied"}))
+            return
+        writer.write(_message({"Response": "Success", "ActionID": action_id,
+                               "EventList": "start", "Message": "Channels will follow"}))
+        for n in range(count):
+            writer.write(_message({"Event": "CoreShowChannel", "ActionID": action_id,
+                                   "Channel": f"PJSIP/carrier-{n:08x}",
+                                   "Uniqueid": f"1754380000.{n}"}))
+        writer.write(_message({"Event": "CoreShowChannelsComplete", "ActionID": action_id,
+                               "EventList": "Complete", "ListItems": str(count)}))
+
     def broadcast(self, fields: dict[str, str]) -> None:
         for writer in self.sessions:
             writer.write(_message(fields))
@@ -112,6 +131,9 @@ class ScriptedAmi:
                 action = dict(line.split(": ", 1) for line in
                               block.decode().strip().split("\r\n") if ": " in line)
                 reply = {"Response": "Success", "ActionID": action.get("ActionID", "")}
+                if action.get("Action", "").lower() in self.listings:
+                    self._list(writer, action, self.listings[action["Action"].lower()])
+                    continue
                 if action.get("Action", "").lower() == "login":
                     self.logins += 1
                     self.sessions.append(writer)
@@ -134,13 +156,14 @@ def _message(fields: dict[str, str]) -> bytes:
 
 async def test_ami_down_for_several_rounds_then_back_gives_one_session() -> None:
     """Asterisk's AMI refuses connections for several reconnect rounds, then is back:
-    one login, one live session, each event queued once; after stop, no more logins.
+    one login, one live session, each event delivered once; after stop, no more logins.
     Before, each failed attempt's Manager kept a panoramisk reconnect timer and logged
     in by itself once AMI was back (11 logins seen instead of 1)."""
     ami = ScriptedAmi()
+    delivered: asyncio.Queue[dict[str, str]] = asyncio.Queue()
     supervisor = AmiSupervisor(AmiSettings(
         host="127.0.0.1", port=ami.port, secret=Secret("s"), connect_timeout=0.5,
-        reconnect_backoff_max=0.2, ping_interval=60.0))
+        reconnect_backoff_max=0.2, ping_interval=60.0), delivered.put_nowait)
     await supervisor.start()
     try:
         await asyncio.sleep(2.5)  # down: an attempt every 0.2 s, each refused
@@ -152,10 +175,10 @@ async def test_ami_down_for_several_rounds_then_back_gives_one_session() -> None
         assert (ami.logins, len(ami.sessions)) == (1, 1)
         ami.broadcast({"Event": "Newchannel", "Uniqueid": "1754380000.1"})
         async with asyncio.timeout(5):
-            event = await supervisor.events.get()
+            event = await delivered.get()
         assert event["Uniqueid"] == "1754380000.1"
         await asyncio.sleep(0.2)
-        assert supervisor.events.empty()  # dispatched once
+        assert delivered.empty()  # delivered once
     finally:
         await supervisor.stop()
     async with asyncio.timeout(5):
@@ -273,3 +296,30 @@ class _NullTransport:
 
     def close(self) -> None:
         pass
+
+
+async def test_a_listing_hands_on_each_event_as_read_and_keeps_none() -> None:
+    """CoreShowChannels through ``listing``: every channel once, in order, as a
+    plain dict; none reaches the event stream; a refusal raises AmiError."""
+    ami = ScriptedAmi()
+    ami.listings = {"coreshowchannels": 3000, "queuestatus": -1}
+    stream: list[dict[str, str]] = []
+    supervisor = AmiSupervisor(AmiSettings(
+        host="127.0.0.1", port=ami.port, secret=Secret("s"), connect_timeout=0.5,
+        ping_interval=60.0), stream.append)
+    await ami.up()
+    await supervisor.start()
+    try:
+        async with asyncio.timeout(5):
+            await supervisor.connected.wait()
+        listed: list[dict[str, str]] = []
+        count = await supervisor.listing({"Action": "CoreShowChannels"}, listed.append)
+        assert count == len(listed) == 3000
+        assert [e["Uniqueid"] for e in listed] == [f"1754380000.{n}" for n in range(3000)]
+        assert all(type(e) is dict and e["Event"] == "CoreShowChannel" for e in listed)
+        with pytest.raises(AmiError, match="Permission denied"):
+            await supervisor.listing({"Action": "QueueStatus"}, listed.append)
+        assert len(listed) == 3000 and stream == []
+    finally:
+        await supervisor.stop()
+        await ami.down()

@@ -73,6 +73,9 @@ class AmiActions(Protocol):
     async def action(self, action: Mapping[str, str], *, timeout: float = 5.0,
                      as_list: bool | None = None) -> Any: ...
 
+    async def listing(self, action: Mapping[str, str], on_event: Callable[[AmiEvent], None],
+                      *, timeout: float = 5.0) -> int: ...
+
 
 class RecordSink(Protocol):
     def submit(self, record: BlockedRecord) -> None: ...
@@ -277,20 +280,22 @@ class OutboundGuard:
 
     async def sweep(self, timeout: float = 5.0) -> int:
         """Hang up outbound trunk channels already up: set up during an AMI gap,
-        missed in a dropped event, or whose hang-up failed. Returns how many."""
-        reply = await self._ami.action({"Action": "CoreShowChannels"}, timeout=timeout,
-                                       as_list=True)
+        never reported by an event, or whose hang-up failed. Returns how many.
+        The listing is read channel by channel (``AmiSupervisor.listing``), none kept."""
         found = 0
-        for message in reply if isinstance(reply, list) else []:
-            if _get(message, "Event") != "CoreShowChannel":
-                continue
-            event = {str(k): str(v) for k, v in message.items()}
+
+        def check(event: AmiEvent) -> None:
+            nonlocal found
+            if event.get("Event") != "CoreShowChannel":
+                return
             # No Timestamp in a listing: its start is now minus its Duration.
             event["Timestamp"] = str(self._clock() - _seconds(event.get("Duration", "")))
             command = self.watch.on_listed_channel(channel_facts(event))
             if command is not None:
                 found += 1
                 self._block(command)
+
+        await self._ami.listing({"Action": "CoreShowChannels"}, check, timeout=timeout)
         return found
 
     async def start(self) -> None:

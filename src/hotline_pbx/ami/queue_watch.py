@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from hotline_pbx.ami.outbound_guard import AmiActions, _get, _seconds
-from hotline_pbx.ami.supervisor import AmiEvent, AmiUnavailable
+from hotline_pbx.ami.supervisor import AmiError, AmiEvent, AmiUnavailable
 from hotline_pbx.domain.queue_state import (
     ConnectedCall,
     DeviceState,
@@ -153,25 +153,27 @@ class QueueWatch:
         """Replace the state with Asterisk's listing; False (state kept) when AMI
         does not answer both listings."""
         self.begin_reconcile()
+        status: list[AmiEvent] = []
+        channels: list[AmiEvent] = []
         try:
-            status = await ami.action({"Action": "QueueStatus"}, as_list=True,
-                                      timeout=self._list_timeout)
-            channels = await ami.action({"Action": "CoreShowChannels"}, as_list=True,
-                                        timeout=self._list_timeout)
-        except (AmiUnavailable, TimeoutError) as exc:
+            await ami.listing({"Action": "QueueStatus"}, status.append,
+                              timeout=self._list_timeout)
+            await ami.listing({"Action": "CoreShowChannels"}, channels.append,
+                              timeout=self._list_timeout)
+        except (AmiUnavailable, AmiError, TimeoutError) as exc:
             self._journal = None
             log.warning("queue watch: cannot list the queues after the AMI login: %s",
                         exc or "timeout")
             return False
-        self.apply_listing(_lines(status), _lines(channels))
+        self.apply_listing(status, channels)
         return True
 
     def begin_reconcile(self) -> None:
         """From now on, keep the events to apply again on top of the listing."""
         self._journal = []
 
-    def apply_listing(self, status: list[Mapping[str, Any]],
-                      channels: list[Mapping[str, Any]]) -> None:
+    def apply_listing(self, status: Sequence[Mapping[str, Any]],
+                      channels: Sequence[Mapping[str, Any]]) -> None:
         """The snapshot of ``QueueStatus`` and ``CoreShowChannels`` replaces the state;
         the events seen since :meth:`begin_reconcile` are applied again on top."""
         journal, self._journal = self._journal or [], None
@@ -183,8 +185,8 @@ class QueueWatch:
                  self.callers_waiting(), len(self.state.members), len(self.free_agents()),
                  len(self.state.connected))
 
-    def _snapshot(self, status: list[Mapping[str, Any]],
-                  channels: list[Mapping[str, Any]]) -> Snapshot:
+    def _snapshot(self, status: Sequence[Mapping[str, Any]],
+                  channels: Sequence[Mapping[str, Any]]) -> Snapshot:
         now = self._clock()
         members = tuple(member_of(m) for m in status if _get(m, "Event") == "QueueMember")
         waiting = tuple(
@@ -198,10 +200,6 @@ class QueueWatch:
             for c in channels if _get(c, "Event") == "CoreShowChannel")
         in_call = [m for m in members if m.interface]
         return Snapshot(waiting, members, connected_from_channels(listed, in_call))
-
-
-def _lines(reply: Any) -> list[Mapping[str, Any]]:
-    return [m for m in reply if hasattr(m, "get")] if isinstance(reply, list) else []
 
 
 def _number(value: str) -> float:

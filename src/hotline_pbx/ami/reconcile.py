@@ -16,7 +16,7 @@ every event that arrived before it:
    did not know are adopted.
 
 Action replies carry an ActionID, so panoramisk hands them to the action and
-not to the event callback: we copy them into the supervisor's queue ourselves.
+not to the event callback: we hand them on ourselves (``supervisor.deliver``).
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 from hotline_pbx.ami.normalise import VARIABLE_PREFIX
 from hotline_pbx.ami.supervisor import AmiEvent, AmiSupervisor, describe
@@ -49,7 +48,7 @@ VARIABLES = (DialplanVar.PERIOD, DialplanVar.ROUTE, DialplanVar.CLOSED, Dialplan
 
 def mark_reconnected(supervisor: AmiSupervisor) -> None:
     """Step 1, at once on login: every call known so far becomes stale."""
-    _put(supervisor, {"Event": RECONNECTED, "Timestamp": f"{time.time():.6f}"})
+    supervisor.deliver({"Event": RECONNECTED, "Timestamp": f"{time.time():.6f}"})
 
 
 async def snapshot(supervisor: AmiSupervisor, *, timeout: float = 5.0,
@@ -58,25 +57,21 @@ async def snapshot(supervisor: AmiSupervisor, *, timeout: float = 5.0,
     is still booting: the caller tries again."""
     try:
         async with asyncio.timeout(timeout):
-            entries = _events(await supervisor.action({"Action": "QueueStatus"},
-                                                      timeout=timeout, as_list=True),
-                              QUEUE_ENTRY)
-            channels = _events(await supervisor.action({"Action": "CoreShowChannels"},
-                                                       timeout=timeout, as_list=True),
-                               CHANNEL_SNAPSHOT)
+            entries = await _listed(supervisor, "QueueStatus", QUEUE_ENTRY, timeout)
+            channels = await _listed(supervisor, "CoreShowChannels", CHANNEL_SNAPSHOT, timeout)
             variables = await _read_variables(supervisor, channels, concurrency, timeout)
     except Exception as exc:
         log.warning("AMI reconcile: no snapshot from Asterisk (%s)", describe(exc))
         return False
     received = f"{time.time():.6f}"
     for entry in entries:
-        _put(supervisor, {**entry, "Timestamp": entry.get("Timestamp") or received})
+        supervisor.deliver({**entry, "Timestamp": entry.get("Timestamp") or received})
     for channel in channels:
         extra = {f"{VARIABLE_PREFIX}{k}": v
                  for k, v in variables.get(channel.get("Uniqueid", ""), {}).items()}
-        _put(supervisor, {**channel, **extra,
-                          "Timestamp": channel.get("Timestamp") or received})
-    _put(supervisor, {"Event": SNAPSHOT_COMPLETE, "Timestamp": received})
+        supervisor.deliver({**channel, **extra,
+                            "Timestamp": channel.get("Timestamp") or received})
+    supervisor.deliver({"Event": SNAPSHOT_COMPLETE, "Timestamp": received})
     roots = sum(1 for c in channels if c.get("Uniqueid") == c.get("Linkedid"))
     log.info("AMI reconcile: %d channels (%d calls), %d callers queued",
              len(channels), roots, len(entries))
@@ -100,10 +95,14 @@ async def reconcile(supervisor: AmiSupervisor, *, timeout: float = 5.0,
     return False
 
 
-def _events(reply: Any, name: str) -> list[AmiEvent]:
-    messages: Iterable[Any] = reply if isinstance(reply, list) else [reply]
-    return [{str(k): str(v) for k, v in m.items()} for m in messages
-            if hasattr(m, "items") and m.get("Event") == name]
+async def _listed(supervisor: AmiSupervisor, action: str, name: str,
+                  timeout: float) -> list[AmiEvent]:
+    """The ``name`` events of an event-list action, as plain dicts."""
+    events: list[AmiEvent] = []
+    await supervisor.listing({"Action": action},
+                             lambda e: events.append(e) if e.get("Event") == name else None,
+                             timeout=timeout)
+    return events
 
 
 async def _read_variables(supervisor: AmiSupervisor, channels: list[AmiEvent],
@@ -129,10 +128,3 @@ async def _read_variables(supervisor: AmiSupervisor, channels: list[AmiEvent],
     results = await asyncio.gather(*(read(c) for c in roots))
     return dict(results)
 
-
-def _put(supervisor: AmiSupervisor, event: AmiEvent) -> None:
-    try:
-        supervisor.events.put_nowait(event)
-    except asyncio.QueueFull:
-        supervisor.dropped += 1
-        log.error("AMI event queue full: reconcile event %s dropped", event.get("Event"))
