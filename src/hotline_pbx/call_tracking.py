@@ -76,6 +76,8 @@ class CallTracking:
         self.node = settings.cluster.node
         self.normaliser = Normaliser()
         self.tracker = CallTracker(observer=self)
+        # Read when Prometheus scrapes, not set on each of a call's 25 events.
+        CALLS_ACTIVE.set_function(lambda: self.tracker.active)
         self._lost_logged = 0
         self._reconcile: asyncio.Task[bool] | None = None
         self.name = "call tracking"
@@ -118,7 +120,6 @@ class CallTracking:
         event = self.normaliser(raw, time.time())
         if event is not None:
             self.tracker.feed(event)
-            CALLS_ACTIVE.set(self.tracker.active)
 
     def on_route(self, routed: RoutedCall) -> None:
         """RouteHandler observer."""
@@ -224,7 +225,6 @@ class CallTracking:
         while True:
             await asyncio.sleep(SWEEP_INTERVAL)
             self.tracker.sweep(time.time())
-            CALLS_ACTIVE.set(self.tracker.active)
             if not self._holding:  # records past the window even when no call ends
                 self._forget_before(time.monotonic() - self._window)
             if self.tracker.lost_calls > self._lost_logged:

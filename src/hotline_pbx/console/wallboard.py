@@ -103,12 +103,18 @@ class Wallboard:
     def call_ended(self, record: CallRecord) -> None:
         """CallTracking observer: count the call today, and show it at once."""
         self.tally.add(record, record.started_at.astimezone(self._zone).date())
-        self._wake.set()
+        self._show_soon()
 
     def blocked_attempt(self, occurred_at: datetime) -> None:
         """The outbound guard stopped a call on the 400 trunk."""
         self.tally.add_blocked(occurred_at.astimezone(self._zone).date())
-        self._wake.set()
+        self._show_soon()
+
+    def _show_soon(self) -> None:
+        """Wake the board's task, if anyone watches (with nobody, a wake-up a call
+        was most of its CPU)."""
+        if self._viewers:
+            self._wake.set()
 
     async def seed(self, engine: AsyncEngine, timeout: float) -> None:
         """Today's calls so far, from the database (once, at start), counted by the
@@ -130,8 +136,10 @@ class Wallboard:
         if len(self._viewers) >= self.max_viewers:
             return None
         viewer = Viewer(asyncio.Queue(self._buffer))
-        viewer.queue.put_nowait(self._last or self.render())
+        self._last = self._last or self.render()
+        viewer.queue.put_nowait(self._last)
         self._viewers.add(viewer)
+        self._wake.set()  # the task sleeps while nobody watches
         return viewer
 
     def leave(self, viewer: Viewer) -> None:
@@ -196,6 +204,9 @@ class Wallboard:
 
     async def _run_forever(self) -> None:
         while True:
+            if not self._viewers:  # nothing to show until someone joins
+                self._last = ""
+                await self._wake.wait()
             try:
                 async with asyncio.timeout(self._interval):
                     await self._wake.wait()
