@@ -17,6 +17,7 @@ from hotline_pbx.ami.supervisor import (
     AmiSupervisor,
     AmiUnavailable,
     _is_plain_event,
+    _Listing,
     _Manager,
     _Protocol,
     describe,
@@ -323,3 +324,21 @@ async def test_a_listing_hands_on_each_event_as_read_and_keeps_none() -> None:
     finally:
         await supervisor.stop()
         await ami.down()
+
+
+async def test_a_listing_given_up_takes_the_rest_of_its_events_up_to_their_end() -> None:
+    """After a timeout the late events of the listing are dropped, none handed on,
+    and panoramisk forgets the action only at its end: a listing forgotten
+    sooner would send its remaining CoreShowChannel events into the event stream."""
+    handed: list[dict[str, str]] = []
+    listing = _Listing({"Action": "CoreShowChannels"}, handed.append)
+    response = Message.from_line("Response: Success\r\nActionID: 1\r\nEventList: start")
+    channel = Message.from_line("Event: CoreShowChannel\r\nActionID: 1\r\nChannel: PJSIP/a")
+    complete = Message.from_line("Event: CoreShowChannelsComplete\r\nActionID: 1\r\n"
+                                 "EventList: Complete")
+    assert listing.add_message(response) is False
+    assert listing.add_message(channel) is False and len(handed) == 1
+    listing.closed = True  # AmiSupervisor.listing timed out
+    assert listing.add_message(channel) is False and len(handed) == 1
+    assert listing.add_message(complete) is True
+    assert not listing.future.done()  # nobody waits for it any more

@@ -143,9 +143,13 @@ class _Listing(Action):  # type: ignore[misc]
         self.closed = False
 
     def add_message(self, message: Message) -> bool:
-        """True once the listing is over (panoramisk then forgets the action)."""
+        """True once the listing is over (panoramisk then forgets the action).
+        Once the caller stopped waiting (a timeout), the rest is taken and dropped
+        up to its end: forgotten sooner, it would reach the event stream."""
         if self.future.done() or self.closed:
-            return True
+            return str(message.get("Event", "")).endswith("Complete") or (
+                not self._answered and "Event" not in message
+                and str(message.get("Response", "")) in ("Error", "Fail", "Failure"))
         if not self._answered and "Event" not in message:
             self._answered = True
             if str(message.get("Response", "")) in ("Error", "Fail", "Failure"):
