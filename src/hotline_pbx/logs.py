@@ -243,11 +243,10 @@ def formatter(fmt: str = "text", log_numbers: bool = False) -> logging.Formatter
 
 
 def setup_logging(fmt: str = "text", level: str = "info", log_numbers: bool = False) -> None:
-    # Neither format shows a record's thread, process or source line: not
-    # looking them up is the logging HOWTO's own optimisation (a fifth of a
-    # record's cost).
+    # Neither format shows a record's thread or process: not looking them up
+    # is the logging HOWTO's own optimisation. (Its other one, no source file,
+    # would drop stack_info too: Logger._log builds that only with a source.)
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    logging._srcfile = None
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter(fmt, log_numbers))
     root = logging.getLogger()

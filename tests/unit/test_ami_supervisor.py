@@ -291,6 +291,25 @@ def test_the_protocol_delivers_plain_events_and_keeps_responses_for_their_action
     assert [m["event"] for m in factory.dispatched] == ["CoreShowChannel"]
 
 
+def test_a_character_whose_bytes_two_reads_split_is_read_whole() -> None:
+    """A caller's name in Chinese, cut inside 张 by the read boundary: decoding
+    each read alone dropped the character."""
+    delivered: list[dict[str, str]] = []
+    protocol = _Protocol()
+    protocol.connection_made(_NullTransport())
+    protocol.factory = type("Factory", (), {"deliver_event": staticmethod(delivered.append)})()
+    protocol.encoding = "utf8"  # the Manager's, as panoramisk sets it at connect
+    protocol.data_received(b"Asterisk Call Manager/9.0.0\r\n")
+    protocol.data_received(b"Response: Success\r\nMessage: Authentication accepted\r\n\r\n")
+    event = "Event: Newchannel\r\nCallerIDName: 张三\r\nUniqueid: 1.1\r\n\r\n".encode()
+    cut = event.index("张".encode()) + 1
+    for start in range(0, len(event), cut):  # every read ends inside a character or not
+        protocol.data_received(event[start:start + cut])
+    protocol.data_received(event[:cut])
+    protocol.data_received(event[cut:])
+    assert [e["CallerIDName"] for e in delivered] == ["张三", "张三"]
+
+
 class _NullTransport:
     def write(self, data: bytes) -> None:
         pass
@@ -342,3 +361,35 @@ async def test_a_listing_given_up_takes_the_rest_of_its_events_up_to_their_end()
     assert listing.add_message(channel) is False and len(handed) == 1
     assert listing.add_message(complete) is True
     assert not listing.future.done()  # nobody waits for it any more
+
+
+async def test_a_listing_consumer_that_raises_fails_its_listing_not_the_connection() -> None:
+    """on_event runs inside the protocol's read: its error is the listing's, the
+    session stays, and the events after it in the same read are still delivered."""
+    ami = ScriptedAmi()
+    ami.listings = {"coreshowchannels": 3}
+    stream: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    supervisor = AmiSupervisor(AmiSettings(
+        host="127.0.0.1", port=ami.port, secret=Secret("s"), connect_timeout=0.5,
+        ping_interval=60.0), stream.put_nowait)
+    await ami.up()
+    await supervisor.start()
+    listed: list[dict[str, str]] = []
+
+    def broken(_event: dict[str, str]) -> None:
+        raise ValueError("a bug in a listing consumer")
+
+    try:
+        async with asyncio.timeout(5):
+            await supervisor.connected.wait()
+        with pytest.raises(ValueError, match="a bug in a listing consumer"):
+            await supervisor.listing({"Action": "CoreShowChannels"}, broken)
+        ami.broadcast({"Event": "Newchannel", "Uniqueid": "1754380000.9"})
+        async with asyncio.timeout(5):
+            assert (await stream.get())["Uniqueid"] == "1754380000.9"
+        assert ami.logins == 1 and supervisor.connected.is_set()
+        assert await supervisor.listing({"Action": "CoreShowChannels"}, listed.append) == 3
+        assert stream.empty()  # the broken listing's remaining events went nowhere
+    finally:
+        await supervisor.stop()
+        await ami.down()

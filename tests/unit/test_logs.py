@@ -21,6 +21,7 @@ from hotline_pbx.logs import (
     escape_controls,
     formatter,
     held_until_started,
+    setup_logging,
 )
 
 HOSTILE = "138 0013 8000\r\n2026-12-01 10:00:00,000 INFO    forged: admin\x00\x1b[31;1mred\x1b[0m"
@@ -236,3 +237,20 @@ def test_at_debug_level_nothing_is_held(root_stream: io.StringIO) -> None:
     with held_until_started():
         logging.getLogger("hotline_pbx.test_logs.start").info("at once")
         assert root_stream.getvalue() == "INFO at once\n"
+
+
+def test_stack_info_is_still_written_after_setup_logging() -> None:
+    """setup_logging's lookups switched off must not take stack_info with them
+    (Logger._log builds it only while logging knows its source file)."""
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    try:
+        setup_logging("text", "info")
+        stream = io.StringIO()
+        root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
+        logging.getLogger("hotline_pbx.test_logs").warning("where am I", stack_info=True)
+        lines = stream.getvalue().splitlines()
+        assert lines[0].endswith("WARNING hotline_pbx.test_logs: where am I")
+        assert lines[1] == "| Stack (most recent call last):" and len(lines) > 2
+    finally:
+        root.handlers[:], root.level = saved, level

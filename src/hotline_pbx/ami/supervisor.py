@@ -19,6 +19,7 @@ its own schedule, and drops the connection when a callback raises:
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -110,7 +111,7 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
         if self.version is None or deliver is None:
             super().data_received(data)  # the banner, and whatever shares its read
             return
-        text = data.decode(getattr(self, "encoding", "ascii"), "ignore")
+        text = self._decoder().decode(data)
         if self.queue:
             text = self.queue.popleft() + text
         blocks = text.split("\r\n\r\n")
@@ -123,6 +124,16 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
             message = Message.from_line(block)
             if message is not None:
                 self.handle_message(message)
+
+    def _decoder(self) -> codecs.IncrementalDecoder:
+        """One decoder for the connection: a character whose bytes two reads
+        split (a caller's name in Chinese, in a burst) is decoded whole, where
+        decoding each read alone dropped it."""
+        decoder: codecs.IncrementalDecoder | None = self.__dict__.get("_incremental")
+        if decoder is None:
+            encoding = getattr(self, "encoding", "ascii")
+            decoder = self._incremental = codecs.getincrementaldecoder(encoding)("ignore")
+        return decoder
 
 
 class AmiError(RuntimeError):
@@ -160,7 +171,13 @@ class _Listing(Action):  # type: ignore[misc]
             self.future.set_result(self.count)
             return True
         self.count += 1
-        self._on_event(event_fields(message))
+        try:
+            self._on_event(event_fields(message))
+        except Exception as exc:
+            # The consumer's error is its caller's, not the connection's: raised
+            # here, inside the protocol's read, it would close the connection.
+            self.closed = True
+            self.future.set_exception(exc)
         return False
 
 
