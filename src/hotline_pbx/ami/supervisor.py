@@ -58,7 +58,7 @@ def event_fields(message: Message) -> AmiEvent:
 
 
 def plain_event(block: str) -> AmiEvent:
-    """One AMI event block (its ``\r\n``-separated lines) as the same dict
+    """One AMI event block (its ``\\r\\n``-separated lines) as the same dict
     :func:`event_fields` makes of panoramisk's message for it, without the
     message: header names as Asterisk wrote them (it never writes one name in
     two cases), a header given twice as its values' list in text, ``Result``
