@@ -20,7 +20,9 @@ rate. For each rate SIPp places ``rate × seconds`` calls; then, per rate:
 
 Then ``--concurrent`` calls (2,000) are put up at 100 a second and held (the
 stand-in talks 99 s): the daemon's RSS while it tracks them all and its peak,
-against the 100 MB limit. (Asterisk's maxcalls is raised for this sandbox:
+against the 100 MB limit, and the RSS every half second with the calls up
+(``timeline_s_calls_rss_mb``: a step while nothing changes is a burst of work
+of the daemon's own, such as a listing). (Asterisk's maxcalls is raised for this sandbox:
 three channels a call.)
 
 Results go to ``--json`` as well.
@@ -316,9 +318,12 @@ def hold_concurrent(pbx: AsteriskSandbox, daemon: DaemonProcess,
         rate=100, calls=concurrent, max_concurrent=concurrent + 10)))
     load.start()
     peak, at_full, most, peak_active = before, None, 0.0, 0.0
+    started = time.monotonic()
+    timeline: list[tuple[float, int, float]] = []  # how the RSS step was found: the sweep's list
     while load.is_alive():
         active = daemon.metrics().get("hotline_calls_active", 0.0)
         rss = rss_mb(pid)
+        timeline.append((round(time.monotonic() - started, 1), int(active), round(rss, 1)))
         if rss > peak:
             peak, peak_active = rss, active
         most = max(most, active)
@@ -332,7 +337,8 @@ def hold_concurrent(pbx: AsteriskSandbox, daemon: DaemonProcess,
            "successful": result.successful, "rss_before_mb": round(before, 1),
            "rss_all_up_mb": None if at_full is None else round(at_full, 1),
            "rss_peak_mb": round(peak, 1), "calls_up_at_the_peak": int(peak_active),
-           "rss_after_mb": round(rss_mb(pid), 1)}
+           "rss_after_mb": round(rss_mb(pid), 1),
+           "timeline_s_calls_rss_mb": timeline}
     print(f"{concurrent} calls up at once: {int(most)} tracked at most; daemon RSS "
           f"{row['rss_before_mb']} → {row['rss_all_up_mb']} MB with all up (peak "
           f"{row['rss_peak_mb']} with {row['calls_up_at_the_peak']} up, after "
