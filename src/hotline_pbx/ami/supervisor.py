@@ -125,15 +125,21 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
             if message is not None:
                 self.handle_message(message)
 
+    _incremental: codecs.IncrementalDecoder | None = None
+
     def _decoder(self) -> codecs.IncrementalDecoder:
         """One decoder for the connection: a character whose bytes two reads
         split (a caller's name in Chinese, in a burst) is decoded whole, where
-        decoding each read alone dropped it."""
-        decoder: codecs.IncrementalDecoder | None = self.__dict__.get("_incremental")
-        if decoder is None:
+        decoding each read alone dropped it. Made at the first event read: the
+        Manager sets the encoding after the protocol is made."""
+        if self._incremental is None:
             encoding = getattr(self, "encoding", "ascii")
-            decoder = self._incremental = codecs.getincrementaldecoder(encoding)("ignore")
-        return decoder
+            self._incremental = codecs.getincrementaldecoder(encoding)("ignore")
+        return self._incremental
+
+
+#: The responses by which Asterisk refuses an action (panoramisk's own set).
+_REFUSED = ("Error", "Fail", "Failure")
 
 
 class AmiError(RuntimeError):
@@ -157,17 +163,18 @@ class _Listing(Action):  # type: ignore[misc]
         """True once the listing is over (panoramisk then forgets the action).
         Once the caller stopped waiting (a timeout), the rest is taken and dropped
         up to its end: forgotten sooner, it would reach the event stream."""
+        response = not self._answered and "Event" not in message
+        self._answered = self._answered or response
+        refused = response and str(message.get("Response", "")) in _REFUSED
+        ended = refused or str(message.get("Event", "")).endswith("Complete")
         if self.future.done() or self.closed:
-            return str(message.get("Event", "")).endswith("Complete") or (
-                not self._answered and "Event" not in message
-                and str(message.get("Response", "")) in ("Error", "Fail", "Failure"))
-        if not self._answered and "Event" not in message:
-            self._answered = True
-            if str(message.get("Response", "")) in ("Error", "Fail", "Failure"):
-                self.future.set_exception(AmiError(str(message.get("Message", "refused"))))
-                return True
-            return False
-        if str(message.get("Event", "")).endswith("Complete"):
+            return ended
+        if refused:
+            self.future.set_exception(AmiError(str(message.get("Message", "refused"))))
+            return True
+        if response:
+            return False  # "… will follow"
+        if ended:
             self.future.set_result(self.count)
             return True
         self.count += 1
