@@ -136,7 +136,8 @@ class Wallboard:
         if len(self._viewers) >= self.max_viewers:
             return None
         viewer = Viewer(asyncio.Queue(self._buffer))
-        self._last = self._last or self.render()
+        if not self._viewers or not self._last:  # unwatched, the last board grows old
+            self._last = self.render()
         viewer.queue.put_nowait(self._last)
         self._viewers.add(viewer)
         self._wake.set()  # the task sleeps while nobody watches
@@ -150,8 +151,7 @@ class Wallboard:
         return len(self._viewers)
 
     def publish(self) -> None:
-        if not self._viewers:  # nobody watching: build the board when one joins
-            self._last = ""
+        if not self._viewers:  # nobody watching: join builds the board
             return
         payload = self.render()
         if payload == self._last:
@@ -205,7 +205,6 @@ class Wallboard:
     async def _run_forever(self) -> None:
         while True:
             if not self._viewers:  # nothing to show until someone joins
-                self._last = ""
                 await self._wake.wait()
             try:
                 async with asyncio.timeout(self._interval):

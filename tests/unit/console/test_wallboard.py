@@ -186,3 +186,24 @@ def test_a_blocked_attempt_is_written_and_counted_today() -> None:
     tee.submit(BlockedRecord("e0", NOW - timedelta(days=1), "dial", "refused"))  # yesterday's
     assert written == [attempt, written[1]] and len(written) == 2
     assert board.build().to_dict()["today"]["blocked_outbound"] == 1
+
+
+async def test_who_joins_an_unwatched_board_sees_it_as_it_is_now() -> None:
+    """While nobody watches the board is not rebuilt: the next viewer's first
+    board is made when they join, with the calls that ended unwatched."""
+    calls = Calls()
+    clock = [NOW.timestamp()]
+    board = wallboard(calls, clock)
+    board.line = None
+    await board.start()
+    try:
+        first = board.join()
+        assert first is not None
+        assert json.loads(first.queue.get_nowait())["today"]["offered"] == 0
+        board.leave(first)
+        board.call_ended(record(Outcome.ANSWERED))
+        again = board.join()
+        assert again is not None
+        assert json.loads(again.queue.get_nowait())["today"]["offered"] == 1
+    finally:
+        await board.stop()
