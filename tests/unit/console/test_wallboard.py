@@ -5,7 +5,9 @@ sessions (expiry, bound, forged ids, CSRF), and the console's words."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -77,6 +79,18 @@ def wallboard(calls: Calls, clock: list[float], buffer: int = 2) -> Wallboard:
                      clock=lambda: clock[0])
 
 
+@contextlib.asynccontextmanager
+async def running_board() -> AsyncIterator[Wallboard]:
+    """A started board with no calls up and no line monitor, stopped after."""
+    board = wallboard(Calls(), [NOW.timestamp()])
+    board.line = None
+    await board.start()
+    try:
+        yield board
+    finally:
+        await board.stop()
+
+
 def test_the_board_shows_waiting_calls_and_no_number() -> None:
     calls = Calls()
     clock = [NOW.timestamp()]
@@ -117,12 +131,7 @@ async def test_a_viewer_that_stops_reading_is_dropped_and_the_others_are_not() -
 
 
 async def test_an_ended_call_is_on_the_board_at_once() -> None:
-    calls = Calls()
-    clock = [NOW.timestamp()]
-    board = wallboard(calls, clock)
-    board.line = None
-    await board.start()
-    try:
+    async with running_board() as board:
         viewer = board.join()
         assert viewer is not None
         first = json.loads(await asyncio.wait_for(viewer.queue.get(), 1))
@@ -130,8 +139,6 @@ async def test_an_ended_call_is_on_the_board_at_once() -> None:
         board.call_ended(record(Outcome.ANSWERED))
         nxt = json.loads(await asyncio.wait_for(viewer.queue.get(), 1))
         assert (nxt["today"]["offered"], nxt["today"]["answer_rate"]) == (1, 1.0)
-    finally:
-        await board.stop()
 
 
 def test_sessions_expire_are_bounded_and_never_found_by_a_forged_id() -> None:
@@ -191,12 +198,7 @@ def test_a_blocked_attempt_is_written_and_counted_today() -> None:
 async def test_who_joins_an_unwatched_board_sees_it_as_it_is_now() -> None:
     """While nobody watches the board is not rebuilt: the next viewer's first
     board is made when they join, with the calls that ended unwatched."""
-    calls = Calls()
-    clock = [NOW.timestamp()]
-    board = wallboard(calls, clock)
-    board.line = None
-    await board.start()
-    try:
+    async with running_board() as board:
         first = board.join()
         assert first is not None
         assert json.loads(first.queue.get_nowait())["today"]["offered"] == 0
@@ -205,5 +207,3 @@ async def test_who_joins_an_unwatched_board_sees_it_as_it_is_now() -> None:
         again = board.join()
         assert again is not None
         assert json.loads(again.queue.get_nowait())["today"]["offered"] == 1
-    finally:
-        await board.stop()
