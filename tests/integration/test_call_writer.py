@@ -65,6 +65,16 @@ async def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> 
         await asyncio.sleep(0.02)
 
 
+async def private_writer(private_postgres: PrivatePostgres, tmp_path: Path,
+                         **options: object) -> tuple[Database, CallWriter]:
+    """A started writer on the test's own PostgreSQL (which the test stops and starts)."""
+    db = await open_database(DatabaseSettings(dsn=Secret(private_postgres.dsn), connect_timeout=1),
+                             tmp_path)
+    writer = call_writer(db.engine, tmp_path / "spool", **options)
+    await writer.start()
+    return db, writer
+
+
 @pytest.fixture
 async def writer_factory(db: Database, tmp_path: Path) -> AsyncIterator[Callable[..., CallWriter]]:
     made: list[CallWriter] = []
@@ -223,11 +233,8 @@ async def test_too_many_pending_records_move_to_the_spool_not_away(
 
 async def test_an_outage_spools_in_order_and_replays_exactly_once(
         private_postgres: PrivatePostgres, tmp_path: Path) -> None:
-    db = await open_database(DatabaseSettings(dsn=Secret(private_postgres.dsn), connect_timeout=1),
-                             tmp_path)
-    writer = call_writer(db.engine, tmp_path / "spool", flush_interval=0.05,
-                         retry_interval=0.3, write_timeout=2, segment_records=7)
-    await writer.start()
+    db, writer = await private_writer(private_postgres, tmp_path, flush_interval=0.05,
+                                      retry_interval=0.3, write_timeout=2, segment_records=7)
     try:
         for n in range(10):
             writer.submit(make_record(n))
@@ -277,3 +284,41 @@ async def test_stop_while_the_database_is_down_keeps_everything_in_the_spool(
                     ).scalar() == 3
     finally:
         await db.close()
+
+
+async def test_a_restart_between_batches_costs_no_record_the_spool(
+        private_postgres: PrivatePostgres, tmp_path: Path) -> None:
+    """The writer keeps its connection while busy; PostgreSQL restarted under it
+    (the connection is dead, the server is back): the next batch is written on a
+    fresh connection at once, not spooled for the retry."""
+    db, writer = await private_writer(private_postgres, tmp_path, flush_interval=0.02,
+                                      retry_interval=30, write_timeout=2, hold_idle=60)
+    try:
+        writer.submit(make_record(1))
+        await wait_until(lambda: writer.written == 1)
+        await asyncio.to_thread(private_postgres.stop)
+        await asyncio.to_thread(private_postgres.start)
+        writer.submit(make_record(2))
+        await wait_until(lambda: writer.written == 2 or writer.spooled > 0)
+        assert (writer.written, writer.spooled) == (2, 0)
+        assert await rows(db) == ["1795000000.1", "1795000000.2"]
+    finally:
+        await writer.stop(5)
+        await db.close()
+
+
+async def test_a_quiet_writer_gives_its_connection_back(db: Database, tmp_path: Path) -> None:
+    pool = db.engine.pool
+    writer = call_writer(db.engine, tmp_path / "spool", flush_interval=0.02, hold_idle=0.3)
+    await writer.start()
+    try:
+        writer.submit(make_record(1))
+        await wait_until(lambda: writer.written == 1)
+        assert pool.checkedout() == 1  # type: ignore[attr-defined]
+        await wait_until(lambda: pool.checkedout() == 0, timeout=3)  # type: ignore[attr-defined]
+        writer.submit(make_record(2))  # and takes one again when there is work
+        await wait_until(lambda: writer.written == 2)
+        assert await rows(db) == ["1795000000.1", "1795000000.2"]
+    finally:
+        await writer.stop(5)
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
