@@ -40,8 +40,8 @@ wrote with while records keep coming, and gives it back after ``hold_idle``
 seconds with nothing to write. A kind whose batch is one INSERT writes it in
 autocommit (the statement is its own transaction): one round trip a batch,
 where checking a connection out of the pool for each (its pre-ping, BEGIN,
-COMMIT, the reset on return) was four and 0.87 ms of CPU (0.31 now, 3 rows;
-docs/performance.md). A held connection that fails is dropped and the batch
+COMMIT, the reset on return) was four and 0.94 ms of CPU (0.31 now, 3 rows;
+bench/writer_bench.py). A held connection that fails is dropped and the batch
 tried once more on a fresh, pre-pinged one: what the pool's pre-ping did for
 a connection PostgreSQL had closed while it waited.
 
@@ -502,6 +502,8 @@ class BatchWriter(Generic[T]):
         self._committed(batch)
 
     async def _write_held(self, batch: Sequence[T]) -> None:
+        """Write the batch on the held connection, taking one from the pool first
+        when none is held."""
         self._writing = True  # until it returns: a cut-short write leaves it unusable
         async with asyncio.timeout(self.write_timeout):
             conn = self._conn
