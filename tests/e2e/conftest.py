@@ -57,8 +57,10 @@ def looped_pbx(request: pytest.FixtureRequest) -> Iterator[AsteriskSandbox]:
     for use with the public network (``network``)."""
     require_sandbox()
     module = request.module.__name__.rpartition(".")[2].removeprefix("test_")
+    # A module may shorten PJSIP's 32 s INVITE timeout for its PBX (INVITE_TIMEOUT_MS).
     sandbox = AsteriskSandbox(name=f"{module}-{os.getpid()}", ports=PbxPorts.allocate(),
-                              carrier_qualify_seconds=LOOP_QUALIFY)
+                              carrier_qualify_seconds=LOOP_QUALIFY,
+                              invite_timeout_ms=getattr(request.module, "INVITE_TIMEOUT_MS", 0))
     sandbox.start()
     try:
         yield sandbox

@@ -1,5 +1,5 @@
-"""The sandbox's own configuration: asterisk.conf options a benchmark changes, and
-the SRV records of the failover tests' DNS server."""
+"""The sandbox's own configuration: asterisk.conf options a benchmark changes, the
+INVITE timeout a test shortens, and the SRV records of the failover tests' DNS server."""
 
 from __future__ import annotations
 
@@ -23,6 +23,16 @@ def test_the_shipped_options_apply_unless_a_sandbox_changes_them() -> None:
     assert re.findall(r"(?m)^maxcalls = .*$", changed) == ["maxcalls = 8000"]
     assert re.search(r"(?m)^\[options\]\nmaxload = 1.5$", changed)
     assert re.search(r"(?m)^timestamp = yes$", changed)  # the rest as shipped
+
+
+def test_a_sandbox_may_give_up_an_unanswered_invite_sooner() -> None:
+    """Timer B of the sandbox's PJSIP, with T1 a 64th of it; PJSIP's own otherwise."""
+    assert "type = system" not in sandbox().config_files()["pjsip.conf"]
+    pjsip = AsteriskSandbox(name="unit", ports=PbxPorts.allocate(),
+                            invite_timeout_ms=8000).config_files()["pjsip.conf"]
+    assert re.search(r"(?m)^\[system\]\ntype = system\ntimer_t1 = 125\ntimer_b = 8000$", pjsip)
+    with pytest.raises(ValueError, match="at least 6400"):
+        AsteriskSandbox(name="unit", ports=PbxPorts.allocate(), invite_timeout_ms=3000)
 
 
 def test_the_dns_server_serves_our_records_on_its_own_address_only() -> None:

@@ -47,6 +47,8 @@ SANDBOX_DNS = "127.0.1.53"
 #: does beyond what the daemon reads (a Newstate of ringing) log in as it.
 OBSERVER_USER = "sandbox-observer"
 
+#: PJSIP's least timer T1 (res_pjsip's system settings), ms.
+MIN_TIMER_T1_MS = 100
 #: PJSIP's qualify_timeout (its default; the shipped pjsip.conf keeps it), seconds.
 CARRIER_QUALIFY_TIMEOUT = 3
 
@@ -128,6 +130,10 @@ class AsteriskSandbox:
     # asterisk.conf [options] to change from the shipped values (a benchmark's
     # 2,000 concurrent calls need more channels than the shipped maxcalls).
     options: Mapping[str, str] = field(default_factory=dict)
+    # PJSIP's timer B in ms (how long an unanswered INVITE is retransmitted;
+    # T1 is set to a 64th of it, as RFC 3261 has them), 0: PJSIP's own 32 s. A
+    # test of an unreachable peer need not wait out the production figure.
+    invite_timeout_ms: int = 0
     _process: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
@@ -138,6 +144,10 @@ class AsteriskSandbox:
         if qualify < 0 or 0 < qualify <= CARRIER_QUALIFY_TIMEOUT:
             raise ValueError(f"carrier_qualify_seconds must be 0 (off) or more than the "
                              f"{CARRIER_QUALIFY_TIMEOUT} s qualify timeout, not {qualify}")
+        if self.invite_timeout_ms and self.invite_timeout_ms < 64 * MIN_TIMER_T1_MS:
+            raise ValueError(f"invite_timeout_ms must be 0 (PJSIP's default) or at least "
+                             f"{64 * MIN_TIMER_T1_MS} (T1 = a 64th of it, PJSIP's least "
+                             f"T1 is {MIN_TIMER_T1_MS} ms), not {self.invite_timeout_ms}")
 
     @property
     def etc_dir(self) -> str:
@@ -343,6 +353,11 @@ class AsteriskSandbox:
             # The carrier AOR's is the only qualify in the shipped file.
             text = replace_once(text, "\nqualify_frequency = 30\n",
                                 f"\nqualify_frequency = {self.carrier_qualify_seconds}\n")
+            if self.invite_timeout_ms:
+                if re.search(r"(?m)^type = system$", text):
+                    raise SandboxError("pjsip.conf has a [system] section of its own now")
+                text += (f"\n[system]\ntype = system\ntimer_t1 = {self.invite_timeout_ms // 64}"
+                         f"\ntimer_b = {self.invite_timeout_ms}\n")
         elif name == "extensions_hotline.conf":
             text = re.sub(r"(?m)^HOTLINE_AGI_HOST=.*", f"HOTLINE_AGI_HOST=127.0.0.1:{p.agi}", text)
             # Asterisk reads only the first [globals] context: ours go there,
