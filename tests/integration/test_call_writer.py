@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from hotline_pbx.config import DatabaseSettings, Secret
 from hotline_pbx.domain.call_record import CallRecord, HangupSide
@@ -25,7 +26,7 @@ from hotline_pbx.metrics import DB_PENDING, DB_SPOOLED
 from hotline_pbx.store import models
 from hotline_pbx.store.batch_writer import REJECTED, BatchWriter, Spool
 from hotline_pbx.store.call_writer import CALL_RECORDS
-from hotline_pbx.store.database import Database, open_database
+from hotline_pbx.store.database import Database, open_database, sqlalchemy_url
 from tests.private_postgres import PrivatePostgres
 
 T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai
@@ -322,3 +323,34 @@ async def test_a_quiet_writer_gives_its_connection_back(db: Database, tmp_path: 
     finally:
         await writer.stop(5)
     assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_a_server_timeout_spools_after_one_wait_not_two(db: Database, tmp_path: Path) -> None:
+    """PostgreSQL itself gives up on the statement (lock_timeout here): the held
+    connection is still open, so the batch is not tried again on a new one (that
+    would wait the timeout twice before spooling); it goes to the spool."""
+    engine = create_async_engine(sqlalchemy_url(db.dsn),
+                                 connect_args={"server_settings": {"lock_timeout": "300"}})
+    connections = 0
+
+    def made(*_args: object) -> None:
+        nonlocal connections
+        connections += 1
+
+    event.listen(engine.sync_engine, "connect", made)
+    writer = call_writer(engine, tmp_path / "spool", flush_interval=0.02, retry_interval=30,
+                         write_timeout=10)
+    await writer.start()
+    try:
+        writer.submit(make_record(1))
+        await wait_until(lambda: writer.written == 1)
+        async with db.engine.begin() as locker:
+            await locker.execute(text("LOCK TABLE calls IN ACCESS EXCLUSIVE MODE"))
+            writer.submit(make_record(2))
+            await wait_until(lambda: writer.spooled == 1)
+        assert connections == 1  # no second connection for a retry
+    finally:
+        await writer.stop(5)
+        await engine.dispose()
+    assert await rows(db) == ["1795000000.1"]  # the second waits in the spool, kept
+    assert Spool(tmp_path / "spool", CALL_RECORDS).open() == 1

@@ -159,6 +159,13 @@ def _is_unavailable(exc: BaseException) -> bool:
     return "invalid input for query argument" not in str(exc.orig)
 
 
+def _is_closed_connection(exc: BaseException) -> bool:
+    """The error says the connection itself is gone (SQLAlchemy saw the driver's
+    connection closed), not that a statement on it failed."""
+    return isinstance(exc, ConnectionError) or bool(
+        getattr(exc, "connection_invalidated", False))
+
+
 def _private_dir(path: Path) -> None:
     path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     os.chmod(path, DIR_MODE)  # mkdir's mode goes through the umask, and the folder may be old
@@ -485,10 +492,11 @@ class BatchWriter(Generic[T]):
             try:
                 await self._write_held(batch)
             except Exception as exc:
-                # A connection that had written and now fails: closed while it
-                # waited (a PostgreSQL restart). Not a timeout: that would double it.
-                stale = (self._last_write > 0.0 and _is_unavailable(exc)
-                         and not isinstance(exc, TimeoutError))
+                # A connection that had written and is now closed: PostgreSQL
+                # restarted or ended its session while it waited. Not a timeout,
+                # ours or the server's (statement_timeout, lock_timeout): on a
+                # connection still open, a retry would only wait a second time.
+                stale = self._last_write > 0.0 and _is_closed_connection(exc)
                 await self._release()
                 if not stale:
                     raise
