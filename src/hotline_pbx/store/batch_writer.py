@@ -41,9 +41,10 @@ seconds with nothing to write. A kind whose batch is one INSERT writes it in
 autocommit (the statement is its own transaction): one round trip a batch,
 where checking a connection out of the pool for each (its pre-ping, BEGIN,
 COMMIT, the reset on return) was four and 0.94 ms of CPU (0.31 now, 3 rows;
-bench/writer_bench.py). A held connection that fails is dropped and the batch
-tried once more on a fresh, pre-pinged one: what the pool's pre-ping did for
-a connection PostgreSQL had closed while it waited.
+bench/writer_bench.py). A held connection found closed (PostgreSQL restarted,
+or ended its session) is dropped and the batch tried once more on a fresh,
+pre-pinged one: what the pool's pre-ping did for such a connection. Any other
+failure (a timeout, ours or the server's) is the database's answer at once.
 
 **Private**: records hold caller numbers. Spool directories are 0700 and
 spool files 0600 whatever the umask; existing ones are corrected at start.
