@@ -29,36 +29,22 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from hotline_pbx.domain.call_record import CallRecord, HangupSide
-from hotline_pbx.domain.contract import Outcome, Period
+from hotline_pbx.domain.call_record import CallRecord
 from hotline_pbx.store.batch_writer import BatchWriter
 from hotline_pbx.store.call_writer import CALL_RECORDS
 from hotline_pbx.store.database import Database
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ami_events_bench import drop_database, scratch_database
 
-T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
-
-
-def record(n: int) -> CallRecord:
-    started = T0 + timedelta(seconds=n)
-    return CallRecord(
-        call_key=f"1795000000.{n}", linkedid=f"1795000000.{n}", uniqueid=f"1795000000.{n}",
-        caller=f"139{n:08d}", caller_name="Caller", dnid="4008001234",
-        started_at=started, routed_at=started + timedelta(milliseconds=5),
-        answered_at=started + timedelta(seconds=3), ended_at=started + timedelta(seconds=60),
-        period=Period.CLOSED, route="forward", outcome=Outcome.ANSWERED, wait_seconds=3.0,
-        talk_seconds=57.0, answered_by="Li Na", answered_role="supervisor",
-        failover_attempts=0, hangup_side=HangupSide.CALLER, hangup_cause=16,
-        details={"target": "PJSIP/13810200000@general-trunk"},
-    )
+# The tests' call record (test_stats, test_spool and test_blocked_repo use it too).
+from tests.integration.test_call_writer import make_record as record
 
 
 def cpu_seconds() -> float:

@@ -309,7 +309,9 @@ class BatchWriter(Generic[T]):
         self.hold_idle = hold_idle
         self._on_committed = on_committed
         self._conn: AsyncConnection | None = None  # held while busy (see the module doc)
-        self._last_write = 0.0  # when it last wrote; 0: fresh or none
+        # When the held connection last wrote; 0 while it has not (a fresh one's
+        # failure is the database's answer, not a connection gone stale).
+        self._last_write = 0.0
         self._writing = False
         self._pending: deque[T] = deque()
         self._in_flight: list[T] = []  # taken from the queue, not yet committed or spooled
@@ -521,7 +523,6 @@ class BatchWriter(Generic[T]):
                 if self.kind.write is None:  # one INSERT: its own transaction
                     conn = self._conn = await conn.execution_options(
                         isolation_level="AUTOCOMMIT")
-                self._last_write = 0.0  # fresh: its failure is the database's answer
             if self.kind.write is None:
                 await self._write(conn, batch)
             else:
