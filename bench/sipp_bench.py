@@ -182,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agents", type=int, default=600,
                         help="stand-in agents in the queue for --queue-rates (ring 1 s, talk 3 s)")
     parser.add_argument("--loops", default="asyncio",
-                        help="daemon.event_loop values to measure in turn, e.g. asyncio,uvloop")
+                        help="daemon.event_loop values to measure in turn, e.g. asyncio,uvloop; "
+                             "LOOP@MS also sets ami.gather_window to MS milliseconds "
+                             "(asyncio@0: read gathering off, the peer of the default)")
     parser.add_argument("--profile", type=Path, default=None,
                         help="py-spy's collapsed stacks of the daemon over the runs, to this file")
     args = parser.parse_args(argv)
@@ -217,10 +219,12 @@ def run_daemon(pbx: AsteriskSandbox, loop: str, rates: list[int], seconds: float
                profile: Path | None, concurrent: int, args: argparse.Namespace | None
                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
+        event_loop, _, gather_ms = loop.partition("@")
+        gather = {"HOTLINE_AMI_GATHER_WINDOW": str(float(gather_ms) / 1000)} if gather_ms else {}
         daemon = DaemonProcess.for_sandbox(pbx, None, Path(tmp), {
             "HOTLINE_DAEMON_LOG_FORMAT": "text", "HOTLINE_LINE_ENABLED": "false",
             "HOTLINE_ROUTING_USE_STATUTORY_CALENDAR": "false",
-            "HOTLINE_DAEMON_EVENT_LOOP": loop})
+            "HOTLINE_DAEMON_EVENT_LOOP": event_loop, **gather})
         daemon.start(timeout=120)
         profiler = None
         try:
@@ -260,7 +264,7 @@ def measure(pbx: AsteriskSandbox, daemon: DaemonProcess, rates: list[int],
     for rate in rates:
         row = run_rate(pbx, daemon, token, rate, seconds, pbx._process.pid, daemon.process.pid)
         rows.append(row)
-        print(f"{loop:>7} {rate:>4} calls/s: {row['successful']}/{row['calls']} answered, "
+        print(f"{loop:>9} {rate:>4} calls/s: {row['successful']}/{row['calls']} answered, "
               f"{row['counted']} counted, {row['rows']} rows; /route p50 "
               f"{row['route_p50_ms']} ms p99 {row['route_p99_ms']} ms; CPU per call: daemon "
               f"{row['daemon_cpu_ms_per_call']} ms, Asterisk "
@@ -372,11 +376,11 @@ def cost_split(rows: list[dict[str, Any]]) -> dict[str, float] | None:
 
 
 def report(rows: list[dict[str, Any]], held: list[dict[str, Any]], path: Path) -> None:
-    print("\n   loop  rate  daemon/Asterisk CPU  daemon/target(1.5 ms)  success")
+    print("\n     loop  rate  daemon/Asterisk CPU  daemon/target(1.5 ms)  success")
     for row in rows:
         daemon_ms, asterisk_ms = row["daemon_cpu_ms_per_call"], row["asterisk_cpu_ms_per_call"]
         ratio = daemon_ms / max(asterisk_ms, 1e-9)
-        print(f"{row['event_loop']:>7}  {row['rate']:>4}  {ratio:>19.2f}  "
+        print(f"{row['event_loop']:>9}  {row['rate']:>4}  {ratio:>19.2f}  "
               f"{daemon_ms / TARGET_CPU_MS:>21.2f}  {row['success_ratio']:>7.4f}")
     fits: dict[str, dict[str, float]] = {}
     for loop in dict.fromkeys(r["event_loop"] for r in rows):  # the mobile mix, not the queue
@@ -384,12 +388,12 @@ def report(rows: list[dict[str, Any]], held: list[dict[str, Any]], path: Path) -
         if fit is not None:
             fits[loop] = fit
             marginal = fit["marginal_ms_per_call"]
-            print(f"{loop:>7}  fixed {fit['fixed_ms_per_s']} ms/s (timers, batch flushes) + "
+            print(f"{loop:>9}  fixed {fit['fixed_ms_per_s']} ms/s (timers, batch flushes) + "
                   f"{marginal} ms a call = {marginal / TARGET_CPU_MS:.2f} of the target; "
                   f"Asterisk {fit['asterisk_ms_per_call']} ms a call")
     path.parent.mkdir(parents=True, exist_ok=True)
     for row in held:
-        print(f"{row['event_loop']:>7}  {row['concurrent']} up at once: RSS peak "
+        print(f"{row['event_loop']:>9}  {row['concurrent']} up at once: RSS peak "
               f"{row['rss_peak_mb']} MB = {row['rss_peak_mb'] / RSS_LIMIT_MB:.2f} of the "
               f"{RSS_LIMIT_MB} MB limit")
     path.write_text(json.dumps({"target_cpu_ms_per_call": TARGET_CPU_MS,

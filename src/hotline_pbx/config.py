@@ -123,6 +123,9 @@ class AmiSettings:
     ping_timeout: float = 5.0
     connect_timeout: float = 5.0
     reconnect_backoff_max: float = 15.0  # seconds between attempts, doubling from 0.5
+    # Seconds the rest of a burst of events may wait to be read with the next
+    # (ami/read_gathering.py): fewer wake-ups. 0: every read as it comes.
+    gather_window: float = 0.005
 
 
 @dataclass(frozen=True)
@@ -506,6 +509,7 @@ def validate(settings: Settings) -> None:
     _positive("ami.ping_timeout", settings.ami.ping_timeout)
     _positive("ami.connect_timeout", settings.ami.connect_timeout)
     _positive("ami.reconnect_backoff_max", settings.ami.reconnect_backoff_max)
+    _range("ami.gather_window", settings.ami.gather_window, 0.0, 0.1)
     if settings.ami.enabled and not settings.ami.secret:
         raise ConfigError("ami.secret", "the AMI password is missing; set HOTLINE_AMI_SECRET "
                           "or HOTLINE_AMI_SECRET_FILE (or ami.enabled = false)")

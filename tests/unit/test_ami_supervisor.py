@@ -193,6 +193,44 @@ async def test_ami_down_for_several_rounds_then_back_gives_one_session() -> None
         await ami.down()
 
 
+@pytest.mark.parametrize("window", [0.0, 0.3])
+async def test_the_rest_of_a_burst_is_read_one_gather_window_after_its_first_event(
+        window: float) -> None:
+    """`ami.gather_window` reaches the live connection (read_gathering.py): the
+    first event is delivered at once, the two that follow it within the window
+    together, at its end; with 0 each as it comes."""
+    ami = ScriptedAmi()
+    await ami.up()
+    loop = asyncio.get_running_loop()
+    delivered: asyncio.Queue[tuple[float, dict[str, str]]] = asyncio.Queue()
+    supervisor = AmiSupervisor(AmiSettings(
+        host="127.0.0.1", port=ami.port, secret=Secret("s"), ping_interval=60.0,
+        gather_window=window), lambda event: delivered.put_nowait((loop.time(), event)))
+    await supervisor.start()
+    try:
+        async with asyncio.timeout(5):
+            await supervisor.connected.wait()
+        await asyncio.sleep(1.0)  # whatever the login's reads started is over
+        sent = loop.time()
+        ami.broadcast({"Event": "Newchannel", "Uniqueid": "1754380000.1"})
+        async with asyncio.timeout(5):
+            first, _ = await delivered.get()
+        assert first - sent < 0.15
+        for n in (2, 3):
+            await asyncio.sleep(0.01)
+            ami.broadcast({"Event": "Newchannel", "Uniqueid": f"1754380000.{n}"})
+        async with asyncio.timeout(5):
+            (second, _), (third, _) = await delivered.get(), await delivered.get()
+        if window:
+            assert third - second < 0.005  # one read
+            assert second - first >= window * 0.9
+        else:
+            assert second - first < window + 0.25
+    finally:
+        await supervisor.stop()
+        await ami.down()
+
+
 async def test_a_connection_completing_after_its_attempt_was_abandoned_is_closed_unused() -> None:
     """The supervisor gave up on an attempt (its login timeout) just as the TCP connect
     completed: that Manager must not log in, and its socket closes quietly."""
