@@ -28,7 +28,6 @@ socket), every read is taken as it comes, as before.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 from typing import Any
@@ -87,7 +86,5 @@ class ReadGathering:
             # A socket that refuses the option is read as it comes from now on.
             log.debug("AMI read gathering off: SO_RCVLOWAT refused (%s)", exc)
             self._enabled = False
-            with contextlib.suppress(OSError, AttributeError, TypeError):
-                self._sock.setsockopt(socket.SOL_SOCKET, _SO_RCVLOWAT, 1)
             return False
         return True
