@@ -26,8 +26,8 @@ watch_modes() {
     trap check_modes EXIT
 }
 
-check_modes() {
-    local status=$? after
+check_modes() {  # [exit status of the run: by default $?]
+    local status=${1:-$?} after
     after=$(modes_of <<<"$watched_paths")
     if [[ $after != "$modes_before" ]]; then
         echo "FAILED: directory modes changed during this run (before → after):" >&2

@@ -5,6 +5,9 @@
 #
 #   scripts/test.sh [pytest arguments]   (as root: e.g. `sudo scripts/test.sh`, or plainly in a root shell)
 #
+# Without arguments the e2e tests and the unit + integration tests run at once;
+# with arguments, one pytest run of exactly those.
+#
 # Runs as root (the Asterisk sandbox needs chroot and mount); the daemon and the
 # tests' PostgreSQL servers run as the unprivileged user hotline-pbx. Reuses what
 # is already there: a second run skips the package installs and the root build.
@@ -24,7 +27,28 @@ step "lint"
 .venv/bin/mypy
 scripts/lint-dialplan.sh
 
-step "tests"
 export HOTLINE_E2E=required
-.venv/bin/pytest -q -p no:cacheprovider "$@"
-step "done"
+if (($#)); then
+    step "tests"
+    .venv/bin/pytest -q -p no:cacheprovider "$@"
+    step "done"
+    exit 0
+fi
+
+# The whole suite as two runs at once (two cores): the e2e tests, which mostly
+# wait on real calls, in the foreground; the unit and integration tests beside
+# them, their report shown when the e2e run ends. Each has its own database.
+step "tests: e2e, with unit + integration alongside"
+alongside_log=$(mktemp)
+.venv/bin/pytest -q -p no:cacheprovider tests/unit tests/integration >"$alongside_log" 2>&1 &
+alongside=$!
+stop_alongside() { kill "$alongside" 2>/dev/null || true; wait "$alongside" 2>/dev/null || true; }
+trap 'status=$?; stop_alongside; rm -f "$alongside_log"; check_modes "$status"' EXIT
+e2e_status=0
+.venv/bin/pytest -q -p no:cacheprovider tests/e2e || e2e_status=$?
+alongside_status=0
+wait "$alongside" || alongside_status=$?
+step "unit + integration (ran alongside)"
+cat "$alongside_log"
+step "done: e2e exit $e2e_status, unit + integration exit $alongside_status"
+((e2e_status == 0 && alongside_status == 0))

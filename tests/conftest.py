@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -23,6 +24,15 @@ from tests.private_postgres import PrivatePostgres
 # The repository the tests run from (the tests are never installed).
 CHECKOUT = Path(__file__).resolve().parents[1]
 ADMIN_DSN = os.environ.get("HOTLINE_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A run stopped by SIGINT or SIGTERM ends as Ctrl-C ends it: fixtures torn
+    down, the daemons, sandboxes and PostgreSQL servers they started stopped.
+    scripts/test.sh runs the unit and integration tests in the background, where
+    the shell starts them with SIGINT ignored, and stops them with SIGTERM."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 async def _admin_execute(dsn: str, sql: str) -> None:
