@@ -330,6 +330,19 @@ class CallTracker:
         self._routed(call, info.period, info.decided_at)
         if info.route:
             call.route = info.route
+        self._take_targets(call, info)
+
+    @staticmethod
+    def _take_targets(call: Call, info: RouteInfo) -> None:
+        """The decision's dial strings are ``HOTLINE_TARGET_<n>`` (the shipped filter
+        keeps those VarSets out of the stream). A decision heard after the root's
+        Dial began (its AMI events read first) names the attempts made so far."""
+        for n, target in enumerate(info.targets, start=1):
+            call.targets.setdefault(n, target.dial_string)
+        for attempt in call.attempts:
+            if attempt.try_index in call.targets \
+                    and _same_target(call.targets[attempt.try_index], attempt.target):
+                attempt.target = call.targets[attempt.try_index]
 
     def _routed(self, call: Call, period: str, ts: float) -> None:
         known = _ROUTED_PERIODS.get(period)
@@ -681,7 +694,7 @@ class CallTracker:
         if call.try_index is not None and call.try_index in call.targets:
             return call.targets[call.try_index]
         for target in call.targets.values():
-            if target == dial_string or target.endswith("/" + dial_string):
+            if _same_target(target, dial_string):
                 return target
         return dial_string
 
@@ -703,6 +716,11 @@ class CallTracker:
     def _role(self, call: Call, target: str, attempt: Attempt | None) -> str | None:
         found = self._route_target(call, target, attempt)
         return found.role if found is not None else None
+
+
+def _same_target(target: str, dial_string: str) -> bool:
+    """``dial_string`` (a DialBegin's, without the technology) dials ``target``."""
+    return target == dial_string or target.endswith("/" + dial_string)
 
 
 def _int_or_none(value: str) -> int | None:

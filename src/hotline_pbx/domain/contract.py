@@ -17,6 +17,7 @@ from typing import Final
 
 __all__ = [
     "COUNTED_PERIODS",
+    "DECIDED_VARIABLES",
     "DEFAULT_DIAL_TEMPLATE",
     "DEFAULT_INBOUND_ENDPOINT",
     "DEFAULT_QUEUE",
@@ -174,7 +175,7 @@ class DialplanVar:
     ``TARGET``/``TARGET_TIMEOUT`` are prefixes: ``HOTLINE_TARGET_<n>`` (see
     :func:`dialplan_target`). tests/unit/test_contract.py checks that the
     dialplan uses exactly these names. Plain strings, not an enum: the
-    tracker compares them on every ``VarSet`` (43 % of the AMI stream), and an
+    tracker compares them on every ``VarSet`` it reads, and an
     enum member's attribute access costs twice a string comparison.
     """
 
@@ -210,16 +211,25 @@ class DialplanVar:
 
 
 #: The dialplan variables whose VarSet events the tracker and the line monitor
-#: read, and the pattern of the targets' (``HOTLINE_TARGET_<n>``): manager.conf
-#: lets exactly these through, the normaliser reads no other.
+#: read, and the only ones the shipped manager.conf lets through: what the
+#: dialplan itself decides (the fail-safe's period, the try, the closed message)
+#: and the test-call mark.
 TRACKED_VARIABLES: Final = frozenset({
-    DialplanVar.CALL_ID, DialplanVar.PERIOD, DialplanVar.ROUTE, DialplanVar.TRY,
-    DialplanVar.CLOSED, DialplanVar.TEST_CALL, DialplanVar.DNID})
+    DialplanVar.PERIOD, DialplanVar.TRY, DialplanVar.CLOSED, DialplanVar.TEST_CALL})
+#: The variables of what ``/route`` itself decided (and the number dialled). The
+#: tracker has them from the decision, in-process (a cluster: from the instance
+#: that routed), so the shipped filter keeps their VarSets out of the stream (six
+#: events of a forwarded call's 25); the normaliser still reads them where a
+#: PBX's filter lets them through, and a call whose decision never came takes
+#: its route and targets from them.
+DECIDED_VARIABLES: Final = frozenset({DialplanVar.CALL_ID, DialplanVar.ROUTE, DialplanVar.DNID})
+#: ``HOTLINE_TARGET_<n>``, the targets of the decision, as a manager.conf regex.
 TRACKED_TARGET_PATTERN: Final = rf"^{DialplanVar.TARGET}[0-9]+$"
 
 
 def is_tracked_variable(name: str) -> bool:
-    return name in TRACKED_VARIABLES or (
+    """A variable the normaliser reads: tracked, or one of the decision's."""
+    return name in TRACKED_VARIABLES or name in DECIDED_VARIABLES or (
         name.startswith(DialplanVar.TARGET) and name[len(DialplanVar.TARGET):].isdigit())
 
 

@@ -2,17 +2,18 @@
 
 With several daemons behind ``hagi://`` (``cluster.enabled``), Asterisk asks
 any of them where a call goes, while every daemon follows the node's calls on
-AMI. The names and roles of the targets come only from the decision (AMI does
-not carry them): each daemon publishes its decisions on :data:`ROUTES_CHANNEL`
-and applies everybody else's to its tracker.
+AMI. The route and the targets (their dial strings, names and roles) come
+only from the decision (the shipped event filter keeps their VarSets out of
+the AMI stream, and AMI cannot carry names): each daemon publishes its
+decisions on :data:`ROUTES_CHANNEL` and applies everybody else's to its tracker.
 
 The publisher never blocks routing: :meth:`RoutePublisher.publish` appends to
 a bounded queue; one task sends what is queued in as few NOTIFYs as fit
 PostgreSQL's payload limit, on a connection of its own. A full queue drops
 its oldest decision (logged, counted in :attr:`RoutePublisher.dropped`): a
-call whose decision was lost is recorded without its targets' names, as one
-routed by another daemon on a database outage is; the call record itself is
-never dropped.
+call whose decision was lost is recorded with its period and outcome (from
+AMI) but without its route and its targets' names, as one routed by another
+daemon on a database outage is; the call record itself is never dropped.
 """
 
 from __future__ import annotations

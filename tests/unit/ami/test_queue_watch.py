@@ -4,7 +4,7 @@ them) into the queue state; manager.conf lets every one of them through."""
 from __future__ import annotations
 
 from hotline_pbx.ami.queue_watch import EVENTS, QueueWatch
-from tests.unit.tracker.test_event_registry import event_filters
+from tests.unit.tracker.shipped_filter import event_filters
 
 AGENT = "Local/agent1@hotline-agents"
 CALLER = {"Channel": "PJSIP/carrier-00000001", "Uniqueid": "1795748462.1",

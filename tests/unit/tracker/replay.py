@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hotline_pbx.ami.normalise import Normaliser
+from hotline_pbx.ami.normalise import Normaliser, event_time
 from hotline_pbx.config import KpiSettings
 from hotline_pbx.domain.call_record import CallRecord, record_of
 from hotline_pbx.domain.call_tracker import Call, CallTracker, RouteInfo, RouteTarget
@@ -57,21 +57,28 @@ def route_info_from(events: Iterable[Mapping[str, str]], call_id: str) -> RouteI
 
 
 def replay(events: Iterable[Mapping[str, Any]], *, with_routes: bool = True,
-           short_abandon_seconds: float = 5.0) -> tuple[CallTracker, Collector, Normaliser]:
+           short_abandon_seconds: float = 5.0,
+           admit: Callable[[Mapping[str, Any]], bool] | None = None,
+           ) -> tuple[CallTracker, Collector, Normaliser]:
+    """Feed a capture to a tracker; ``with_routes``: /route's decision reaches it as
+    /route set ``HOTLINE_CALL_ID``; ``admit``: only the events it admits reach the
+    normaliser (a manager.conf filter), the decisions still come."""
     events = list(events)
     collector = Collector(KpiSettings(short_abandon_seconds=short_abandon_seconds))
     tracker = CallTracker(observer=collector)
     normalise = Normaliser()
     for raw in events:
-        event = normalise(raw)
-        if event is None:
-            continue
-        if with_routes and raw.get("Variable") == "HOTLINE_CALL_ID":
+        if with_routes and raw.get("Event") == "VarSet" \
+                and raw.get("Variable") == "HOTLINE_CALL_ID":
             info = route_info_from(events, raw.get("Value", ""))
             if info is not None:
                 tracker.route_decided(RouteInfo(info.call_id, info.period, info.route,
-                                                event.ts, info.targets))
-        tracker.feed(event)
+                                                event_time(raw, None), info.targets))
+        if admit is not None and not admit(raw):
+            continue
+        event = normalise(raw)
+        if event is not None:
+            tracker.feed(event)
     return tracker, collector, normalise
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import typing
-from pathlib import Path
 
 import pytest
 
@@ -14,12 +13,12 @@ from hotline_pbx.ami.normalise import PARSERS, Normaliser
 from hotline_pbx.domain.call_events import AMI_EVENTS, RECONNECTED, HangupRequest
 from hotline_pbx.domain.call_tracker import CallTracker
 from hotline_pbx.domain.contract import (
+    DECIDED_VARIABLES,
     TRACKED_TARGET_PATTERN,
     TRACKED_VARIABLES,
     is_tracked_variable,
 )
-
-MANAGER_CONF = Path(__file__).resolve().parents[3] / "asterisk-conf" / "manager.conf"
+from tests.unit.tracker.shipped_filter import event_filters
 
 # Every field any of the tracker's events needs, so each name gives its typed event.
 FULL_EVENT = {
@@ -79,21 +78,6 @@ def test_every_registered_event_reaches_the_tracker() -> None:
 
 # -- manager.conf ----------------------------------------------------------------------------
 
-_FILTER = re.compile(r"^eventfilter\((?P<spec>.*)\)\s*=\s*(?P<value>.*)$")
-
-
-def event_filters() -> list[dict[str, str]]:
-    """``eventfilter(action(include),name(VarSet),header(Variable),method(starts_with)) = X``
-    → ``{"action": "include", "name": "VarSet", …, "value": "X"}``."""
-    filters = []
-    for line in MANAGER_CONF.read_text().splitlines():
-        found = _FILTER.match(line.strip())
-        if found:
-            parts = dict(re.findall(r"(\w+)\(([^()]*)\)", found["spec"]))
-            filters.append({**parts, "value": found["value"].strip()})
-    return filters
-
-
 def test_manager_conf_admits_every_event_the_registry_needs() -> None:
     filters = event_filters()
     included = {f["name"] for f in filters if f.get("action") == "include" and "name" in f}
@@ -107,16 +91,19 @@ def test_manager_conf_admits_every_event_the_registry_needs() -> None:
 
 def test_the_variables_manager_conf_lets_through_are_those_the_tracker_reads() -> None:
     varsets = [f for f in event_filters() if f.get("name") == "VarSet"]
-    assert all(f["header"] == "Variable" for f in varsets)
-    exact = {f["value"] for f in varsets if f["method"] == "exact"}
-    patterns = [f["value"] for f in varsets if f["method"] == "regex"]
-    assert exact == TRACKED_VARIABLES
-    assert patterns == [TRACKED_TARGET_PATTERN]
-    assert len(varsets) == len(exact) + len(patterns)  # nothing else lets a VarSet in
+    assert all(f["header"] == "Variable" and f["method"] == "exact" for f in varsets)
+    assert {f["value"] for f in varsets} == TRACKED_VARIABLES
+    assert len(varsets) == len(TRACKED_VARIABLES)  # nothing else lets a VarSet in
+    assert not TRACKED_VARIABLES & DECIDED_VARIABLES
+
+
+def test_the_normaliser_reads_the_tracked_and_the_decided_variables_only() -> None:
     normalise = Normaliser()
-    for name in (*TRACKED_VARIABLES, "HOTLINE_TARGET_1", "HOTLINE_TARGET_12"):
+    for name in (*TRACKED_VARIABLES, *DECIDED_VARIABLES, "HOTLINE_TARGET_1",
+                 "HOTLINE_TARGET_12"):
         assert normalise({**FULL_EVENT, "Event": "VarSet", "Variable": name}) is not None
         assert is_tracked_variable(name)
+    assert re.search(TRACKED_TARGET_PATTERN, "HOTLINE_TARGET_12")
     for name in ("DIALSTATUS", "HOTLINE_TARGET_COUNT", "HOTLINE_TARGET_TIMEOUT_1",
                  "HOTLINE_TARGET", "HOTLINE_QUEUE_NAME", "HOTLINE_TARGET_1x"):
         assert normalise({**FULL_EVENT, "Event": "VarSet", "Variable": name}) is None

@@ -9,12 +9,24 @@ timelines; re-recording changes them, so update both together).
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from hotline_pbx.domain.contract import Outcome, Period
-from tests.unit.tracker.replay import fixture_names, load, replay, summary
+from hotline_pbx.ami.normalise import Normaliser
+from hotline_pbx.domain.call_tracker import CallTracker
+from hotline_pbx.domain.contract import DECIDED_VARIABLES, TRACKED_TARGET_PATTERN, Outcome, Period
+from tests.unit.tracker.replay import (
+    Collector,
+    fixture_names,
+    load,
+    replay,
+    route_info_from,
+    summary,
+)
+from tests.unit.tracker.shipped_filter import admits, event_filters
 
 EXPECTED: dict[str, list[dict[str, Any]]] = {
     "agi/caller_hangs_up_during_agi": [
@@ -386,6 +398,56 @@ def test_offered_once_per_routed_call(name: str) -> None:
     _, collector, _ = replay(load(name))
     routed = [r.period.value for r in collector.records if r.period is not Period.UNROUTED]
     assert collector.offered == routed
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_through_the_shipped_filter_the_records_are_the_same(name: str) -> None:
+    """The shipped manager.conf keeps the VarSets of /route's own decision out of the
+    stream: with the decision heard in-process, every record is the same."""
+    events = load(name)
+    _, collector, normalise = replay(events, admit=admits)
+    t0 = float(events[0]["Timestamp"])
+    assert [summary(r, t0) for r in collector.records] == EXPECTED[name]
+    decided = [e for e in events if e.get("Event") == "VarSet" and (
+        e.get("Variable") in DECIDED_VARIABLES
+        or re.search(TRACKED_TARGET_PATTERN, e.get("Variable", "")))]
+    assert decided, "the capture has the decision's VarSets"
+    assert not any(admits(e) for e in decided)
+    _, _, unfiltered = replay(events)
+    assert normalise.passed == unfiltered.passed - len(decided)  # only those are gone
+
+
+def test_the_shipped_filter_has_no_exclude_rule() -> None:
+    # admits() reads the include rules only.
+    assert all(rule.get("action") == "include" for rule in event_filters())
+
+
+@pytest.mark.parametrize("name", ["forward/failover_to_deputy", "forward/supervisor_answers"])
+def test_a_decision_heard_after_the_dial_began_still_names_who_answered(name: str) -> None:
+    """/route's decision reaches the tracker when its last reply is read; under load the
+    AMI events of the Dial that followed may be read first, in the same turn."""
+    events = load(name)
+    collector = Collector()
+    tracker = CallTracker(observer=collector)
+    normalise = Normaliser()
+    root = events[0]["Uniqueid"]
+    decision = route_info_from(events, root)
+    assert decision is not None
+    for raw in events:
+        if not admits(raw):
+            continue
+        event = normalise(raw)
+        if event is not None:
+            tracker.feed(event)
+        if decision is not None and raw.get("Event") == "DialBegin":
+            tracker.route_decided(replace(decision, decided_at=float(raw["Timestamp"])))
+            decision = None
+    (record,) = collector.records
+    (expected,) = EXPECTED[name]
+    assert record.answered_by == expected["answered_by"]
+    assert record.answered_role == expected["answered_role"]
+    assert record.details["attempts"] == expected["details"]["attempts"]
+    assert record.route == expected["route"]
 
 
 def test_without_route_observer_mobiles_are_named_by_their_dial_target() -> None:
