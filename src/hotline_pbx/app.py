@@ -551,6 +551,11 @@ def _bind_failure(section: str, host: str, port: int, exc: OSError) -> str:
     return f"cannot listen on {host}:{port} ({section}): {exc.strerror}"
 
 
+def event_loop_name(loop: asyncio.AbstractEventLoop) -> str:
+    """``uvloop`` or ``asyncio``: the loop the daemon runs on (``daemon.event_loop``)."""
+    return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
+
+
 async def run_daemon(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then drain and stop."""
     ensure_open_file_limit(settings)
@@ -576,7 +581,7 @@ async def run_daemon(settings: Settings) -> None:
     # the collector's sight so a full collection does not stall live calls.
     gc.collect()
     gc.freeze()
-    log.info("hotline-pbx running")
+    log.info("hotline-pbx running (event loop: %s)", event_loop_name(loop))
     await stop.wait()
     log.info("stopping: draining AGI sessions (up to %ss)", settings.daemon.drain_seconds)
     await daemon.stop()

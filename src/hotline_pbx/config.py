@@ -92,7 +92,7 @@ class DaemonSettings:
     drain_seconds: float = 10.0
     data_dir: str = "~/.local/share/hotline-pbx"
     user: str = ""  # started as root: become this user first (else `run` refuses)
-    event_loop: str = "asyncio"  # asyncio | uvloop (docs/performance.md: what it saves)
+    event_loop: str = "uvloop"  # uvloop | asyncio (docs/performance.md: what it saves)
 
 
 @dataclass(frozen=True)

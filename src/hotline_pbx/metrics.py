@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -18,6 +18,9 @@ from hotline_pbx.domain.dialer import FINISHED_RESULTS, JobType
 from hotline_pbx.domain.line_health import FaultCause
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# process_open_fds / process_max_fds (alert HotlineFileDescriptorsLow), the CPU and
+# memory of the process: read from /proc when Prometheus scrapes.
+ProcessCollector(registry=REGISTRY)
 
 # Waits in a call centre: seconds of ringing and queueing, up to a few minutes.
 WAIT_BUCKETS = (1, 2, 3, 5, 8, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600)

@@ -3,15 +3,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from hotline_pbx.sandbox.daemon import DaemonProcess
 from hotline_pbx.sandbox.pbx import AsteriskSandbox
 from hotline_pbx.sandbox.sipp import CallScript, place_call
 from tests.e2e.waiting import wait_until
 
 
+# uvloop is the default (daemon.event_loop); every other e2e test runs on it.
+@pytest.mark.parametrize("event_loop", ["uvloop", "asyncio"])
 def test_sip_call_goes_through_route_and_ami_reaches_daemon(
-    pbx_clean: AsteriskSandbox, daemon: DaemonProcess
+    pbx_clean: AsteriskSandbox, daemon_factory: Any, event_loop: str
 ) -> None:
+    daemon: DaemonProcess = daemon_factory({"HOTLINE_DAEMON_EVENT_LOOP": event_loop}
+                                           if event_loop == "asyncio" else None)
+    running = f"hotline-pbx running (event loop: {event_loop})"
+    wait_until(lambda: any(running in r.get("message", "") for r in daemon.log_records()),
+               10, f"the daemon to log {running!r}")
     before = daemon.metrics()
     assert before["hotline_ami_connected"] == 1.0
 

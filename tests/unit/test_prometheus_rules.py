@@ -323,6 +323,9 @@ def test_alerts(rules: list[Rule]) -> None:
     assert "hotline_db_spooled_records > 0" in alerts["HotlineDbSpooling"].expr
     assert re.search(r"^\s+for: 5m$", alerts["HotlineDbSpooling"].body, re.M)
     assert 'up{job="hotline-pbx"} == 0' in alerts["HotlineDaemonDown"].expr
+    fds = alerts["HotlineFileDescriptorsLow"]
+    assert 'process_open_fds{job="hotline-pbx"} > 0.8 * process_max_fds' in fds.expr
+    assert re.search(r"^\s+for: 5m$", fds.body, re.M)
 
 
 # -- Grafana -------------------------------------------------------------------
