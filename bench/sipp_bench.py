@@ -181,10 +181,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="then the open hours: calls/s through the hotline queue, e.g. 50,100")
     parser.add_argument("--agents", type=int, default=600,
                         help="stand-in agents in the queue for --queue-rates (ring 1 s, talk 3 s)")
-    parser.add_argument("--loops", default="asyncio",
-                        help="daemon.event_loop values to measure in turn, e.g. asyncio,uvloop; "
+    parser.add_argument("--loops", default="uvloop,asyncio",
+                        help="daemon.event_loop values to measure in turn (default: the "
+                             "default, uvloop, then its peer, Python's own asyncio loop); "
                              "LOOP@MS also sets ami.gather_window to MS milliseconds "
-                             "(asyncio@0: read gathering off, the peer of the default)")
+                             "(uvloop@0: read gathering off)")
     parser.add_argument("--profile", type=Path, default=None,
                         help="py-spy's collapsed stacks of the daemon over the runs, to this file")
     args = parser.parse_args(argv)

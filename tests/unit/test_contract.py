@@ -59,9 +59,19 @@ def _docs_text() -> str:
 
 
 def _exported_metric_names() -> set[str]:
-    """Every metric as Prometheus shows it (counters with ``_total``)."""
+    """Every metric of ours as Prometheus shows it (counters with ``_total``); the
+    standard ``process_*`` of prometheus_client's collector are not ours."""
     families = [*REGISTRY.collect(), *(m for c in SOMETIMES_ABSENT for m in c.describe())]
-    return {m.name + "_total" if m.type == "counter" else m.name for m in families}
+    names = {m.name + "_total" if m.type == "counter" else m.name for m in families}
+    return {name for name in names if name.startswith("hotline_")}
+
+
+def test_the_process_metrics_are_exported_and_documented() -> None:
+    families = {m.name for m in REGISTRY.collect()}
+    kpi = (ROOT / "docs" / "kpi.md").read_text(encoding="utf-8")
+    for name in ("process_open_fds", "process_max_fds"):  # HotlineFileDescriptorsLow
+        assert name in families
+        assert f"`{name}`" in kpi
 
 
 def _section(markdown: str, heading: str) -> str:
