@@ -42,12 +42,17 @@ step "tests: e2e, with unit + integration alongside"
 alongside_log=$(mktemp)
 .venv/bin/pytest -q -p no:cacheprovider tests/unit tests/integration >"$alongside_log" 2>&1 &
 alongside=$!
-stop_alongside() { kill "$alongside" 2>/dev/null || true; wait "$alongside" 2>/dev/null || true; }
+stop_alongside() {  # once reaped its pid may be another process's: then nothing to stop
+    [[ -n $alongside ]] || return 0
+    kill "$alongside" 2>/dev/null || true
+    wait "$alongside" 2>/dev/null || true
+}
 trap 'status=$?; stop_alongside; rm -f "$alongside_log"; check_modes "$status"' EXIT
 e2e_status=0
 .venv/bin/pytest -q -p no:cacheprovider tests/e2e || e2e_status=$?
 alongside_status=0
 wait "$alongside" || alongside_status=$?
+alongside=""
 step "unit + integration (ran alongside)"
 cat "$alongside_log"
 step "done: e2e exit $e2e_status, unit + integration exit $alongside_status"
