@@ -36,24 +36,43 @@ if (($#)); then
 fi
 
 # The whole suite as two runs at once (two cores): the e2e tests, which mostly
-# wait on real calls, in the foreground; the unit and integration tests beside
-# them, their report shown when the e2e run ends. Each has its own database.
+# wait on real calls, and the unit and integration tests, whose report is shown
+# when the e2e run ends. Each has its own database. Both run in the background
+# so that a stop (Ctrl-C, SIGTERM to this script or its group) reaches both
+# once, and this script waits for both to tear down before it checks the modes.
 step "tests: e2e, with unit + integration alongside"
 alongside_log=$(mktemp)
+shown=""
 .venv/bin/pytest -q -p no:cacheprovider tests/unit tests/integration >"$alongside_log" 2>&1 &
 alongside=$!
-stop_alongside() {  # once reaped its pid may be another process's: then nothing to stop
-    [[ -n $alongside ]] || return 0
-    kill "$alongside" 2>/dev/null || true
-    wait "$alongside" 2>/dev/null || true
+.venv/bin/pytest -q -p no:cacheprovider tests/e2e &
+e2e=$!
+# pytest stops on the first SIGINT or SIGTERM and ignores a second SIGTERM
+# (tests/conftest.py), so a signal it also got from the terminal does no harm.
+trap 'kill -TERM "$e2e" "$alongside" 2>/dev/null || true' INT TERM
+show_alongside() {
+    [[ -z $shown ]] || return 0
+    shown=1
+    step "unit + integration (ran alongside)"
+    cat "$alongside_log"
 }
-trap 'status=$?; stop_alongside; rm -f "$alongside_log"; check_modes "$status"' EXIT
+trap 'status=$?; show_alongside; rm -f "$alongside_log"; check_modes "$status"' EXIT
+reap() {  # wait for run $1 to end, through the signals trapped meanwhile; its exit status
+    local status
+    while :; do
+        status=0
+        wait "$1" || status=$?
+        if ((status > 128)) && kill -0 "$1" 2>/dev/null; then
+            continue  # a trapped signal ended the wait, not the run
+        fi
+        return "$status"
+    done
+}
 e2e_status=0
-.venv/bin/pytest -q -p no:cacheprovider tests/e2e || e2e_status=$?
+reap "$e2e" || e2e_status=$?
 alongside_status=0
-wait "$alongside" || alongside_status=$?
-alongside=""
-step "unit + integration (ran alongside)"
-cat "$alongside_log"
+reap "$alongside" || alongside_status=$?
+show_alongside
 step "done: e2e exit $e2e_status, unit + integration exit $alongside_status"
-((e2e_status == 0 && alongside_status == 0))
+if ((e2e_status != 0)); then exit "$e2e_status"; fi
+exit "$alongside_status"

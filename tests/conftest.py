@@ -29,10 +29,19 @@ ADMIN_DSN = os.environ.get("HOTLINE_TEST_ADMIN_DSN", "postgresql://postgres@127.
 def pytest_configure(config: pytest.Config) -> None:
     """A run stopped by SIGINT or SIGTERM ends as Ctrl-C ends it: fixtures torn
     down, the daemons, sandboxes and PostgreSQL servers they started stopped.
-    scripts/test.sh runs the unit and integration tests in the background, where
-    the shell starts them with SIGINT ignored, and stops them with SIGTERM."""
+    scripts/test.sh runs the tests in the background, where the shell starts
+    them with SIGINT ignored, and passes a stop on as SIGTERM."""
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+
+
+def _stop(signum: int, frame: object) -> None:
+    # Once: a SIGTERM after it (scripts/test.sh passing on the Ctrl-C this run got
+    # from the terminal too) must not cut the tear-down short. A second Ctrl-C
+    # still does, as in any pytest run.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    raise KeyboardInterrupt
 
 
 async def _admin_execute(dsn: str, sql: str) -> None:

@@ -332,17 +332,21 @@ class CallTracker:
             call.route = info.route
         self._take_targets(call, info)
 
-    @staticmethod
-    def _take_targets(call: Call, info: RouteInfo) -> None:
+    def _take_targets(self, call: Call, info: RouteInfo) -> None:
         """The decision's dial strings are ``HOTLINE_TARGET_<n>`` (the shipped filter
         keeps those VarSets out of the stream). A decision heard after the root's
-        Dial began (its AMI events read first) names the attempts made so far."""
+        Dial began (its AMI events read first; in a cluster, a NOTIFY that came
+        late) names the attempts made so far, and who answered if one did."""
         for n, target in enumerate(info.targets, start=1):
             call.targets.setdefault(n, target.dial_string)
         for attempt in call.attempts:
             if attempt.try_index in call.targets \
                     and _same_target(call.targets[attempt.try_index], attempt.target):
                 attempt.target = call.targets[attempt.try_index]
+        answered = next((a for a in reversed(call.attempts) if a.status == "ANSWER"), None)
+        if call.answered_at is not None and call.answered_role is None and answered is not None:
+            call.answered_by = self._person(call, answered.target)
+            call.answered_role = self._role(call, answered.target, answered)
 
     def _routed(self, call: Call, period: str, ts: float) -> None:
         known = _ROUTED_PERIODS.get(period)
@@ -389,8 +393,9 @@ class CallTracker:
     def _var_set(self, e: VarSet) -> None:
         call = self._call_for(e.linkedid, e.ts)
         if call is None and e.uniqueid == e.linkedid and e.value and e.name in (
-                DialplanVar.CALL_ID, DialplanVar.PERIOD):
-            # Joined after the Newchannel (lost or cut off): routing proves it is ours.
+                DialplanVar.CALL_ID, DialplanVar.TEST_CALL, DialplanVar.PERIOD):
+            # Joined after the Newchannel (lost or cut off): routing proves it is ours
+            # (the test mark comes before the period: a test call is never offered).
             call = self._open(e.linkedid, e.uniqueid, e.channel, e.ts)
             if call is not None:
                 call.joined_by = JoinedBy.ROUTING

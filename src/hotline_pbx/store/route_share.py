@@ -129,8 +129,8 @@ class RoutePublisher:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.warning("route publisher: %d decisions dropped so far (PostgreSQL not "
-                            "taking NOTIFYs); their calls are recorded without target names",
-                            self.dropped)
+                            "taking NOTIFYs); their calls are recorded without route and "
+                            "target names", self.dropped)
         self._queue.append(info)
         self._wakeup.set()
 

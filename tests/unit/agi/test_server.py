@@ -26,6 +26,7 @@ from hotline_pbx.agi import (
     FastAgiServer,
 )
 from hotline_pbx.agi.protocol import MAX_REPLY_BLOCK_BYTES
+from hotline_pbx.metrics import REGISTRY
 
 from .conftest import Counts, RecordingHandler, eventually
 from .fake_asterisk import (
@@ -157,6 +158,33 @@ async def test_pipelined_final_variables(start_server: StartServer, counts: Coun
     await finished(server)
     assert handler.errors == []
     assert counts.delta() == {("route", "ok"): 1}
+
+
+async def test_session_seconds_are_measured_finer_than_the_loop_clock(
+    start_server: StartServer,
+) -> None:
+    """``hotline_agi_request_seconds`` of sub-millisecond sessions: uvloop's
+    ``loop.time()`` counts whole milliseconds, so sessions timed with it would
+    all read 0, 1 or 2 ms and /route's p50 would come from rounded values."""
+    sessions = 20
+    script = "timed"
+
+    def seconds_sum() -> float:
+        return REGISTRY.get_sample_value("hotline_agi_request_seconds_sum",
+                                         {"script": script}) or 0.0
+
+    before = seconds_sum()
+    server = await start_server({script: RecordingHandler(
+        lambda s, c: c.set_variables({"A": "1"}, final=True))})
+    for _ in range(sessions):
+        asterisk = await FakeAsterisk.start(server.port, script=script)
+        await asterisk.command()
+        await asterisk.send(REPLY_OK + HANGUP_LINE)
+        await asterisk.expect_closed()
+    await finished(server)
+    total_ms = (seconds_sum() - before) * 1000
+    assert total_ms > 0
+    assert abs(total_ms - round(total_ms)) > 1e-6, "every session measured in whole ms"
 
 
 async def test_variables_without_final_go_one_round_trip_at_a_time(
