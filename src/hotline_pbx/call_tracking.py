@@ -76,7 +76,7 @@ class CallTracking:
         self.node = settings.cluster.node
         self.normaliser = Normaliser()
         self.tracker = CallTracker(observer=self)
-        # Read when Prometheus scrapes, not set on each of a call's 20 events.
+        # Read when Prometheus scrapes, not set on each of a call's 19 events.
         CALLS_ACTIVE.set_function(lambda: self.tracker.active)
         self._lost_logged = 0
         self._reconcile: asyncio.Task[bool] | None = None

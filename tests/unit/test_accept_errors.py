@@ -4,9 +4,9 @@ few lines, and the server serves again once descriptors are free.
 The server runs in a subprocess with RLIMIT_NOFILE lowered, with the handler the
 daemon installs (`install_accept_error_log`), on each loop `daemon.event_loop`
 may name. asyncio leaves the connections it cannot take in the listen backlog
-and logs one line an interval (10 s in the daemon); uvloop (libuv keeps a descriptor in reserve for
-this) takes each and closes it at once, so Asterisk's AGI fails and the call
-takes the fail-safe route, and nothing is logged: the alert
+and logs one line an interval (10 s in the daemon); uvloop (libuv keeps a
+descriptor in reserve for this) takes each and closes it at once, so Asterisk's
+AGI fails and the call takes the fail-safe route, and nothing is logged: the alert
 HotlineFileDescriptorsLow says it instead (docker/prometheus/rules.yml)."""
 
 from __future__ import annotations

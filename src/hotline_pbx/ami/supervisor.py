@@ -68,7 +68,7 @@ def plain_event(block: str) -> AmiEvent:
     two cases), a header given twice as its values' list in text, ``Result``
     unquoted, and panoramisk's empty ``content``.
 
-    Every event of the stream passes here (20 a call): one pass, no copy, and
+    Every event of the stream passes here (19 a call): one pass, no copy, and
     a name is lower-cased only when it is as long as a quoted one."""
     event: AmiEvent = {}
     repeated: dict[str, list[str]] | None = None

@@ -343,8 +343,10 @@ class CallTracker:
             if attempt.try_index in call.targets \
                     and _same_target(call.targets[attempt.try_index], attempt.target):
                 attempt.target = call.targets[attempt.try_index]
+        if call.answered_at is None or call.answered_role is not None:
+            return
         answered = next((a for a in reversed(call.attempts) if a.status == "ANSWER"), None)
-        if call.answered_at is not None and call.answered_role is None and answered is not None:
+        if answered is not None:
             call.answered_by = self._person(call, answered.target)
             call.answered_role = self._role(call, answered.target, answered)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,26 +59,34 @@ def route_info_from(events: Iterable[Mapping[str, str]], call_id: str) -> RouteI
 def replay(events: Iterable[Mapping[str, Any]], *, with_routes: bool = True,
            short_abandon_seconds: float = 5.0,
            admit: Callable[[Mapping[str, Any]], bool] | None = None,
+           decided_after: Callable[[Mapping[str, Any]], bool] | None = None,
            ) -> tuple[CallTracker, Collector, Normaliser]:
     """Feed a capture to a tracker; ``with_routes``: /route's decision reaches it as
     /route set ``HOTLINE_CALL_ID``; ``admit``: only the events it admits reach the
-    normaliser (a manager.conf filter), the decisions still come."""
+    normaliser (a manager.conf filter), the decisions still come;
+    ``decided_after``: the root call's decision comes late instead, right after
+    the first event it matches has reached the tracker (AssertionError if none)."""
     events = list(events)
     collector = Collector(KpiSettings(short_abandon_seconds=short_abandon_seconds))
     tracker = CallTracker(observer=collector)
     normalise = Normaliser()
+    late = route_info_from(events, events[0]["Uniqueid"]) if decided_after else None
     for raw in events:
-        if with_routes and raw.get("Event") == "VarSet" \
+        if with_routes and decided_after is None and raw.get("Event") == "VarSet" \
                 and raw.get("Variable") == "HOTLINE_CALL_ID":
             info = route_info_from(events, raw.get("Value", ""))
             if info is not None:
-                tracker.route_decided(RouteInfo(info.call_id, info.period, info.route,
-                                                event_time(raw, None), info.targets))
+                tracker.route_decided(replace(info, decided_at=event_time(raw, None)))
         if admit is not None and not admit(raw):
             continue
         event = normalise(raw)
         if event is not None:
             tracker.feed(event)
+        if late is not None and decided_after is not None and decided_after(raw):
+            tracker.route_decided(replace(late, decided_at=event_time(raw, None)))
+            late = None
+    if decided_after is not None and late is not None:
+        raise AssertionError("no event to hear the decision after")
     return tracker, collector, normalise
 
 

@@ -10,22 +10,13 @@ timelines; re-recording changes them, so update both together).
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
-from hotline_pbx.ami.normalise import Normaliser
-from hotline_pbx.domain.call_tracker import CallTracker
 from hotline_pbx.domain.contract import DECIDED_VARIABLES, TRACKED_TARGET_PATTERN, Outcome, Period
-from tests.unit.tracker.replay import (
-    Collector,
-    fixture_names,
-    load,
-    replay,
-    route_info_from,
-    summary,
-)
+from tests.unit.tracker.replay import fixture_names, load, replay, summary
 from tests.unit.tracker.shipped_filter import admits, event_filters
 
 EXPECTED: dict[str, list[dict[str, Any]]] = {
@@ -428,24 +419,12 @@ def test_a_decision_heard_late_still_names_who_answered(name: str, after: str) -
     """/route's decision reaches the tracker when its last reply is read; under load the
     AMI events of the Dial that followed may be read first, in the same turn. In a
     cluster it comes by NOTIFY, maybe after the answer (the last DialEnd)."""
-    events = load(name)
-    collector = Collector()
-    tracker = CallTracker(observer=collector)
-    normalise = Normaliser()
-    root = events[0]["Uniqueid"]
-    decision = route_info_from(events, root)
-    assert decision is not None
-    for raw in events:
-        if not admits(raw):
-            continue
-        event = normalise(raw)
-        if event is not None:
-            tracker.feed(event)
-        if decision is not None and raw.get("Event") == after and (
-                after == "DialBegin" or raw.get("DialStatus") == "ANSWER"):
-            tracker.route_decided(replace(decision, decided_at=float(raw["Timestamp"])))
-            decision = None
-    assert decision is None, f"no {after} to hear the decision after"
+
+    def the_moment(raw: Mapping[str, Any]) -> bool:
+        return raw.get("Event") == after and (
+            after == "DialBegin" or raw.get("DialStatus") == "ANSWER")
+
+    _, collector, _ = replay(load(name), admit=admits, decided_after=the_moment)
     (record,) = collector.records
     (expected,) = EXPECTED[name]
     assert record.answered_by == expected["answered_by"]
