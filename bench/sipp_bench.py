@@ -1,6 +1,7 @@
 """End to end under load: SIPp → the sandbox Asterisk 22 → the daemon → PostgreSQL.
 
     sudo .venv/bin/python bench/sipp_bench.py [--rates 10,30,50,100] [--seconds 20]
+                                              [--loops uvloop,asyncio] [--quiet-seconds 15]
                                               [--json bench/results/sipp_bench.json]
 
 Runs a sandbox Asterisk with the shipped configuration and the real daemon
@@ -16,7 +17,10 @@ rate. For each rate SIPp places ``rate × seconds`` calls; then, per rate:
 * **CPU per call**: the daemon's user + system time over the rate's run, divided
   by its calls, against **Asterisk's** own over the same run (the peer in the
   same run: the PBX the daemon serves) and against the **target**, 1.5 ms;
-* the daemon's **RSS** after the run; the AMI events it received per call.
+* the daemon's **RSS** after the run; the AMI events it received per call;
+* **above quiet**: the same CPU less what the daemon and Asterisk use with no
+  call at all (measured first, ``--quiet-seconds``: timers, the AMI watchdog,
+  the locks' checks) over the rate's window, per call: what the calls add.
 
 Then ``--concurrent`` calls (2,000) are put up at 100 a second and held (the
 stand-in talks 99 s): the daemon's RSS while it tracks them all and its peak,
@@ -43,6 +47,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from hotline_pbx.config import AmiSettings
 from hotline_pbx.metrics import AGI_BUCKETS
 from hotline_pbx.sandbox.daemon import DaemonProcess
 from hotline_pbx.sandbox.pbx import AsteriskSandbox, PbxPorts
@@ -174,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", default="10,30,50,100")
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--quiet-seconds", type=float, default=15.0,
+                        help="first, the daemon's and Asterisk's CPU with no call, over this long")
     parser.add_argument("--json", type=Path, default=Path("bench/results/sipp_bench.json"))
     parser.add_argument("--concurrent", type=int, default=2000,
                         help="then this many calls up at once, for the daemon's RSS (0: skip)")
@@ -205,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         for n, loop in enumerate(args.loops.split(",")):
             # The concurrent and queue phases with the first loop only: their
             # figures are about Asterisk and memory, not the loop.
-            measured, concurrent = run_daemon(pbx, loop, rates, args.seconds, args.profile,
+            measured, concurrent = run_daemon(pbx, loop, rates, args.seconds,
+                                              args.quiet_seconds, args.profile,
                                               args.concurrent if n == 0 else 0,
                                               args if n == 0 else None)
             rows += measured
@@ -217,12 +225,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_daemon(pbx: AsteriskSandbox, loop: str, rates: list[int], seconds: float,
-               profile: Path | None, concurrent: int, args: argparse.Namespace | None
+               quiet_seconds: float, profile: Path | None, concurrent: int,
+               args: argparse.Namespace | None
                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
         event_loop, _, gather_ms = loop.partition("@")
         gather = {"HOTLINE_AMI_GATHER_WINDOW": str(float(gather_ms) / 1000)} if gather_ms else {}
+        # The shipped AMI watchdog, not the tests' Ping every 2 s: what is
+        # measured is the daemon as an operator runs it.
+        shipped_ping = {"HOTLINE_AMI_PING_INTERVAL": str(AmiSettings.ping_interval),
+                        "HOTLINE_AMI_PING_TIMEOUT": str(AmiSettings.ping_timeout)}
         daemon = DaemonProcess.for_sandbox(pbx, None, Path(tmp), {
+            **shipped_ping,
             "HOTLINE_DAEMON_LOG_FORMAT": "text", "HOTLINE_LINE_ENABLED": "false",
             "HOTLINE_ROUTING_USE_STATUTORY_CALENDAR": "false",
             "HOTLINE_DAEMON_EVENT_LOOP": event_loop, **gather})
@@ -238,7 +252,7 @@ def run_daemon(pbx: AsteriskSandbox, loop: str, rates: list[int], seconds: float
                 profiler = subprocess.Popen([*command, "-p", str(daemon.process.pid)],
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             rows = [{"event_loop": loop, **row}
-                    for row in measure(pbx, daemon, rates, seconds, loop)]
+                    for row in measure(pbx, daemon, rates, seconds, loop, quiet_seconds)]
             held = [{"event_loop": loop, **hold_concurrent(pbx, daemon, concurrent)}
                     ] if concurrent else []
             queue_rates = [int(r) for r in args.queue_rates.split(",") if r] if args else []
@@ -254,16 +268,42 @@ def run_daemon(pbx: AsteriskSandbox, loop: str, rates: list[int], seconds: float
             daemon.stop()
 
 
+def quiet_cpu(daemon_pid: int, asterisk_pid: int, seconds: float) -> dict[str, float]:
+    """ms of CPU a second the daemon and Asterisk use with no call up."""
+    before_d, before_a, start = cpu_seconds(daemon_pid), cpu_seconds(asterisk_pid), time.monotonic()
+    time.sleep(seconds)
+    elapsed = time.monotonic() - start
+    return {"daemon": (cpu_seconds(daemon_pid) - before_d) / elapsed * 1000,
+            "asterisk": (cpu_seconds(asterisk_pid) - before_a) / elapsed * 1000}
+
+
+def above_quiet(row: dict[str, Any], quiet: dict[str, float]) -> dict[str, float]:
+    """A rate's CPU per call less what the quiet daemon and Asterisk would have
+    used over the same window anyway."""
+    def per_call(ms_per_call: float, quiet_ms_per_s: float) -> float:
+        return round(ms_per_call - quiet_ms_per_s * row["window_s"] / row["calls"], 3)
+    return {"daemon_quiet_ms_per_s": round(quiet["daemon"], 2),
+            "asterisk_quiet_ms_per_s": round(quiet["asterisk"], 2),
+            "daemon_cpu_ms_per_call_above_quiet":
+                per_call(row["daemon_cpu_ms_per_call"], quiet["daemon"]),
+            "asterisk_cpu_ms_per_call_above_quiet":
+                per_call(row["asterisk_cpu_ms_per_call"], quiet["asterisk"])}
+
+
 def measure(pbx: AsteriskSandbox, daemon: DaemonProcess, rates: list[int],
-            seconds: float, loop: str) -> list[dict[str, Any]]:
+            seconds: float, loop: str, quiet_seconds: float) -> list[dict[str, Any]]:
     assert daemon.process is not None and pbx._process is not None
     token = daemon.cli("token", "create", "--name", "bench", "--role", "admin").stdout.strip()
     request(daemon, "PUT", "/api/v1/schedule", token, CLOSED)
     request(daemon, "PUT", "/api/v1/roster", token, ROSTER)
     time.sleep(1.0)
+    quiet = quiet_cpu(daemon.process.pid, pbx._process.pid, quiet_seconds)
+    print(f"{loop:>9} no calls: daemon {quiet['daemon']:.2f} ms/s, Asterisk "
+          f"{quiet['asterisk']:.2f} ms/s over {quiet_seconds:g} s", flush=True)
     rows = []
     for rate in rates:
         row = run_rate(pbx, daemon, token, rate, seconds, pbx._process.pid, daemon.process.pid)
+        row.update(above_quiet(row, quiet))
         rows.append(row)
         print(f"{loop:>9} {rate:>4} calls/s: {row['successful']}/{row['calls']} answered, "
               f"{row['counted']} counted, {row['rows']} rows; /route p50 "
@@ -377,12 +417,19 @@ def cost_split(rows: list[dict[str, Any]]) -> dict[str, float] | None:
 
 
 def report(rows: list[dict[str, Any]], held: list[dict[str, Any]], path: Path) -> None:
-    print("\n     loop  rate  daemon/Asterisk CPU  daemon/target(1.5 ms)  success")
+    print("\n     loop  rate  daemon/Asterisk CPU  daemon/target(1.5 ms)  "
+          "above quiet: daemon/Asterisk  daemon/target  success")
     for row in rows:
         daemon_ms, asterisk_ms = row["daemon_cpu_ms_per_call"], row["asterisk_cpu_ms_per_call"]
         ratio = daemon_ms / max(asterisk_ms, 1e-9)
+        added = ("", "")  # the queue's rows: no quiet measurement of their own
+        if "daemon_cpu_ms_per_call_above_quiet" in row:
+            added_d = row["daemon_cpu_ms_per_call_above_quiet"]
+            added_a = row["asterisk_cpu_ms_per_call_above_quiet"]
+            added = (f"{added_d / max(added_a, 1e-9):.2f}", f"{added_d / TARGET_CPU_MS:.2f}")
         print(f"{row['event_loop']:>9}  {row['rate']:>4}  {ratio:>19.2f}  "
-              f"{daemon_ms / TARGET_CPU_MS:>21.2f}  {row['success_ratio']:>7.4f}")
+              f"{daemon_ms / TARGET_CPU_MS:>21.2f}  {added[0]:>28}  {added[1]:>13}  "
+              f"{row['success_ratio']:>7.4f}")
     fits: dict[str, dict[str, float]] = {}
     for loop in dict.fromkeys(r["event_loop"] for r in rows):  # the mobile mix, not the queue
         fit = cost_split([r for r in rows if r["event_loop"] == loop and "route" not in r])
