@@ -1,7 +1,7 @@
 """End to end under load: SIPp → the sandbox Asterisk 22 → the daemon → PostgreSQL.
 
     sudo .venv/bin/python bench/sipp_bench.py [--rates 10,30,50,100] [--seconds 20]
-                                              [--loops uvloop,asyncio] [--quiet-seconds 15]
+                                              [--loops uvloop,asyncio] [--quiet-seconds 30]
                                               [--json bench/results/sipp_bench.json]
 
 Runs a sandbox Asterisk with the shipped configuration and the real daemon
@@ -175,12 +175,21 @@ def run_rate(pbx: AsteriskSandbox, daemon: DaemonProcess, token: str, rate: int,
     }
 
 
+def positive_seconds(text: str) -> float:
+    seconds = float(text)
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", default="10,30,50,100")
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--quiet-seconds", type=float, default=15.0,
-                        help="first, the daemon's and Asterisk's CPU with no call, over this long")
+    parser.add_argument("--quiet-seconds", type=positive_seconds, default=30.0,
+                        help="first, the daemon's and Asterisk's CPU with no call, over this "
+                             "long (default 30: the quiet timers' 10, 15 and 30 s each a "
+                             "whole number of times; /proc counts 10 ms ticks)")
     parser.add_argument("--json", type=Path, default=Path("bench/results/sipp_bench.json"))
     parser.add_argument("--concurrent", type=int, default=2000,
                         help="then this many calls up at once, for the daemon's RSS (0: skip)")

@@ -41,9 +41,10 @@ from hotline_pbx.store.callback_repo import CLOSE, OPEN, CallbackRecord
 
 log = logging.getLogger(__name__)
 
-#: Seconds between two refreshes of hotline_callbacks_overdue: Prometheus's
-#: scrape interval (docker/prometheus/prometheus.yml); a task is overdue for hours,
-#: and the count was the largest part of a quiet daemon's CPU at every 5 s.
+#: Seconds between two refreshes of hotline_callbacks_overdue (and of the
+#: wallboard's tile, which shows the same count): Prometheus's scrape interval
+#: (docker/prometheus/prometheus.yml); a task is overdue for hours, and the count
+#: was the largest part of a quiet daemon's CPU at every 5 s.
 OVERDUE_REFRESH = 15.0
 
 

@@ -158,7 +158,7 @@ CONFIG_RELOADS = Counter(
 CALLBACKS_OVERDUE = Gauge(
     "hotline_callbacks_overdue",
     "Callback tasks still waiting (open or being dialled) and past their due time, "
-    "as PostgreSQL counted them at the last refresh (every few seconds).",
+    "as PostgreSQL counted them at the last refresh (every 15 s).",
     registry=REGISTRY,
 )
 # -- long calls (issue 12) ----------------------------------------------------------
