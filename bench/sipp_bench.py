@@ -277,7 +277,7 @@ def run_daemon(pbx: AsteriskSandbox, loop: str, rates: list[int], seconds: float
             daemon.stop()
 
 
-def quiet_cpu(daemon_pid: int, asterisk_pid: int, seconds: float) -> dict[str, float]:
+def quiet_cpu(asterisk_pid: int, daemon_pid: int, seconds: float) -> dict[str, float]:
     """ms of CPU a second the daemon and Asterisk use with no call up."""
     before_d, before_a, start = cpu_seconds(daemon_pid), cpu_seconds(asterisk_pid), time.monotonic()
     time.sleep(seconds)
@@ -306,7 +306,7 @@ def measure(pbx: AsteriskSandbox, daemon: DaemonProcess, rates: list[int],
     request(daemon, "PUT", "/api/v1/schedule", token, CLOSED)
     request(daemon, "PUT", "/api/v1/roster", token, ROSTER)
     time.sleep(1.0)
-    quiet = quiet_cpu(daemon.process.pid, pbx._process.pid, quiet_seconds)
+    quiet = quiet_cpu(pbx._process.pid, daemon.process.pid, quiet_seconds)  # run_rate's order
     print(f"{loop:>9} no calls: daemon {quiet['daemon']:.2f} ms/s, Asterisk "
           f"{quiet['asterisk']:.2f} ms/s over {quiet_seconds:g} s", flush=True)
     rows = []
