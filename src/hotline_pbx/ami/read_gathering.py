@@ -21,16 +21,20 @@ and the next read takes all of it. So:
   :data:`BURST_BYTES` are in, without waiting for the timer;
 * the end of the stream always wakes the loop, whatever the mark.
 
-Where the socket has no such option (not Linux, or a transport without a
-socket), every read is taken as it comes, as before.
+The mark is set through a duplicate of the transport's descriptor, made once
+and closed with the connection: the socket object a transport hands out may be
+a stand-in that makes a new socket object, and asks the kernel for its
+address, at every ``setsockopt`` (uvloop's: two of them a window). Where the
+socket has no such option (not Linux, or a transport without a socket), every
+read is taken as it comes, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
-from typing import Any
 
 __all__ = ["BURST_BYTES", "ReadGathering"]
 
@@ -48,8 +52,8 @@ class ReadGathering:
         self._transport = transport
         self._window = window
         self._timer: asyncio.TimerHandle | None = None
-        self._sock: Any = transport.get_extra_info("socket") if window > 0 else None
-        self._enabled = self._sock is not None and _SO_RCVLOWAT is not None
+        self._sock = _duplicate(transport) if window > 0 and _SO_RCVLOWAT is not None else None
+        self._enabled = self._sock is not None
         self._loop = asyncio.get_running_loop() if self._enabled else None
 
     @property
@@ -72,6 +76,9 @@ class ReadGathering:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()  # the connection's socket is closed once the transport's is too
 
     def _release(self) -> None:
         self._timer = None
@@ -80,11 +87,24 @@ class ReadGathering:
 
     def _set_mark(self, nbytes: int) -> bool:
         assert _SO_RCVLOWAT is not None
+        if self._sock is None:
+            return False
         try:
             self._sock.setsockopt(socket.SOL_SOCKET, _SO_RCVLOWAT, nbytes)
-        except (OSError, AttributeError, TypeError) as exc:
+        except OSError as exc:
             # A socket that refuses the option is read as it comes from now on.
             log.debug("AMI read gathering off: SO_RCVLOWAT refused (%s)", exc)
-            self._enabled = False
+            self.stop()
             return False
         return True
+
+
+def _duplicate(transport: asyncio.BaseTransport) -> socket.socket | None:
+    """A socket object of our own on the transport's socket, or None (no socket)."""
+    sock = transport.get_extra_info("socket")
+    try:
+        fd = sock.fileno() if sock is not None else -1
+        return socket.socket(fileno=os.dup(fd)) if fd >= 0 else None
+    except (OSError, AttributeError, TypeError) as exc:
+        log.debug("AMI read gathering off: no socket to gather on (%s)", exc)
+        return None

@@ -8,6 +8,8 @@ so the assertions hold on a loaded machine.
 from __future__ import annotations
 
 import asyncio
+import os
+import random
 from collections.abc import AsyncIterator
 
 import pytest
@@ -49,8 +51,10 @@ class Reader(asyncio.Protocol):
 
 
 class Pair:
-    def __init__(self, reader: Reader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
+    def __init__(self, reader: Reader, writer: asyncio.StreamWriter,
+                 transport: asyncio.BaseTransport, peer: asyncio.StreamReader) -> None:
+        self.reader, self.writer, self.transport = reader, writer, transport
+        self.peer = peer  # what the other side reads
 
     async def send(self, data: bytes) -> float:
         self.writer.write(data)
@@ -59,18 +63,18 @@ class Pair:
 
 
 async def connected(window: float) -> AsyncIterator[Pair]:
-    accepted: asyncio.Queue[asyncio.StreamWriter] = asyncio.Queue()
+    accepted: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
 
-    async def on_client(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        await accepted.put(w)
+    async def on_client(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await accepted.put((r, w))
 
     server = await asyncio.start_server(on_client, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     loop = asyncio.get_running_loop()
-    transport, reader = await loop.create_connection(lambda: Reader(window), "127.0.0.1", port)
-    writer = await accepted.get()
+    transport, protocol = await loop.create_connection(lambda: Reader(window), "127.0.0.1", port)
+    peer, writer = await accepted.get()
     try:
-        yield Pair(reader, writer)
+        yield Pair(protocol, writer, transport, peer)
     finally:
         writer.close()
         transport.close()
@@ -163,3 +167,44 @@ async def test_a_stopped_gathering_leaves_no_timer(slow: Pair) -> None:
     assert not gathering.gathering
     gathering.after_read()  # a read after the stop starts nothing
     assert not gathering.gathering
+
+
+async def test_a_stream_that_keeps_coming_is_read_once_a_window() -> None:
+    async for pair in connected(0.2):
+        sent = b""
+        for n in range(100):  # an event every 10 ms for a second
+            part = b"event %d;" % n
+            sent += part
+            await pair.send(part)
+            await asyncio.sleep(0.01)
+        await pair.reader.until(sent, timeout=2.0)
+        # The first read at once, then about one a window (the timer's): 1 + 1 s / 0.2 s.
+        assert len(pair.reader.reads) <= 15
+
+
+async def test_the_peer_sees_the_end_when_the_transport_closes_while_gathering() -> None:
+    async for pair in connected(5.0):
+        await pair.send(b"a")
+        await pair.reader.until(b"a")
+        assert pair.reader.gathering is not None and pair.reader.gathering.gathering
+        open_before = len(os.listdir("/proc/self/fd"))
+        pair.transport.close()
+        await asyncio.wait_for(pair.reader.lost, 2.0)
+        # Our duplicate of the descriptor went with the connection: the socket is
+        # closed, and the other side reads its end.
+        assert len(os.listdir("/proc/self/fd")) < open_before
+        assert await asyncio.wait_for(pair.peer.read(), 2.0) == b""
+
+
+async def test_every_byte_arrives_once_and_in_order_whatever_the_rhythm() -> None:
+    rng = random.Random(16)
+    async for pair in connected(0.005):
+        sent = bytearray()
+        for n in range(300):
+            size = rng.choice((1, 40, 300, 1500, BURST_BYTES // 3, BURST_BYTES + 7))
+            part = bytes((n + i) % 251 for i in range(size))
+            sent += part
+            await pair.send(part)
+            if rng.random() < 0.3:
+                await asyncio.sleep(rng.choice((0.0, 0.001, 0.004, 0.006, 0.02)))
+        await pair.reader.until(bytes(sent), timeout=20.0)
