@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -46,6 +47,8 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+import profile_split  # beside this file: the script's directory is on sys.path
 
 from hotline_pbx.config import AmiSettings
 from hotline_pbx.metrics import AGI_BUCKETS
@@ -256,8 +259,11 @@ def run_daemon(pbx: AsteriskSandbox, loop: str, rates: list[int], seconds: float
                 assert daemon.process is not None
                 command = (["strace", "-c", "-f", "-o", f"{profile}.{loop}.strace"]
                            if str(profile).endswith("strace") else
-                           ["py-spy", "record", "--format", "raw", "--rate", "200",
-                            "--nonblocking", "-o", f"{profile}.{loop}"])
+                           # --native: the C under each Python frame counts for it
+                           # (bench/profile_split.py); it pauses the daemon at each
+                           # sample, which costs wall time, not the daemon's CPU.
+                           [py_spy(), "record", "--native", "--format", "raw",
+                            "--rate", "200", "-o", f"{profile}.{loop}"])
                 profiler = subprocess.Popen([*command, "-p", str(daemon.process.pid)],
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             rows = [{"event_loop": loop, **row}
@@ -274,7 +280,15 @@ def run_daemon(pbx: AsteriskSandbox, loop: str, rates: list[int], seconds: float
             if profiler is not None:
                 profiler.send_signal(signal.SIGINT)
                 profiler.wait(30)
+                if not str(profile).endswith("strace"):
+                    print(profile_split.report(f"{profile}.{loop}"), flush=True)
             daemon.stop()
+
+
+def py_spy() -> str:
+    """py-spy on the PATH, or the one installed in this venv (``pip install py-spy``)."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return shutil.which("py-spy") or (str(beside) if beside.exists() else "py-spy")
 
 
 def quiet_cpu(asterisk_pid: int, daemon_pid: int, seconds: float) -> dict[str, float]:

@@ -1,0 +1,116 @@
+"""Where the daemon's CPU goes, by part: a py-spy ``--native`` raw profile, split.
+
+Each sample is put under the first frame of our code (or of asyncio's) that
+the event loop called, so the C of uvloop, of the interpreter and the system
+calls count for the part that asked for them; a sample with no Python frame
+under the loop is the loop's own, and a thread waiting (the loop in
+``epoll_pwait`` with nothing to do, an executor thread on its queue) is idle
+and left out of the shares. Without ``--native``, py-spy shows every C frame
+as its nearest Python caller's: about half of the daemon's CPU at 100
+calls/s then read as ``Runner.run`` itself (docs/performance.md).
+
+    .venv/bin/python bench/profile_split.py PROFILE   # what --profile wrote
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+from collections.abc import Iterable
+
+#: The part a frame of ours belongs to, by the first name the loop called.
+PARTS = {
+    "_Protocol.data_received": "AMI events (read, parsed, dispatched)",
+    "ReadGathering._release": "AMI events (read, parsed, dispatched)",
+    "FastAgiServer.serve": "FastAGI sessions (/route)",
+    "_AgiConnection.data_received": "FastAGI sessions (/route)",
+    "_AgiConnection.connection_made": "FastAGI sessions (/route)",
+    "_AgiConnection.connection_lost": "FastAGI sessions (/route)",
+    "FastAgiServer.start.<locals>.<lambda>": "FastAGI sessions (/route)",
+    "BatchWriter._run": "writers (PostgreSQL)",
+    "RequestHandler._handle_request": "REST API",
+}
+LOOP = "the event loop itself (C)"
+OTHER = "other Python"
+#: Work that runs in every part, counted across them: a sample is in one if its
+#: stack has one of the frames (a name, or a file's path).
+ACROSS = {
+    "log lines": ("Logger._log ",),
+    "metrics": ("(prometheus_client/",),
+    "system calls (reads, writes, socket options)": (
+        ";write (", ";read (", ";shutdown (", ";recvfrom (", ";sendto (", ";setsockopt (",
+        ";accept4 (", ";close ("),
+}
+#: A thread blocked in one of these with no Python frame above is waiting.
+WAITS = ("epoll_pwait", "epoll_wait", "futex", "pthread_cond_wait", "pthread_cond_timedwait",
+         "sem_wait", "sem_timedwait", "do_futex_wait", "__futex_abstimed_wait_common")
+
+
+def part_of(stack: str) -> str | None:
+    """The part one collapsed stack counts for; None when the thread was waiting."""
+    frames = stack.split(";")
+    python = [f for f in frames if ".py:" in f]
+    if "run_until_complete" not in stack:
+        # Another thread: an executor's worker on its queue is waiting.
+        return None if _leaf(frames).startswith(("0x", *WAITS)) or not python else OTHER
+    below = _below_loop(frames)
+    ours = [f for f in below if ".py:" in f]
+    if not ours:
+        return None if _leaf(frames).startswith(WAITS) else LOOP
+    return PARTS.get(ours[0].split(" (")[0], OTHER)
+
+
+def split(lines: Iterable[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """Samples by part (the idle ones as ``"idle"``), and the busy ones by `ACROSS`."""
+    counts: collections.Counter[str] = collections.Counter()
+    across: collections.Counter[str] = collections.Counter()
+    for line in lines:
+        stack, _, count = line.rstrip().rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        part = part_of(stack) or "idle"
+        counts[part] += int(count)
+        if part != "idle":
+            for name, marks in ACROSS.items():
+                if any(mark in stack for mark in marks):
+                    across[name] += int(count)
+    return dict(counts), dict(across)
+
+
+def shares(counts: dict[str, int]) -> dict[str, float]:
+    """Each part's share of the busy samples (idle left out)."""
+    busy = sum(n for part, n in counts.items() if part != "idle")
+    return {part: n / busy for part, n in sorted(counts.items(), key=lambda kv: -kv[1])
+            if part != "idle"} if busy else {}
+
+
+def report(path: str) -> str:
+    with open(path, encoding="utf-8") as raw:
+        counts, across = split(raw)
+    busy = sum(n for part, n in counts.items() if part != "idle")
+    lines = [f"{path}: {busy} busy samples ({counts.get('idle', 0)} idle left out)"]
+    lines += [f"  {share:6.1%}  {part}" for part, share in shares(counts).items()]
+    lines += ["  across the parts:"]
+    lines += [f"  {n / busy:6.1%}  {name}" for name, n in across.items()] if busy else []
+    return "\n".join(lines)
+
+
+def _below_loop(frames: list[str]) -> list[str]:
+    last = max(i for i, f in enumerate(frames) if f.startswith("run_until_complete"))
+    return frames[last + 1:]
+
+
+def _leaf(frames: list[str]) -> str:
+    return frames[-1].split(" (")[0] if frames else ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("profile", nargs="+", help="py-spy --native --format raw output")
+    for path in parser.parse_args(argv).profile:
+        print(report(path))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
