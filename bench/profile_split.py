@@ -1,11 +1,12 @@
 """Where the daemon's CPU goes, by part: a py-spy ``--native`` raw profile, split.
 
-Each sample is put under the first frame of our code (or of asyncio's) that
-the event loop called, so the C of uvloop, of the interpreter and the system
-calls count for the part that asked for them; a sample with no Python frame
-under the loop is the loop's own, and a thread waiting (the loop in
-``epoll_pwait`` with nothing to do, an executor thread on its queue) is idle
-and left out of the shares. Without ``--native``, py-spy shows every C frame
+Each sample is put under the first frame of our code that the event loop
+called (uvloop's, or asyncio's whose own frames are skipped), so the C of
+the loop, of the interpreter and the system calls count for the part that
+asked for them; a sample with none of our frames under the loop is the
+loop's own, and a thread waiting (a wait call below its last Python frame:
+the loop with nothing to do, an executor thread on its queue) is idle and
+left out of the shares. Without ``--native``, py-spy shows every C frame
 as its nearest Python caller's: about half of the daemon's CPU at 100
 calls/s then read as ``Runner.run`` itself (docs/performance.md).
 
@@ -30,33 +31,44 @@ PARTS = {
     "BatchWriter._run": "writers (PostgreSQL)",
     "RequestHandler._handle_request": "REST API",
 }
-LOOP = "the event loop itself (C)"
+LOOP = "the event loop itself (C, or asyncio's Python)"
 OTHER = "other Python"
+THREADS = "other threads"
 #: Work that runs in every part, counted across them: a sample is in one if its
 #: stack has one of the frames (a name, or a file's path).
 ACROSS = {
     "log lines": ("Logger._log ",),
     "metrics": ("(prometheus_client/",),
-    "system calls (reads, writes, socket options)": (
-        ";write (", ";read (", ";shutdown (", ";recvfrom (", ";sendto (", ";setsockopt (",
-        ";accept4 (", ";close ("),
+    "system calls (reads, writes, socket options)": tuple(f";{call} (" for call in (
+        "write", "writev", "read", "readv", "recv", "recvfrom", "recvmsg", "send", "sendto",
+        "sendmsg", "shutdown", "setsockopt", "getsockopt", "getsockname", "getpeername",
+        "accept4", "close", "epoll_ctl")),
 }
-#: A thread blocked in one of these with no Python frame above is waiting.
-WAITS = ("epoll_pwait", "epoll_wait", "futex", "pthread_cond_wait", "pthread_cond_timedwait",
-         "sem_wait", "sem_timedwait", "do_futex_wait", "__futex_abstimed_wait_common")
+#: A thread in one of these below its last Python frame is waiting.
+WAITS = ("epoll_pwait", "epoll_wait", "select", "poll", "futex", "pthread_cond_wait",
+         "pthread_cond_timedwait", "sem_wait", "sem_timedwait", "do_futex_wait",
+         "__futex_abstimed_wait_common", "__GI___futex_abstimed_wait_cancelable64")
+#: The loop's own Python (asyncio's loop runs ours from these).
+_LOOP_FILES = ("(asyncio/", "(selectors.py:")
 
 
 def part_of(stack: str) -> str | None:
     """The part one collapsed stack counts for; None when the thread was waiting."""
     frames = stack.split(";")
-    python = [f for f in frames if ".py:" in f]
-    if "run_until_complete" not in stack:
-        # Another thread: an executor's worker on its queue is waiting.
-        return None if _leaf(frames).startswith(("0x", *WAITS)) or not python else OTHER
-    below = _below_loop(frames)
-    ours = [f for f in below if ".py:" in f]
+    names = [f.split(" (")[0] for f in frames]
+    python = [i for i, f in enumerate(frames) if ".py:" in f]
+    last_python = python[-1] if python else -1
+    if any(name in WAITS for name in names[last_python + 1:]):
+        return None
+    if last_python >= 0 and names[last_python] == "_worker":
+        return None  # an executor's thread in its queue's get (C, often unresolved)
+    loop = [i for i, name in enumerate(names) if name.endswith("run_until_complete")]
+    if not loop:
+        return THREADS
+    ours = [frames[i] for i in python
+            if i > loop[-1] and not any(mark in frames[i] for mark in _LOOP_FILES)]
     if not ours:
-        return None if _leaf(frames).startswith(WAITS) else LOOP
+        return LOOP
     return PARTS.get(ours[0].split(" (")[0], OTHER)
 
 
@@ -93,15 +105,6 @@ def report(path: str) -> str:
     lines += ["  across the parts:"]
     lines += [f"  {n / busy:6.1%}  {name}" for name, n in across.items()] if busy else []
     return "\n".join(lines)
-
-
-def _below_loop(frames: list[str]) -> list[str]:
-    last = max(i for i, f in enumerate(frames) if f.startswith("run_until_complete"))
-    return frames[last + 1:]
-
-
-def _leaf(frames: list[str]) -> str:
-    return frames[-1].split(" (")[0] if frames else ""
 
 
 def main(argv: list[str] | None = None) -> int:

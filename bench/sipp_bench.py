@@ -206,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
                              "LOOP@MS also sets ami.gather_window to MS milliseconds "
                              "(uvloop@0: read gathering off)")
     parser.add_argument("--profile", type=Path, default=None,
-                        help="py-spy's collapsed stacks of the daemon over the runs, to this file")
+                        help="py-spy --native's stacks of the daemon over the runs, to "
+                             "FILE.LOOP, split by part at the end (a name ending in strace: "
+                             "strace -c's counts instead); a profiled run's CPU figures are "
+                             "not comparable with an unprofiled one's")
     args = parser.parse_args(argv)
     rates = [int(r) for r in args.rates.split(",") if r]
     if os.geteuid() != 0:
@@ -260,8 +263,9 @@ def run_daemon(pbx: AsteriskSandbox, loop: str, rates: list[int], seconds: float
                 command = (["strace", "-c", "-f", "-o", f"{profile}.{loop}.strace"]
                            if str(profile).endswith("strace") else
                            # --native: the C under each Python frame counts for it
-                           # (bench/profile_split.py); it pauses the daemon at each
-                           # sample, which costs wall time, not the daemon's CPU.
+                           # (bench/profile_split.py). It pauses the daemon at each
+                           # sample: the rows of a profiled run are not comparable
+                           # with those of a run without --profile.
                            [py_spy(), "record", "--native", "--format", "raw",
                             "--rate", "200", "-o", f"{profile}.{loop}"])
                 profiler = subprocess.Popen([*command, "-p", str(daemon.process.pid)],
@@ -281,7 +285,10 @@ def run_daemon(pbx: AsteriskSandbox, loop: str, rates: list[int], seconds: float
                 profiler.send_signal(signal.SIGINT)
                 profiler.wait(30)
                 if not str(profile).endswith("strace"):
-                    print(profile_split.report(f"{profile}.{loop}"), flush=True)
+                    try:
+                        print(profile_split.report(f"{profile}.{loop}"), flush=True)
+                    except (OSError, ValueError) as exc:  # py-spy wrote nothing usable
+                        print(f"no profile split for {loop}: {exc}", flush=True)
             daemon.stop()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any
 
 import pytest
@@ -226,6 +227,43 @@ async def test_the_rest_of_a_burst_is_read_one_gather_window_after_its_first_eve
             assert second - first >= window * 0.9
         else:
             assert second - first < 0.25  # each read as it comes, 10 ms apart
+    finally:
+        await supervisor.stop()
+        await ami.down()
+
+
+async def _lost(supervisor: AmiSupervisor, timeout: float = 5.0) -> None:
+    """Until the supervisor has seen its session end."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while supervisor.connected.is_set():
+        assert asyncio.get_running_loop().time() < deadline, "the session's end not seen"
+        await asyncio.sleep(0.05)
+
+
+async def test_read_gathering_leaves_no_descriptor_behind_across_reconnects() -> None:
+    """Each session's read gathering holds a duplicate of its socket's descriptor
+    (read_gathering.py): the session's end closes it, however often AMI drops."""
+    ami = ScriptedAmi()
+    await ami.up()
+    delivered: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    supervisor = AmiSupervisor(AmiSettings(
+        host="127.0.0.1", port=ami.port, secret=Secret("s"), connect_timeout=0.5,
+        reconnect_backoff_max=0.2, ping_interval=60.0, gather_window=0.3),
+        delivered.put_nowait)
+    await supervisor.start()
+    open_fds: list[int] = []
+    try:
+        for n in range(4):
+            async with asyncio.timeout(10):
+                await supervisor.connected.wait()  # logged in: ami.sessions has it
+            ami.broadcast({"Event": "Newchannel", "Uniqueid": f"1754380000.{n}"})
+            async with asyncio.timeout(5):
+                assert (await delivered.get())["Uniqueid"] == f"1754380000.{n}"
+            open_fds.append(len(os.listdir("/proc/self/fd")))  # gathering: duplicate open
+            await ami.down()
+            await _lost(supervisor)
+            await ami.up()
+        assert len(set(open_fds)) == 1, open_fds
     finally:
         await supervisor.stop()
         await ami.down()

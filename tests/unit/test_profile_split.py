@@ -41,6 +41,22 @@ SAMPLES = [
     "not a sample",
 ]
 
+ASYNCIO = ("_run_module_as_main (<frozen runpy>:198);Runner.run (asyncio/runners.py:118);"
+           "BaseEventLoop.run_until_complete (asyncio/base_events.py:640);"
+           "BaseEventLoop.run_forever (asyncio/base_events.py:607);"
+           "BaseEventLoop._run_once (asyncio/base_events.py:1922)")
+ASYNCIO_SAMPLES = [
+    # Python's own loop: its frames are skipped, ours count; its select is a wait.
+    f"{ASYNCIO};Handle._run (asyncio/events.py:80);"
+    "_Protocol.data_received (hotline_pbx/ami/supervisor.py:126) 2",
+    f"{ASYNCIO};EpollSelector.select (selectors.py:468);epoll_wait (libc.so.6) 9",
+    f"{ASYNCIO};Handle._run (asyncio/events.py:80) 1",
+    # An executor thread at work is busy, in its queue's get it is idle.
+    "0x7f (libc.so.6);Thread._bootstrap (threading.py:995);"
+    "_worker (concurrent/futures/thread.py:81);WorkItem.run (concurrent/futures/thread.py:58);"
+    "render_pdf (hotline_pbx/documents/pdf.py:40) 3",
+]
+
 
 def test_each_sample_counts_for_the_part_the_loop_called() -> None:
     counts, across = split.split(SAMPLES)
@@ -70,3 +86,13 @@ def test_the_report_names_the_file_and_the_idle(tmp_path: Path) -> None:
     assert text.splitlines()[0] == f"{profile}: 10 busy samples (12 idle left out)"
     assert "  70.0%  AMI events (read, parsed, dispatched)" in text
     assert "  30.0%  log lines" in text
+
+
+def test_on_pythons_own_loop_its_frames_are_skipped_and_its_select_is_idle() -> None:
+    counts, _ = split.split(ASYNCIO_SAMPLES)
+    assert counts == {
+        "AMI events (read, parsed, dispatched)": 2,
+        split.LOOP: 1,
+        split.THREADS: 3,
+        "idle": 9,
+    }

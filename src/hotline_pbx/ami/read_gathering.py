@@ -71,14 +71,19 @@ class ReadGathering:
         self._timer = self._loop.call_later(self._window, self._release)
 
     def stop(self) -> None:
-        """The connection is lost or closing: no timer may touch its socket afterwards."""
+        """No more gathering: the timer cancelled, the mark back at 1 if the
+        connection goes on, and our duplicate of its descriptor closed."""
         self._enabled = False
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+            if not self._transport.is_closing():
+                self._set_mark(1)  # a raised mark with no timer would stall the stream
         sock, self._sock = self._sock, None
         if sock is not None:
-            sock.close()  # the connection's socket is closed once the transport's is too
+            # The kernel closes a socket (FIN to the peer) when its last descriptor
+            # closes: ours must not outlive the transport's.
+            sock.close()
 
     def _release(self) -> None:
         self._timer = None
@@ -104,7 +109,15 @@ def _duplicate(transport: asyncio.BaseTransport) -> socket.socket | None:
     sock = transport.get_extra_info("socket")
     try:
         fd = sock.fileno() if sock is not None else -1
-        return socket.socket(fileno=os.dup(fd)) if fd >= 0 else None
+        duplicate = os.dup(fd) if fd >= 0 else -1
     except (OSError, AttributeError, TypeError) as exc:
+        log.debug("AMI read gathering off: no socket to gather on (%s)", exc)
+        return None
+    if duplicate < 0:
+        return None
+    try:
+        return socket.socket(fileno=duplicate)
+    except OSError as exc:
+        os.close(duplicate)
         log.debug("AMI read gathering off: no socket to gather on (%s)", exc)
         return None

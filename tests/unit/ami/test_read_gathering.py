@@ -167,19 +167,25 @@ async def test_a_stopped_gathering_leaves_no_timer(slow: Pair) -> None:
     assert not gathering.gathering
     gathering.after_read()  # a read after the stop starts nothing
     assert not gathering.gathering
+    sent = await slow.send(b"b")  # the mark went back to 1 with the timer: read at once
+    await slow.reader.until(b"ab")
+    assert slow.reader.reads[1][0] - sent < 0.1
 
 
 async def test_a_stream_that_keeps_coming_is_read_once_a_window() -> None:
     async for pair in connected(0.2):
         sent = b""
-        for n in range(100):  # an event every 10 ms for a second
+        started = asyncio.get_running_loop().time()
+        for n in range(100):  # an event every 10 ms for about a second
             part = b"event %d;" % n
             sent += part
             await pair.send(part)
             await asyncio.sleep(0.01)
         await pair.reader.until(sent, timeout=2.0)
-        # The first read at once, then about one a window (the timer's): 1 + 1 s / 0.2 s.
-        assert len(pair.reader.reads) <= 15
+        elapsed = asyncio.get_running_loop().time() - started
+        # The first read at once, then one a window (the timer's), however long the
+        # sends took on a loaded machine; read as they came it would be 100.
+        assert len(pair.reader.reads) <= 3 + elapsed / 0.2
 
 
 async def test_the_peer_sees_the_end_when_the_transport_closes_while_gathering() -> None:
@@ -190,9 +196,10 @@ async def test_the_peer_sees_the_end_when_the_transport_closes_while_gathering()
         open_before = len(os.listdir("/proc/self/fd"))
         pair.transport.close()
         await asyncio.wait_for(pair.reader.lost, 2.0)
-        # Our duplicate of the descriptor went with the connection: the socket is
-        # closed, and the other side reads its end.
-        assert len(os.listdir("/proc/self/fd")) < open_before
+        await asyncio.sleep(0)
+        # Our duplicate of the descriptor went with the connection (the
+        # transport's and ours: two), and the other side reads its end.
+        assert len(os.listdir("/proc/self/fd")) == open_before - 2
         assert await asyncio.wait_for(pair.peer.read(), 2.0) == b""
 
 
