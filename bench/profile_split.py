@@ -34,6 +34,7 @@ PARTS = {
 LOOP = "the event loop itself (C, or asyncio's Python)"
 OTHER = "other Python"
 THREADS = "other threads"
+IDLE = "idle"  # waiting: left out of the shares
 #: Work that runs in every part, counted across them: a sample is in one if its
 #: stack has one of the frames (a name, or a file's path).
 ACROSS = {
@@ -52,55 +53,57 @@ WAITS = ("epoll_pwait", "epoll_wait", "select", "poll", "futex", "pthread_cond_w
 _LOOP_FILES = ("(asyncio/", "(selectors.py:")
 
 
-def part_of(stack: str) -> str | None:
-    """The part one collapsed stack counts for; None when the thread was waiting."""
+def part_of(stack: str) -> str:
+    """The part one collapsed stack counts for (`IDLE` when the thread was waiting)."""
     frames = stack.split(";")
     names = [f.split(" (")[0] for f in frames]
     python = [i for i, f in enumerate(frames) if ".py:" in f]
     last_python = python[-1] if python else -1
     if any(name in WAITS for name in names[last_python + 1:]):
-        return None
+        return IDLE
     if last_python >= 0 and names[last_python] == "_worker":
-        return None  # an executor's thread in its queue's get (C, often unresolved)
+        return IDLE  # an executor's thread in its queue's get (C, often unresolved)
     loop = [i for i, name in enumerate(names) if name.endswith("run_until_complete")]
     if not loop:
         return THREADS
-    ours = [frames[i] for i in python
-            if i > loop[-1] and not any(mark in frames[i] for mark in _LOOP_FILES)]
-    if not ours:
-        return LOOP
-    return PARTS.get(ours[0].split(" (")[0], OTHER)
+    ours = next((frames[i] for i in python
+                 if i > loop[-1] and not any(mark in frames[i] for mark in _LOOP_FILES)), None)
+    return LOOP if ours is None else PARTS.get(ours.split(" (")[0], OTHER)
 
 
 def split(lines: Iterable[str]) -> tuple[dict[str, int], dict[str, int]]:
-    """Samples by part (the idle ones as ``"idle"``), and the busy ones by `ACROSS`."""
+    """Samples by part (the idle ones as `IDLE`), and the busy ones by `ACROSS`."""
     counts: collections.Counter[str] = collections.Counter()
     across: collections.Counter[str] = collections.Counter()
     for line in lines:
         stack, _, count = line.rstrip().rpartition(" ")
         if not stack or not count.isdigit():
             continue
-        part = part_of(stack) or "idle"
+        part = part_of(stack)
         counts[part] += int(count)
-        if part != "idle":
+        if part != IDLE:
             for name, marks in ACROSS.items():
                 if any(mark in stack for mark in marks):
                     across[name] += int(count)
     return dict(counts), dict(across)
 
 
+def busy_samples(counts: dict[str, int]) -> int:
+    return sum(n for part, n in counts.items() if part != IDLE)
+
+
 def shares(counts: dict[str, int]) -> dict[str, float]:
     """Each part's share of the busy samples (idle left out)."""
-    busy = sum(n for part, n in counts.items() if part != "idle")
+    busy = busy_samples(counts)
     return {part: n / busy for part, n in sorted(counts.items(), key=lambda kv: -kv[1])
-            if part != "idle"} if busy else {}
+            if part != IDLE} if busy else {}
 
 
 def report(path: str) -> str:
     with open(path, encoding="utf-8") as raw:
         counts, across = split(raw)
-    busy = sum(n for part, n in counts.items() if part != "idle")
-    lines = [f"{path}: {busy} busy samples ({counts.get('idle', 0)} idle left out)"]
+    busy = busy_samples(counts)
+    lines = [f"{path}: {busy} busy samples ({counts.get(IDLE, 0)} idle left out)"]
     lines += [f"  {share:6.1%}  {part}" for part, share in shares(counts).items()]
     lines += ["  across the parts:"]
     lines += [f"  {n / busy:6.1%}  {name}" for name, n in across.items()] if busy else []

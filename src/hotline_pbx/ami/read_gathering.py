@@ -53,8 +53,7 @@ class ReadGathering:
         self._window = window
         self._timer: asyncio.TimerHandle | None = None
         self._sock = _duplicate(transport) if window > 0 and _SO_RCVLOWAT is not None else None
-        self._enabled = self._sock is not None
-        self._loop = asyncio.get_running_loop() if self._enabled else None
+        self._loop = asyncio.get_running_loop() if self._sock is not None else None
 
     @property
     def gathering(self) -> bool:
@@ -63,7 +62,7 @@ class ReadGathering:
 
     def after_read(self) -> None:
         """Called after each read is handled: gather what comes next for one window."""
-        if not self._enabled or self._timer is not None or self._transport.is_closing():
+        if self._sock is None or self._timer is not None or self._transport.is_closing():
             return
         if not self._set_mark(BURST_BYTES):
             return
@@ -73,7 +72,6 @@ class ReadGathering:
     def stop(self) -> None:
         """No more gathering: the timer cancelled, the mark back at 1 if the
         connection goes on, and our duplicate of its descriptor closed."""
-        self._enabled = False
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
